@@ -1,0 +1,332 @@
+package dev.guesttrace.guest;
+
+import dev.guesttrace.abi.CallCodec;
+import dev.guesttrace.abi.CallCodec.FunctionCall;
+import dev.guesttrace.abi.ExitPorts;
+import dev.guesttrace.abi.GuestLayout;
+import dev.guesttrace.abi.Register;
+import dev.guesttrace.abi.TraceRegionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.Map;
+
+/**
+ * The guest library for Java guests, one instance per vCPU: tracing, guest calls, host calls, logs,
+ * abort and halt, in the shape of Hyperlight's guest library. Its own functions are traced under
+ * the names Hyperlight uses ({@code entrypoint}, {@code dispatch_function}, {@code
+ * call_host_function}, ...), so every guest shows the seed's tree around its own spans.
+ *
+ * <p>Guest memory from the boot info's heap is laid out as: the shared name table ({@link
+ * #NAME_TABLE_LENGTH} bytes), then one trace region per vCPU, then the guest's own heap, split
+ * evenly between vCPUs ({@link #heapAddress()}).
+ */
+public final class GuestRuntime {
+  /** Bytes of the name table every vCPU shares. */
+  public static final int NAME_TABLE_LENGTH = 64 * 1024;
+
+  /** Ring bytes per vCPU when the host asks for none: 2048 slots. */
+  public static final int DEFAULT_RING_BYTES = 64 * 1024;
+
+  private static final long PAGE = 4096;
+  private static final ValueLayout.OfInt U32 =
+      ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+  private final GuestCpu cpu;
+  private final BootInfo boot;
+  private final Tracer tracer;
+  private final long heapAddress;
+  private final long heapLength;
+  private final long inputBufferAddress;
+  private final long outputBufferAddress;
+  private final Names n;
+
+  private GuestRuntime(GuestCpu cpu, BootInfo boot, NameTableWriter names) {
+    this.cpu = cpu;
+    this.boot = boot;
+    int ringBytes = boot.ringLength() == 0 ? DEFAULT_RING_BYTES : boot.ringLength();
+    int capacity = TraceRegionDescriptor.capacityForRingBytes(ringBytes);
+    if (capacity == 0) {
+      capacity = TraceRegionDescriptor.MIN_CAPACITY;
+    }
+    long regionStride = roundUp(TraceRegionDescriptor.regionLength(capacity));
+    long regionsAddress = boot.heapAddress() + NAME_TABLE_LENGTH;
+    long ownHeapStart = regionsAddress + regionStride * boot.vcpuCount();
+    long ownHeapTotal = boot.heapAddress() + boot.heapLength() - ownHeapStart;
+    long perVcpu = ownHeapTotal / boot.vcpuCount() & -PAGE;
+    this.heapAddress = ownHeapStart + perVcpu * cpu.vcpuId();
+    this.heapLength = Math.max(0, perVcpu);
+    this.inputBufferAddress = boot.inputBuffer(cpu.vcpuId());
+    this.outputBufferAddress = boot.outputBuffer(cpu.vcpuId());
+    if (boot.mode() == BootInfo.MODE_OFF) {
+      this.tracer = Tracer.disabled(cpu, names);
+    } else {
+      int mode =
+          boot.mode() == BootInfo.MODE_FLIGHT
+              ? TraceRegionDescriptor.MODE_FLIGHT
+              : TraceRegionDescriptor.MODE_STREAM;
+      long region = regionsAddress + regionStride * cpu.vcpuId();
+      this.tracer = Tracer.register(cpu, names, region, capacity, mode);
+    }
+    this.n = new Names(tracer);
+  }
+
+  /**
+   * The image a backend runs for {@code program}: boot sets up tracing on each vCPU and runs {@link
+   * GuestProgram#main}; dispatch runs one guest call.
+   */
+  public static GuestImage image(GuestProgram program) {
+    return new Image(program);
+  }
+
+  /** The vCPU this runtime runs on. */
+  public GuestCpu cpu() {
+    return cpu;
+  }
+
+  /** The boot info the host wrote. */
+  public BootInfo boot() {
+    return boot;
+  }
+
+  /** This vCPU's tracer. */
+  public Tracer tracer() {
+    return tracer;
+  }
+
+  /** A {@code --arg key=value} argument, or {@code fallback}. */
+  public String arg(String key, String fallback) {
+    return boot.args().getOrDefault(key, fallback);
+  }
+
+  /** All {@code --arg} arguments. */
+  public Map<String, String> args() {
+    return boot.args();
+  }
+
+  /** First address of this vCPU's share of the guest heap. */
+  public long heapAddress() {
+    return heapAddress;
+  }
+
+  /** Bytes of this vCPU's share of the guest heap. */
+  public long heapLength() {
+    return heapLength;
+  }
+
+  /**
+   * Calls a host function through the output buffer and one OUT, traced as Hyperlight traces it.
+   *
+   * @return the host's return value ({@code null} for void)
+   */
+  public Object callHost(String function, Object... args) {
+    Tracer t = tracer;
+    t.begin(n.callHostFunction);
+    t.begin(n.callHostFunctionWithoutResult);
+    t.begin(n.pushSharedOutputData);
+    t.message("Start copy of data");
+    CallCodec.writeCall(
+        cpu.memory(),
+        outputBufferAddress,
+        boot.callBufferLength(),
+        new FunctionCall(function, Arrays.asList(args)));
+    t.message("Finish copy of data");
+    t.end(n.pushSharedOutputData);
+    t.begin(n.out32);
+    exit(ExitPorts.HOST_CALL, 0);
+    t.end(n.out32);
+    t.end(n.callHostFunctionWithoutResult);
+    t.begin(n.getHostReturnValue);
+    Object result = popInput(true);
+    t.end(n.getHostReturnValue);
+    t.end(n.callHostFunction);
+    return result;
+  }
+
+  /** Sends a log line to the host (one OUT). */
+  public void log(int level, String text) {
+    putOutputText(text);
+    exit(ExitPorts.LOG, level);
+  }
+
+  /**
+   * Aborts the guest as a panic handler would: flushes the ring, puts the message in the output
+   * buffer and exits on the abort port. Does not return.
+   */
+  public void abort(int code, String message) {
+    tracer.flush();
+    abortWithoutFlush(code, message);
+  }
+
+  /**
+   * Aborts without flushing, as a crash that cannot run the tracer would: records written since the
+   * last flush stay in the ring for the host to recover. Does not return.
+   */
+  public void abortWithoutFlush(int code, String message) {
+    putOutputText(message);
+    exit(ExitPorts.ABORT, code);
+    cpu.hlt();
+  }
+
+  /** Halts as Hyperlight's guest does: a {@code halt} span around the final flush, then HLT. */
+  public void halt() {
+    tracer.begin(n.halt);
+    tracer.flush();
+    tracer.end(n.halt);
+    cpu.hlt();
+  }
+
+  private void boot(GuestProgram program) {
+    Tracer t = tracer;
+    t.begin(n.entrypoint);
+    t.begin(n.loadGdt);
+    t.end(n.loadGdt);
+    t.begin(n.loadIdt);
+    t.begin(n.initIdt);
+    t.end(n.initIdt);
+    t.end(n.loadIdt);
+    t.begin(n.hyperlightMain);
+    program.main(this);
+    t.end(n.hyperlightMain);
+    t.end(n.entrypoint);
+    halt();
+  }
+
+  private void dispatch(GuestProgram program) {
+    Tracer t = tracer;
+    t.begin(n.dispatchFunction);
+    t.begin(n.internalDispatchFunction);
+    FunctionCall call = (FunctionCall) popInput(false);
+    t.begin(n.callGuestFunction);
+    t.message("Calling guest function");
+    Object result = program.call(this, call);
+    t.end(n.callGuestFunction);
+    t.begin(n.pushSharedOutputData);
+    t.message("Start copy of data");
+    CallCodec.writeValue(cpu.memory(), outputBufferAddress, boot.callBufferLength(), result);
+    t.message("Finish copy of data");
+    t.end(n.pushSharedOutputData);
+    t.end(n.internalDispatchFunction);
+    t.end(n.dispatchFunction);
+    halt();
+  }
+
+  private Object popInput(boolean value) {
+    Tracer t = tracer;
+    t.begin(n.tryPopSharedInputDataInto);
+    t.message("Start converting buffer");
+    Object decoded =
+        value
+            ? CallCodec.readValue(cpu.memory(), inputBufferAddress, boot.callBufferLength())
+            : CallCodec.readCall(cpu.memory(), inputBufferAddress, boot.callBufferLength());
+    t.message("Finish converting buffer");
+    t.end(n.tryPopSharedInputDataInto);
+    return decoded;
+  }
+
+  /** Puts {@code u32 length} and UTF-8 text, cut to fit, in the output buffer. */
+  private void putOutputText(String text) {
+    byte[] utf8 = Utf8.encode(text, boot.callBufferLength() - GuestLayout.CALL_LENGTH_PREFIX);
+    MemorySegment memory = cpu.memory();
+    memory.set(U32, outputBufferAddress, utf8.length);
+    MemorySegment.copy(
+        utf8,
+        0,
+        memory,
+        ValueLayout.JAVA_BYTE,
+        outputBufferAddress + GuestLayout.CALL_LENGTH_PREFIX,
+        utf8.length);
+  }
+
+  private void exit(int port, int value) {
+    cpu.register(Register.RCX, cpu.rdtsc());
+    cpu.out(port, value);
+  }
+
+  private static long roundUp(long bytes) {
+    return (bytes + PAGE - 1) & -PAGE;
+  }
+
+  /** Name ids of the library's own spans, interned once per vCPU (the table dedups). */
+  private static final class Names {
+    final int entrypoint;
+    final int loadGdt;
+    final int loadIdt;
+    final int initIdt;
+    final int hyperlightMain;
+    final int halt;
+    final int dispatchFunction;
+    final int internalDispatchFunction;
+    final int tryPopSharedInputDataInto;
+    final int callGuestFunction;
+    final int callHostFunction;
+    final int callHostFunctionWithoutResult;
+    final int pushSharedOutputData;
+    final int out32;
+    final int getHostReturnValue;
+
+    Names(Tracer t) {
+      entrypoint = t.name("entrypoint");
+      loadGdt = t.name("load_gdt");
+      loadIdt = t.name("load_idt");
+      initIdt = t.name("init_idt");
+      hyperlightMain = t.name("hyperlight_main");
+      halt = t.name("halt");
+      dispatchFunction = t.name("dispatch_function");
+      internalDispatchFunction = t.name("internal_dispatch_function");
+      tryPopSharedInputDataInto = t.name("try_pop_shared_input_data_into");
+      callGuestFunction = t.name("call_guest_function");
+      callHostFunction = t.name("call_host_function");
+      callHostFunctionWithoutResult = t.name("call_host_function_without_returning_result");
+      pushSharedOutputData = t.name("push_shared_output_data");
+      out32 = t.name("out32");
+      getHostReturnValue = t.name("get_host_return_value");
+    }
+  }
+
+  /** One VM's image of a program: the shared name table and one runtime per vCPU. */
+  private static final class Image implements GuestImage {
+    private final GuestProgram program;
+    private NameTableWriter names;
+    private GuestRuntime[] runtimes;
+
+    Image(GuestProgram program) {
+      this.program = program;
+    }
+
+    @Override
+    public void boot(GuestCpu cpu) {
+      runtime(cpu).boot(program);
+    }
+
+    @Override
+    public void dispatch(GuestCpu cpu) {
+      runtime(cpu).dispatch(program);
+    }
+
+    private GuestRuntime runtime(GuestCpu cpu) {
+      GuestRuntime existing;
+      NameTableWriter table;
+      BootInfo boot;
+      synchronized (this) {
+        if (runtimes == null) {
+          boot = BootInfo.read(cpu.memory());
+          runtimes = new GuestRuntime[boot.vcpuCount()];
+          names = new NameTableWriter(cpu.memory(), boot.heapAddress(), NAME_TABLE_LENGTH);
+        }
+        existing = runtimes[cpu.vcpuId()];
+        table = names;
+        boot = existing == null ? BootInfo.read(cpu.memory()) : existing.boot;
+      }
+      if (existing != null) {
+        return existing;
+      }
+      // Registration exits to the host, so it runs outside the lock other vCPUs may need.
+      GuestRuntime created = new GuestRuntime(cpu, boot, table);
+      synchronized (this) {
+        runtimes[cpu.vcpuId()] = created;
+      }
+      return created;
+    }
+  }
+}

@@ -1,0 +1,357 @@
+package dev.guesttrace.guest;
+
+import static dev.guesttrace.abi.TraceRecordDescriptor.CONTINUATION_PAYLOAD_BYTES;
+import static dev.guesttrace.abi.TraceRecordDescriptor.CONTINUATION_PAYLOAD_OFFSET;
+import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_INLINE_BYTES;
+import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_INLINE_OFFSET;
+import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_MAX_BYTES;
+import static dev.guesttrace.abi.TraceRecordDescriptor.RECORD_SHIFT;
+
+import dev.guesttrace.abi.AbiVersion;
+import dev.guesttrace.abi.ExitPorts;
+import dev.guesttrace.abi.RecordKind;
+import dev.guesttrace.abi.Register;
+import dev.guesttrace.abi.TraceRecordDescriptor;
+import dev.guesttrace.abi.TraceRegionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The guest's recorder for one vCPU: writes fixed-size records into the vCPU's trace region and
+ * hands them to the host with one OUT per ring-full (stream mode) or never (flight mode).
+ *
+ * <p>The record path allocates nothing and takes no lock: one TSC read, four 8-byte stores and a
+ * release store of the write sequence. A tracer belongs to the thread running its vCPU.
+ *
+ * <pre>{@code
+ * int parse = tracer.name("parse");          // once
+ * try (Tracer.Span s = tracer.span(parse)) { // hot path
+ *   ...
+ * }
+ * tracer.begin(parse); ... tracer.end(parse); // explicit, no object at all
+ * }</pre>
+ */
+public final class Tracer {
+  private static final ValueLayout.OfLong U64 =
+      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  /** Deepest nesting whose names {@link Span#close()} remembers; deeper ends carry name id 0. */
+  private static final int MAX_TRACKED_DEPTH = 4096;
+
+  private final GuestCpu cpu;
+  private final MemorySegment memory;
+  private final NameTableWriter names;
+  private final boolean enabled;
+  private final long regionAddress;
+  private final long slotsAddress;
+  private final int capacity;
+  private final long mask;
+  private final boolean flight;
+  private final int[] openNames = new int[MAX_TRACKED_DEPTH];
+  private final Span span = new Span();
+  private int depth;
+  private long writeSequence;
+  private long flushedSequence;
+  private long overwrittenSlots;
+  private int flushCount;
+
+  private Tracer(
+      GuestCpu cpu,
+      NameTableWriter names,
+      long regionAddress,
+      int capacity,
+      int mode,
+      boolean enabled) {
+    this.cpu = cpu;
+    this.memory = cpu.memory();
+    this.names = names;
+    this.enabled = enabled;
+    this.regionAddress = regionAddress;
+    this.slotsAddress = regionAddress + TraceRegionDescriptor.HEADER_LENGTH;
+    this.capacity = capacity;
+    this.mask = capacity - 1L;
+    this.flight = mode == TraceRegionDescriptor.MODE_FLIGHT;
+  }
+
+  /**
+   * Formats a trace region at {@code regionAddress} with {@code capacity} slots and registers it
+   * with the host (one OUT).
+   *
+   * @param mode {@link TraceRegionDescriptor#MODE_STREAM} or {@link
+   *     TraceRegionDescriptor#MODE_FLIGHT}
+   * @throws IllegalArgumentException if the capacity is not valid or the region does not fit memory
+   */
+  public static Tracer register(
+      GuestCpu cpu, NameTableWriter names, long regionAddress, int capacity, int mode) {
+    if (!TraceRegionDescriptor.isValidCapacity(capacity)) {
+      throw new IllegalArgumentException(
+          "capacity must be a power of two in range: capacity=" + capacity);
+    }
+    long length = TraceRegionDescriptor.regionLength(capacity);
+    MemorySegment memory = cpu.memory();
+    if (regionAddress < 0 || regionAddress + length > memory.byteSize()) {
+      throw new IllegalArgumentException(
+          "trace region does not fit guest memory: regionAddress="
+              + regionAddress
+              + " length="
+              + length);
+    }
+    memory.asSlice(regionAddress, length).fill((byte) 0);
+    TraceRegionDescriptor.MAGIC_HANDLE.set(memory, regionAddress, TraceRegionDescriptor.MAGIC);
+    TraceRegionDescriptor.ABI_VERSION_HANDLE.set(
+        memory, regionAddress, AbiVersion.CURRENT.packed());
+    TraceRegionDescriptor.HEADER_LENGTH_HANDLE.set(
+        memory, regionAddress, (short) TraceRegionDescriptor.HEADER_LENGTH);
+    TraceRegionDescriptor.RECORD_LENGTH_HANDLE.set(
+        memory, regionAddress, (short) TraceRecordDescriptor.RECORD_LENGTH);
+    TraceRegionDescriptor.CAPACITY_HANDLE.set(memory, regionAddress, capacity);
+    TraceRegionDescriptor.MODE_HANDLE.set(memory, regionAddress, mode);
+    TraceRegionDescriptor.VCPU_ID_HANDLE.set(memory, regionAddress, cpu.vcpuId());
+    TraceRegionDescriptor.NAME_TABLE_ADDRESS_HANDLE.set(memory, regionAddress, names.address());
+    TraceRegionDescriptor.NAME_TABLE_LENGTH_HANDLE.set(memory, regionAddress, names.length());
+    Tracer tracer = new Tracer(cpu, names, regionAddress, capacity, mode, true);
+    cpu.register(Register.RDI, regionAddress);
+    cpu.register(Register.RSI, length);
+    cpu.register(Register.RCX, cpu.rdtsc());
+    cpu.out(ExitPorts.TRACE, ExitPorts.TRACE_OP_REGISTER);
+    return tracer;
+  }
+
+  /** A tracer that records nothing: tracing switched off. Every call returns at once. */
+  public static Tracer disabled(GuestCpu cpu, NameTableWriter names) {
+    return new Tracer(cpu, names, 0, TraceRegionDescriptor.MIN_CAPACITY, 0, false);
+  }
+
+  /** Whether records are being written. */
+  public boolean enabled() {
+    return enabled;
+  }
+
+  /** The id of {@code name}, interning it the first time (not for the hot path: keep the id). */
+  public int name(String name) {
+    return names.intern(name);
+  }
+
+  /** Begins a span now and returns the object whose {@code close()} ends it. Allocates nothing. */
+  public Span span(int nameId) {
+    begin(nameId);
+    return span;
+  }
+
+  /** Begins a span. */
+  public void begin(int nameId) {
+    begin(nameId, 0, 0);
+  }
+
+  /** Begins a span with two user arguments. */
+  public void begin(int nameId, long arg0, long arg1) {
+    if (!enabled) {
+      return;
+    }
+    if (depth < MAX_TRACKED_DEPTH) {
+      openNames[depth] = nameId;
+    }
+    depth++;
+    write(RecordKind.SPAN_BEGIN, nameId, arg0, arg1);
+  }
+
+  /** Ends the innermost open span, which {@code nameId} names. */
+  public void end(int nameId) {
+    if (!enabled) {
+      return;
+    }
+    if (depth > 0) {
+      depth--;
+    }
+    write(RecordKind.SPAN_END, nameId, 0, 0);
+  }
+
+  /** Ends the innermost open span begun through this tracer, whatever its name. */
+  public void endInnermost() {
+    if (!enabled) {
+      return;
+    }
+    int nameId = depth > 0 && depth <= MAX_TRACKED_DEPTH ? openNames[depth - 1] : 0;
+    end(nameId);
+  }
+
+  /** Records an allocation of {@code sizeBytes} at guest address {@code address}. */
+  public void alloc(long address, long sizeBytes) {
+    if (enabled) {
+      write(RecordKind.ALLOC, 0, address, sizeBytes);
+    }
+  }
+
+  /** Records a free of {@code sizeBytes} (0 if unknown) at guest address {@code address}. */
+  public void free(long address, long sizeBytes) {
+    if (enabled) {
+      write(RecordKind.FREE, 0, address, sizeBytes);
+    }
+  }
+
+  /** Records a sample of the counter {@code nameId}. */
+  public void counter(int nameId, long value) {
+    if (enabled) {
+      write(RecordKind.COUNTER, nameId, value, 0);
+    }
+  }
+
+  /**
+   * Records a text message, cut at a character boundary to {@link
+   * TraceRecordDescriptor#MESSAGE_MAX_BYTES} bytes of UTF-8. Allocates nothing.
+   */
+  public void message(CharSequence text) {
+    if (!enabled) {
+      return;
+    }
+    int length = Utf8.encodedLength(text, MESSAGE_MAX_BYTES);
+    int slots = 1 + TraceRecordDescriptor.continuationSlots(length);
+    reserve(slots);
+    long first = writeSequence;
+    long tsc = cpu.rdtsc();
+    long slot = slotAddress(first);
+    memory.set(U64, slot, TraceRecordDescriptor.header(RecordKind.MESSAGE, 0, length, 0));
+    memory.set(U64, slot + TraceRecordDescriptor.TSC_OFFSET, tsc);
+    memory.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, 0L);
+    memory.set(U64, slot + TraceRecordDescriptor.ARG1_OFFSET, 0L);
+    for (int s = 1; s < slots; s++) {
+      long cont = slotAddress(first + s);
+      memory.asSlice(cont, TraceRecordDescriptor.RECORD_LENGTH).fill((byte) 0);
+      memory.set(ValueLayout.JAVA_BYTE, cont, (byte) RecordKind.CONTINUATION);
+    }
+    int written = 0;
+    for (int i = 0; i < text.length() && written < length; i++) {
+      char c = text.charAt(i);
+      if (c < 0x80) {
+        putTextByte(first, written++, c);
+      } else if (c < 0x800) {
+        putTextByte(first, written++, 0xC0 | c >> 6);
+        putTextByte(first, written++, 0x80 | c & 0x3F);
+      } else if (Character.isSurrogate(c)) {
+        if (Utf8.isPairAt(text, i)) {
+          int cp = Character.toCodePoint(c, text.charAt(++i));
+          putTextByte(first, written++, 0xF0 | cp >> 18);
+          putTextByte(first, written++, 0x80 | cp >> 12 & 0x3F);
+          putTextByte(first, written++, 0x80 | cp >> 6 & 0x3F);
+          putTextByte(first, written++, 0x80 | cp & 0x3F);
+        } else {
+          putTextByte(first, written++, '?');
+        }
+      } else {
+        putTextByte(first, written++, 0xE0 | c >> 12);
+        putTextByte(first, written++, 0x80 | c >> 6 & 0x3F);
+        putTextByte(first, written++, 0x80 | c & 0x3F);
+      }
+    }
+    publish(first + slots);
+  }
+
+  /**
+   * Hands every written record to the host now (one OUT), passing the guest TSC for calibration. A
+   * no-op in flight mode, which never exits.
+   */
+  public void flush() {
+    if (!enabled || flight) {
+      return;
+    }
+    forceFlush();
+  }
+
+  /** Current write sequence: slots written since registration. */
+  public long writeSequence() {
+    return writeSequence;
+  }
+
+  /** Flight mode: slots written over before the host read them, as far as the guest knows. */
+  public long overwrittenSlots() {
+    return overwrittenSlots;
+  }
+
+  /** Guest physical address of this tracer's region, 0 if disabled. */
+  public long regionAddress() {
+    return regionAddress;
+  }
+
+  /** Ring slots, a power of two. */
+  public int capacity() {
+    return capacity;
+  }
+
+  /** Whether this tracer is in flight-recorder mode. */
+  public boolean flightMode() {
+    return flight;
+  }
+
+  private void write(int kind, int nameId, long arg0, long arg1) {
+    long sequence = writeSequence;
+    if (!flight && sequence - flushedSequence >= capacity) {
+      forceFlush();
+    }
+    long slot = slotsAddress + ((sequence & mask) << RECORD_SHIFT);
+    long tsc = cpu.rdtsc();
+    memory.set(U64, slot, TraceRecordDescriptor.header(kind, 0, 0, nameId));
+    memory.set(U64, slot + TraceRecordDescriptor.TSC_OFFSET, tsc);
+    memory.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, arg0);
+    memory.set(U64, slot + TraceRecordDescriptor.ARG1_OFFSET, arg1);
+    publish(sequence + 1);
+  }
+
+  private void reserve(int slots) {
+    if (!flight && writeSequence + slots - flushedSequence > capacity) {
+      forceFlush();
+    }
+  }
+
+  private void publish(long newSequence) {
+    if (flight) {
+      // Slots at sequences >= capacity reuse a slot written before.
+      long reused = newSequence - Math.max(writeSequence, capacity);
+      if (reused > 0) {
+        overwrittenSlots += reused;
+        TraceRegionDescriptor.OVERWRITTEN_SLOTS_HANDLE.set(memory, regionAddress, overwrittenSlots);
+      }
+    }
+    writeSequence = newSequence;
+    TraceRegionDescriptor.WRITE_SEQUENCE_HANDLE.setRelease(memory, regionAddress, newSequence);
+  }
+
+  private void forceFlush() {
+    flushCount++;
+    TraceRegionDescriptor.FLUSH_COUNT_HANDLE.set(memory, regionAddress, flushCount);
+    cpu.register(Register.RDI, regionAddress);
+    cpu.register(Register.RCX, cpu.rdtsc());
+    cpu.out(ExitPorts.TRACE, ExitPorts.TRACE_OP_FLUSH);
+    // The OUT is synchronous: when it returns the host has read everything up to writeSequence.
+    flushedSequence = writeSequence;
+  }
+
+  private long slotAddress(long sequence) {
+    return slotsAddress + ((sequence & mask) << RECORD_SHIFT);
+  }
+
+  private void putTextByte(long firstSequence, int index, int value) {
+    long address;
+    if (index < MESSAGE_INLINE_BYTES) {
+      address = slotAddress(firstSequence) + MESSAGE_INLINE_OFFSET + index;
+    } else {
+      int rest = index - MESSAGE_INLINE_BYTES;
+      address =
+          slotAddress(firstSequence + 1 + rest / CONTINUATION_PAYLOAD_BYTES)
+              + CONTINUATION_PAYLOAD_OFFSET
+              + rest % CONTINUATION_PAYLOAD_BYTES;
+    }
+    memory.set(ValueLayout.JAVA_BYTE, address, (byte) value);
+  }
+
+  /** The reusable handle returned by {@link #span(int)}; closing it ends the innermost span. */
+  public final class Span implements AutoCloseable {
+    private Span() {}
+
+    /** Ends the innermost open span. */
+    @Override
+    public void close() {
+      endInnermost();
+    }
+  }
+}

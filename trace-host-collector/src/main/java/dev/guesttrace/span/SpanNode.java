@@ -1,0 +1,134 @@
+package dev.guesttrace.span;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One span of a span tree, with calibrated host times in nanoseconds since the run started. Built
+ * once by the tree builder and then read-only to renderers and exporters.
+ */
+public final class SpanNode {
+  private final String name;
+  private final SpanKind kind;
+  private final int vcpu;
+  private final long startNanos;
+  private long endNanos;
+  private final long arg0;
+  private final long arg1;
+  private boolean unclosed;
+  private final List<SpanNode> children = new ArrayList<>();
+  private final List<SpanEvent> events = new ArrayList<>();
+
+  /**
+   * Creates a span; the builder adds children and events and sets the end.
+   *
+   * @param name the span's name
+   * @param kind guest or host
+   * @param vcpu the vCPU it ran on
+   * @param startNanos start, ns since the run started
+   * @param endNanos end, ns since the run started
+   * @param arg0 first user argument of the begin record (0 for host spans)
+   * @param arg1 second user argument
+   */
+  public SpanNode(
+      String name, SpanKind kind, int vcpu, long startNanos, long endNanos, long arg0, long arg1) {
+    this.name = Objects.requireNonNull(name, "name");
+    this.kind = Objects.requireNonNull(kind, "kind");
+    this.vcpu = vcpu;
+    this.startNanos = startNanos;
+    this.endNanos = endNanos;
+    this.arg0 = arg0;
+    this.arg1 = arg1;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public SpanKind kind() {
+    return kind;
+  }
+
+  public int vcpu() {
+    return vcpu;
+  }
+
+  /** Start, nanoseconds since the run started (calibrated host time). */
+  public long startNanos() {
+    return startNanos;
+  }
+
+  /** End, nanoseconds since the run started (calibrated host time). */
+  public long endNanos() {
+    return endNanos;
+  }
+
+  /** {@code endNanos - startNanos}. */
+  public long durationNanos() {
+    return endNanos - startNanos;
+  }
+
+  /** Duration minus the children's durations, never negative. */
+  public long selfNanos() {
+    long self = durationNanos();
+    for (SpanNode child : children) {
+      self -= child.durationNanos();
+    }
+    return Math.max(0, self);
+  }
+
+  public long arg0() {
+    return arg0;
+  }
+
+  public long arg1() {
+    return arg1;
+  }
+
+  /** Whether the guest never ended this span: it was closed at the end of the run. */
+  public boolean unclosed() {
+    return unclosed;
+  }
+
+  /** Child spans in start order. */
+  public List<SpanNode> children() {
+    return Collections.unmodifiableList(children);
+  }
+
+  /** Point events in time order. */
+  public List<SpanEvent> events() {
+    return Collections.unmodifiableList(events);
+  }
+
+  /** Builder use: appends a child. */
+  public void addChild(SpanNode child) {
+    children.add(child);
+  }
+
+  /** Builder use: appends an event. */
+  public void addEvent(SpanEvent event) {
+    events.add(event);
+  }
+
+  /** Builder use: sets the end. */
+  public void end(long endNanos, boolean unclosed) {
+    this.endNanos = endNanos;
+    this.unclosed = unclosed;
+  }
+
+  /** Number of spans in this subtree, this one included. */
+  public long subtreeSize() {
+    long n = 1;
+    for (SpanNode child : children) {
+      n += child.subtreeSize();
+    }
+    return n;
+  }
+
+  @Override
+  public String toString() {
+    return kind + " " + name + " vcpu=" + vcpu + " [" + startNanos + ", " + endNanos + "]";
+  }
+}

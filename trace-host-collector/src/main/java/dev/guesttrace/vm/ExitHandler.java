@@ -1,0 +1,21 @@
+package dev.guesttrace.vm;
+
+/** Handles port I/O exits, on the thread running the vCPU, while the vCPU is paused. */
+@FunctionalInterface
+public interface ExitHandler {
+  /**
+   * The guest executed {@code OUT port} with {@code value} (EAX).
+   *
+   * @param vcpu the exiting vCPU: its registers and the guest's memory
+   * @return whether the guest continues or the run stops (abort)
+   */
+  ExitAction onOut(VcpuState vcpu, int port, int value);
+
+  /** What happens after an exit is handled. */
+  enum ExitAction {
+    /** The guest continues after its OUT. */
+    RESUME,
+    /** The run ends with {@link RunOutcome.Stopped}. */
+    STOP
+  }
+}

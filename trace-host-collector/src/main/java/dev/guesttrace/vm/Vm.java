@@ -1,0 +1,48 @@
+package dev.guesttrace.vm;
+
+import java.lang.foreign.MemorySegment;
+import java.util.OptionalLong;
+
+/**
+ * A created micro-VM: guest physical memory and vCPUs. Each vCPU is run by one host thread at a
+ * time through {@link #run}; different vCPUs may run at once on different threads.
+ */
+public interface Vm extends AutoCloseable {
+  /** The backend's name, e.g. {@code emulated}. */
+  String backendName();
+
+  /**
+   * The host's view of guest physical memory, address 0 at offset 0. The host must treat every byte
+   * as untrusted and bounds-check addresses that come from the guest before reading.
+   */
+  MemorySegment memory();
+
+  /** Number of vCPUs. */
+  int vcpuCount();
+
+  /**
+   * Enters {@code vcpuId} at {@code entry} and runs it until it halts, faults, is stopped by the
+   * handler, or exceeds the timeout. Port I/O exits are handed to {@code handler} synchronously on
+   * the calling thread, with the vCPU paused, as a KVM run loop does; every other exit ends the run
+   * and is returned.
+   *
+   * <p>Never blocks much longer than the configured timeout: a vCPU that does not stop when asked
+   * is abandoned and reported as timed out.
+   */
+  RunOutcome run(int vcpuId, Entry entry, ExitHandler handler);
+
+  /** The guest TSC rate as the hypervisor knows it ({@code KVM_GET_TSC_KHZ}), if it does. */
+  OptionalLong tscKhz();
+
+  /** Releases every resource of the VM (memory, threads, file descriptors). Idempotent. */
+  @Override
+  void close();
+
+  /** Where a vCPU starts. */
+  enum Entry {
+    /** The guest's boot entry point (Hyperlight's {@code entrypoint}). */
+    BOOT,
+    /** The guest's dispatch function: one guest call waits in the vCPU's input buffer. */
+    DISPATCH
+  }
+}
