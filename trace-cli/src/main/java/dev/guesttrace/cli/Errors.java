@@ -1,0 +1,68 @@
+package dev.guesttrace.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+
+/**
+ * One-line errors for the user: {@code guesttrace tree: <what was expected, what was found>}; the
+ * stack trace only with {@code --verbose}.
+ */
+final class Errors {
+  /** Exit status: success. */
+  static final int OK = 0;
+
+  /** Exit status: bad data (an invalid trace, a faulting guest, a failed export). */
+  static final int BAD_DATA = 1;
+
+  /** Exit status: bad usage. */
+  static final int USAGE = 2;
+
+  private Errors() {}
+
+  static int onUsageError(CommandLine.ParameterException e, String[] args) {
+    CommandLine cmd = e.getCommandLine();
+    PrintWriter err = cmd.getErr();
+    err.println(prefix(cmd) + ": " + e.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+    err.flush();
+    return USAGE;
+  }
+
+  static int onExecutionError(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
+    PrintWriter err = cmd.getErr();
+    boolean verbose = Boolean.TRUE.equals(findVerbose(cmd));
+    if (e instanceof CliException cli) {
+      err.println(prefix(cmd) + ": " + cli.getMessage());
+      if (verbose && cli.getCause() != null) {
+        cli.getCause().printStackTrace(err);
+      }
+      err.flush();
+      return cli.exitCode();
+    }
+    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    err.println(prefix(cmd) + ": " + firstLine(message) + (verbose ? "" : " (--verbose shows details)"));
+    if (verbose) {
+      e.printStackTrace(err);
+    }
+    err.flush();
+    return BAD_DATA;
+  }
+
+  private static Object findVerbose(CommandLine cmd) {
+    for (CommandLine c = cmd; c != null; c = c.getParent()) {
+      CommandLine.Model.OptionSpec o = c.getCommandSpec().findOption("--verbose");
+      if (o != null) {
+        return o.getValue();
+      }
+    }
+    return null;
+  }
+
+  static String prefix(CommandLine cmd) {
+    return cmd.getCommandSpec().qualifiedName();
+  }
+
+  static String firstLine(String message) {
+    int nl = message.indexOf('\n');
+    return nl < 0 ? message : message.substring(0, nl);
+  }
+}

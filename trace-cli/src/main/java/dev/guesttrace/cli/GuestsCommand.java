@@ -1,0 +1,46 @@
+package dev.guesttrace.cli;
+
+import dev.guesttrace.guest.GuestProgram;
+import java.util.Comparator;
+import java.util.List;
+import java.util.ServiceLoader;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** {@code guesttrace guests}: the sample guests, one line each. */
+@Command(
+    name = "guests",
+    mixinStandardHelpOptions = true,
+    description = "List the guests 'guesttrace run' can run.")
+final class GuestsCommand implements Callable<Integer> {
+  @Mixin CommonOptions common;
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    List<GuestProgram> guests = Guests.all();
+    int width = guests.stream().mapToInt(g -> g.name().length()).max().orElse(4);
+    for (GuestProgram g : guests) {
+      spec.commandLine()
+          .getOut()
+          .printf("%-" + width + "s  %s%n", g.name(), g.summary());
+    }
+    spec.commandLine().getOut().flush();
+    return Errors.OK;
+  }
+
+  /** Guest lookup through {@link ServiceLoader}. */
+  static final class Guests {
+    private Guests() {}
+
+    static List<GuestProgram> all() {
+      return ServiceLoader.load(GuestProgram.class).stream()
+          .map(ServiceLoader.Provider::get)
+          .sorted(Comparator.comparing((GuestProgram g) -> g.getClass().getSimpleName()))
+          .toList();
+    }
+  }
+}

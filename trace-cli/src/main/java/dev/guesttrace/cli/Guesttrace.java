@@ -1,0 +1,72 @@
+package dev.guesttrace.cli;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code guesttrace} command: one picocli class per verb, exit 0 ok, 1 bad data, 2 bad usage. */
+@Command(
+    name = "guesttrace",
+    mixinStandardHelpOptions = true,
+    versionProvider = Guesttrace.Version.class,
+    description = "Guest-performance tracing for micro-VMs: run a guest, see where its time goes.",
+    subcommands = {
+      RunCommand.class,
+      TreeCommand.class,
+      StatsCommand.class,
+      InfoCommand.class,
+      GuestsCommand.class,
+    })
+public final class Guesttrace implements Callable<Integer> {
+  /** Real invocations, printed when the command runs with no arguments (as the jfr tool does). */
+  static final String EXAMPLES =
+      """
+      Usage: guesttrace <command> [options]   (guesttrace help <command> for details)
+
+      Examples:
+        guesttrace guests                               list the sample guests
+        guesttrace run hello                            run a guest, print its span tree
+        guesttrace run fib --arg n=18 -o fib.gtrace     run and keep the trace file
+        guesttrace run multi --vcpus 4 --compact        four vCPUs, one line per span
+        guesttrace run hello --mode flight --quiet -o h.gtrace
+        guesttrace run hello --tsc-ghz 1.7 --tsc-offset 1000000000
+        guesttrace tree fib.gtrace --compact            print the tree again from the file
+        guesttrace stats fib.gtrace                     per-function count, total, self, p99
+        guesttrace info fib.gtrace                      host, calibration, losses, VM exits
+      """;
+
+  @Override
+  public Integer call() {
+    System.out.print(EXAMPLES);
+    return 0;
+  }
+
+  /** Runs the command line and exits with its status. */
+  public static void main(String[] args) {
+    System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  }
+
+  /** Runs the command line with the given output streams and returns the exit status. */
+  public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+    CommandLine cli = new CommandLine(new Guesttrace());
+    cli.setOut(out);
+    cli.setErr(err);
+    cli.setParameterExceptionHandler(Errors::onUsageError);
+    cli.setExecutionExceptionHandler(Errors::onExecutionError);
+    return cli.execute(args);
+  }
+
+  /** The version from the jar's manifest. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Guesttrace.class.getPackage().getImplementationVersion();
+      return new String[] {
+        "guesttrace " + (v == null ? "(development build)" : v),
+        "trace ABI " + dev.guesttrace.abi.AbiVersion.CURRENT,
+        "JVM " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version")
+      };
+    }
+  }
+}
