@@ -22,7 +22,13 @@ final class Errors {
   static int onUsageError(CommandLine.ParameterException e, String[] args) {
     CommandLine cmd = e.getCommandLine();
     PrintWriter err = cmd.getErr();
-    err.println(prefix(cmd) + ": " + e.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+    err.println(
+        prefix(cmd)
+            + ": "
+            + e.getMessage()
+            + " (see '"
+            + cmd.getCommandSpec().qualifiedName()
+            + " --help')");
     err.flush();
     return USAGE;
   }
@@ -39,7 +45,8 @@ final class Errors {
       return cli.exitCode();
     }
     String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    err.println(prefix(cmd) + ": " + firstLine(message) + (verbose ? "" : " (--verbose shows details)"));
+    err.println(
+        prefix(cmd) + ": " + firstLine(message) + (verbose ? "" : " (--verbose shows details)"));
     if (verbose) {
       e.printStackTrace(err);
     }

@@ -24,9 +24,7 @@ final class GuestsCommand implements Callable<Integer> {
     List<GuestProgram> guests = Guests.all();
     int width = guests.stream().mapToInt(g -> g.name().length()).max().orElse(4);
     for (GuestProgram g : guests) {
-      spec.commandLine()
-          .getOut()
-          .printf("%-" + width + "s  %s%n", g.name(), g.summary());
+      spec.commandLine().getOut().printf("%-" + width + "s  %s%n", g.name(), g.summary());
     }
     spec.commandLine().getOut().flush();
     return Errors.OK;

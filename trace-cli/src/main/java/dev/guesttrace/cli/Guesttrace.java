@@ -5,18 +5,17 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code guesttrace} command: one picocli class per verb, exit 0 ok, 1 bad data, 2 bad usage. */
+/**
+ * The {@code guesttrace} command: one picocli class per verb, exit 0 ok, 1 bad data, 2 bad usage.
+ */
 @Command(
     name = "guesttrace",
     mixinStandardHelpOptions = true,
     versionProvider = Guesttrace.Version.class,
     description = "Guest-performance tracing for micro-VMs: run a guest, see where its time goes.",
     subcommands = {
-      RunCommand.class,
-      TreeCommand.class,
-      StatsCommand.class,
-      InfoCommand.class,
       GuestsCommand.class,
+      CommandLine.HelpCommand.class,
     })
 public final class Guesttrace implements Callable<Integer> {
   /** Real invocations, printed when the command runs with no arguments (as the jfr tool does). */
@@ -44,7 +43,8 @@ public final class Guesttrace implements Callable<Integer> {
 
   /** Runs the command line and exits with its status. */
   public static void main(String[] args) {
-    System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    System.exit(
+        execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
   }
 
   /** Runs the command line with the given output streams and returns the exit status. */
