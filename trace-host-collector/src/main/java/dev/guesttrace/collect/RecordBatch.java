@@ -1,0 +1,142 @@
+package dev.guesttrace.collect;
+
+import dev.guesttrace.abi.RecordKind;
+import java.util.Arrays;
+
+/**
+ * A reusable, columnar batch of decoded records of one vCPU: parallel arrays of kind, name id,
+ * guest TSC and the two arguments, no object per record. Messages are reassembled from their
+ * continuation slots, so a batch holds one MESSAGE record per message with its text, and no
+ * CONTINUATION records.
+ *
+ * <p>The collector fills one batch, hands it to {@link TraceSink#onRecords} and clears it; a sink
+ * copies what it keeps.
+ */
+public final class RecordBatch {
+  private final byte[] kinds;
+  private final int[] nameIds;
+  private final long[] tscTicks;
+  private final long[] arg0;
+  private final long[] arg1;
+  private final String[] messages;
+  private int vcpu;
+  private int size;
+
+  /**
+   * Creates an empty batch.
+   *
+   * @param capacity most records it holds
+   */
+  public RecordBatch(int capacity) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("capacity must be >= 1: capacity=" + capacity);
+    }
+    kinds = new byte[capacity];
+    nameIds = new int[capacity];
+    tscTicks = new long[capacity];
+    arg0 = new long[capacity];
+    arg1 = new long[capacity];
+    messages = new String[capacity];
+  }
+
+  /** The vCPU whose records these are. */
+  public int vcpu() {
+    return vcpu;
+  }
+
+  /** Records in the batch. */
+  public int size() {
+    return size;
+  }
+
+  /** Most records the batch holds. */
+  public int capacity() {
+    return kinds.length;
+  }
+
+  /** Whether no more records fit. */
+  public boolean isFull() {
+    return size == kinds.length;
+  }
+
+  /** The {@link RecordKind} of record {@code i}. */
+  public int kind(int i) {
+    return kinds[check(i)];
+  }
+
+  /** The name id of record {@code i} as the guest wrote it (0 = none). */
+  public int nameId(int i) {
+    return nameIds[check(i)];
+  }
+
+  /** The guest TSC of record {@code i}. */
+  public long tscTicks(int i) {
+    return tscTicks[check(i)];
+  }
+
+  /** The first argument of record {@code i} (0 for messages). */
+  public long arg0(int i) {
+    return arg0[check(i)];
+  }
+
+  /** The second argument of record {@code i} (0 for messages). */
+  public long arg1(int i) {
+    return arg1[check(i)];
+  }
+
+  /** The text of record {@code i} if it is a MESSAGE, else {@code null}. */
+  public String message(int i) {
+    return messages[check(i)];
+  }
+
+  /** Empties the batch and sets the vCPU of the records to come. */
+  public void reset(int vcpu) {
+    Arrays.fill(messages, 0, size, null);
+    this.vcpu = vcpu;
+    this.size = 0;
+  }
+
+  /**
+   * Appends a record that is not a message.
+   *
+   * @throws IllegalStateException if the batch is full
+   */
+  public void add(int kind, int nameId, long tscTicks, long arg0, long arg1) {
+    int i = next();
+    this.kinds[i] = (byte) kind;
+    this.nameIds[i] = nameId;
+    this.tscTicks[i] = tscTicks;
+    this.arg0[i] = arg0;
+    this.arg1[i] = arg1;
+    this.messages[i] = null;
+  }
+
+  /**
+   * Appends a message.
+   *
+   * @throws IllegalStateException if the batch is full
+   */
+  public void addMessage(long tscTicks, String text) {
+    int i = next();
+    this.kinds[i] = (byte) RecordKind.MESSAGE;
+    this.nameIds[i] = 0;
+    this.tscTicks[i] = tscTicks;
+    this.arg0[i] = 0;
+    this.arg1[i] = 0;
+    this.messages[i] = text;
+  }
+
+  private int next() {
+    if (size == kinds.length) {
+      throw new IllegalStateException("record batch full: capacity=" + kinds.length);
+    }
+    return size++;
+  }
+
+  private int check(int i) {
+    if (i < 0 || i >= size) {
+      throw new IndexOutOfBoundsException("record index out of range: i=" + i + " size=" + size);
+    }
+    return i;
+  }
+}
