@@ -8,6 +8,7 @@ import static dev.guesttrace.abi.NameTableDescriptor.NAME_MAX_BYTES;
 import dev.guesttrace.abi.NameTableDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
@@ -83,9 +84,13 @@ public final class NameTableWriter {
         utf8, 0, memory, ValueLayout.JAVA_BYTE, entry + ENTRY_LENGTH_PREFIX, utf8.length);
     usedLength += entryLength;
     nameCount++;
-    // Entry bytes first, then the used length, then the count that publishes them.
-    NameTableDescriptor.USED_LENGTH_HANDLE.setRelease(memory, tableAddress, usedLength);
-    NameTableDescriptor.NAME_COUNT_HANDLE.setRelease(memory, tableAddress, nameCount);
+    // Entry bytes first, then the used length, then the count that publishes them. Release
+    // fences and plain stores: the descriptor handles are unaligned, which allows plain access
+    // only.
+    VarHandle.releaseFence();
+    NameTableDescriptor.USED_LENGTH_HANDLE.set(memory, tableAddress, usedLength);
+    VarHandle.releaseFence();
+    NameTableDescriptor.NAME_COUNT_HANDLE.set(memory, tableAddress, nameCount);
     ids.put(name, nameCount);
     return nameCount;
   }

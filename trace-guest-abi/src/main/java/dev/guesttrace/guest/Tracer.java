@@ -15,6 +15,7 @@ import dev.guesttrace.abi.TraceRecordDescriptor;
 import dev.guesttrace.abi.TraceRegionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 
 /**
@@ -313,7 +314,11 @@ public final class Tracer {
       }
     }
     writeSequence = newSequence;
-    TraceRegionDescriptor.WRITE_SEQUENCE_HANDLE.setRelease(memory, regionAddress, newSequence);
+    // A release store: the slot bytes above become visible before the sequence that publishes
+    // them. The descriptor handles come from unaligned layouts, which support plain access only
+    // (setRelease throws), so the fence plus a plain store stands in; on x86-64 it costs nothing.
+    VarHandle.releaseFence();
+    TraceRegionDescriptor.WRITE_SEQUENCE_HANDLE.set(memory, regionAddress, newSequence);
   }
 
   private void forceFlush() {
