@@ -22,9 +22,10 @@ public interface Vm extends AutoCloseable {
 
   /**
    * Enters {@code vcpuId} at {@code entry} and runs it until it halts, faults, is stopped by the
-   * handler, or exceeds the timeout. Port I/O exits are handed to {@code handler} synchronously on
-   * the calling thread, with the vCPU paused, as a KVM run loop does; every other exit ends the run
-   * and is returned.
+   * handler, or exceeds the timeout. Port I/O exits are handed to {@code handler} synchronously,
+   * with the vCPU paused and the caller waiting: on the calling thread (as a KVM run loop does) or
+   * on the vCPU's own thread (the emulated backend), never concurrently for one vCPU. Every other
+   * exit ends the run and is returned.
    *
    * <p>Never blocks much longer than the configured timeout: a vCPU that does not stop when asked
    * is abandoned and reported as timed out.

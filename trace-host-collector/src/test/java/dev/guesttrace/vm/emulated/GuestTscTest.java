@@ -1,0 +1,103 @@
+package dev.guesttrace.vm.emulated;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.guesttrace.vm.VmConfig.TscConfig;
+import dev.guesttrace.vm.VmConfig.TscSource;
+import java.math.BigInteger;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class GuestTscTest {
+  @Test
+  void ticksAt_virtualScaledByTwoAndAHalf_equalsTheFormulaExactly() {
+    GuestTsc tsc = GuestTsc.create(new TscConfig(2.5e9, 1000, 1_000_000, TscSource.VIRTUAL));
+
+    assertThat(tsc.multiplier()).isEqualTo(5L << 47);
+    assertThat(tsc.ticksAt(0, 0)).isEqualTo(1000);
+    assertThat(tsc.ticksAt(1, 0)).isEqualTo(1002); // 2.5 rounds down
+    assertThat(tsc.ticksAt(1_000_000_000L, 0)).isEqualTo(2_500_001_000L);
+    assertThat(tsc.ticksAt(3_600_000_000_000L, 3)).isEqualTo(9_000_000_000_000L + 1000 + 3_000_000);
+    assertThat(tsc.ticksPerSecond()).isEqualTo(2.5e9);
+  }
+
+  @Test
+  void scale_anyRatio_equalsExact128BitProductShifted() {
+    long multiplier = GuestTsc.multiplierFor(3.1e9, 1e9);
+    SplittableRandom random = new SplittableRandom(7);
+    for (int i = 0; i < 1000; i++) {
+      long source = random.nextLong(1L << 52);
+      long expected =
+          BigInteger.valueOf(source)
+              .multiply(BigInteger.valueOf(multiplier))
+              .shiftRight(GuestTsc.FRACTION_BITS)
+              .longValueExact();
+
+      assertThat(GuestTsc.scale(source, multiplier)).isEqualTo(expected);
+    }
+  }
+
+  @Test
+  void multiplierFor_nonDyadicRatio_roundsToNearest() {
+    long multiplier = GuestTsc.multiplierFor(3.1e9, 1e9);
+
+    assertThat(multiplier).isEqualTo(872_572_427_803_034L); // 3.1 * 2^48 = ...033.6
+  }
+
+  @Test
+  void create_rateTooHighForTheMultiplier_isRefused() {
+    assertThatThrownBy(() -> GuestTsc.create(new TscConfig(1e14, 0, 0, TscSource.VIRTUAL)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "TSC rate out of range for scaling: ticksPerSecond=1.0E14 sourceTicksPerSecond=1.0E9");
+  }
+
+  @Test
+  void read_virtualSource_liesBetweenTheTruthBeforeAndAfter() {
+    GuestTsc tsc = GuestTsc.create(new TscConfig(3.1e9, -5_000, 77, TscSource.VIRTUAL));
+    for (int i = 0; i < 100; i++) {
+      long before = System.nanoTime();
+      long ticks = tsc.read(2);
+      long after = System.nanoTime();
+
+      assertThat(ticks)
+          .isBetween(tsc.guestTicksAtNanoTime(before, 2), tsc.guestTicksAtNanoTime(after, 2));
+    }
+  }
+
+  @Test
+  void read_unscaledVirtual_countsNanoseconds() {
+    GuestTsc tsc = GuestTsc.create(new TscConfig(0, 0, 0, TscSource.VIRTUAL));
+
+    assertThat(tsc.multiplier()).isEqualTo(1L << 48);
+    assertThat(tsc.ticksPerSecond()).isEqualTo(1e9);
+    assertThat(tsc.effectiveSource()).isEqualTo(TscSource.VIRTUAL);
+    assertThat(tsc.ticksAt(123_456_789L, 0)).isEqualTo(123_456_789L);
+  }
+
+  @Test
+  void read_hardwareSource_isMonotonicAndHasNoExactTruth() {
+    assumeTrue(
+        RdtscStub.available(),
+        () -> "no rdtsc stub here: " + GuestTsc.hardwareUnavailableReason().orElse(""));
+    GuestTsc tsc = GuestTsc.create(TscConfig.HOST);
+    long first = tsc.read(0);
+    long second = tsc.read(0);
+
+    assertThat(tsc.effectiveSource()).isEqualTo(TscSource.HARDWARE);
+    assertThat(second).isGreaterThanOrEqualTo(first);
+    assertThatThrownBy(() -> tsc.guestTicksAtNanoTime(System.nanoTime(), 0))
+        .isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void create_hardwareScaled_presentsAboutTheRequestedRate() {
+    assumeTrue(RdtscStub.available(), "no rdtsc stub here");
+    GuestTsc tsc = GuestTsc.create(new TscConfig(1.5e9, 0, 0, TscSource.HARDWARE));
+
+    // The quantized multiplier times the measured host rate gives the requested rate back.
+    assertThat(tsc.ticksPerSecond()).isCloseTo(1.5e9, org.assertj.core.data.Offset.offset(1.0));
+  }
+}
