@@ -217,9 +217,13 @@ public final class Tracer {
     memory.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, 0L);
     memory.set(U64, slot + TraceRecordDescriptor.ARG1_OFFSET, 0L);
     for (int s = 1; s < slots; s++) {
+      // Four stores instead of asSlice(..).fill(..): a slice is an object, and the record path
+      // allocates nothing. Byte 0 is the kind, bytes 1 to 31 start zeroed for the text.
       long cont = slotAddress(first + s);
-      memory.asSlice(cont, TraceRecordDescriptor.RECORD_LENGTH).fill((byte) 0);
-      memory.set(ValueLayout.JAVA_BYTE, cont, (byte) RecordKind.CONTINUATION);
+      memory.set(U64, cont, RecordKind.CONTINUATION);
+      memory.set(U64, cont + 8, 0L);
+      memory.set(U64, cont + 16, 0L);
+      memory.set(U64, cont + 24, 0L);
     }
     int written = 0;
     for (int i = 0; i < text.length() && written < length; i++) {
