@@ -5,16 +5,17 @@ package dev.guesttrace.collect;
  * meant to write and the trace does not hold is counted in exactly one of these.
  *
  * @param flightOverwritten flight mode: slots overwritten before the host read them
- * @param streamOverrun stream mode: slots the guest wrote over before a drain (its write sequence
- *     ran more than a ring ahead of the host's cursor)
- * @param sequenceLost slots skipped when the guest's write sequence jumped or went back
+ * @param streamOverrun stream mode: slots the guest wrote over before the host read them (its write
+ *     sequence ran more than a ring ahead of the host's cursor)
+ * @param undecodable slots inside the written range that held no usable record (empty, unknown
+ *     kind, a continuation without its message); each is also a diagnostic
  * @param quotaDropped records read but not kept because the run's memory quota was full
  * @param guestDropped records the guest reported it could not write (the header's drop counter)
  */
 public record LossCounters(
     long flightOverwritten,
     long streamOverrun,
-    long sequenceLost,
+    long undecodable,
     long quotaDropped,
     long guestDropped) {
 
@@ -23,7 +24,7 @@ public record LossCounters(
 
   /** Sum of every cause. */
   public long total() {
-    return flightOverwritten + streamOverrun + sequenceLost + quotaDropped + guestDropped;
+    return flightOverwritten + streamOverrun + undecodable + quotaDropped + guestDropped;
   }
 
   /** Field-wise sum. */
@@ -31,7 +32,7 @@ public record LossCounters(
     return new LossCounters(
         flightOverwritten + other.flightOverwritten,
         streamOverrun + other.streamOverrun,
-        sequenceLost + other.sequenceLost,
+        undecodable + other.undecodable,
         quotaDropped + other.quotaDropped,
         guestDropped + other.guestDropped);
   }

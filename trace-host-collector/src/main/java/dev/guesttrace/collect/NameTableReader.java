@@ -1,0 +1,108 @@
+package dev.guesttrace.collect;
+
+import dev.guesttrace.abi.NameTableDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The host's reader of one name table in guest memory: reads entries once each, from its own count
+ * and its own offset, with every length checked against the table's bounds fixed at registration.
+ */
+final class NameTableReader {
+  private static final ValueLayout.OfShort U16 =
+      ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfInt U32 =
+      ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  final long address;
+  final int length;
+  final List<Integer> vcpus = new ArrayList<>();
+  private final List<String> names = new ArrayList<>();
+  private long walkOffset = NameTableDescriptor.HEADER_LENGTH;
+  private boolean broken;
+  private boolean countCapped;
+
+  NameTableReader(long address, int length) {
+    this.address = address;
+    this.length = length;
+  }
+
+  /** Names read so far: ids 1 to this. */
+  int knownCount() {
+    return names.size();
+  }
+
+  /** The name with id {@code id} (1-based), which must be known. */
+  String name(int id) {
+    return names.get(id - 1);
+  }
+
+  /**
+   * Reads entries published since the last call. The caller has checked that {@code [address,
+   * address + length)} lies inside {@code memory}.
+   *
+   * @return the id of the first new name; {@code knownCount() + 1} if none
+   */
+  int refresh(MemorySegment memory, TraceCollector report, int vcpu) {
+    int first = names.size() + 1;
+    if (broken) {
+      return first;
+    }
+    long published =
+        Integer.toUnsignedLong(memory.get(U32, address + NameTableDescriptor.NAME_COUNT_OFFSET));
+    if (published > NameTableDescriptor.MAX_NAMES) {
+      if (!countCapped) {
+        countCapped = true;
+        report.diagnostic(
+            Diagnostics.BAD_NAME_TABLE,
+            vcpu,
+            "name table count above the limit: nameCount="
+                + published
+                + " max="
+                + NameTableDescriptor.MAX_NAMES);
+      }
+      published = NameTableDescriptor.MAX_NAMES;
+    }
+    while (names.size() < published) {
+      if (walkOffset + NameTableDescriptor.ENTRY_LENGTH_PREFIX > length) {
+        brokenAt(report, vcpu, "name table entry " + (names.size() + 1) + " past its end");
+        break;
+      }
+      int bytes = Short.toUnsignedInt(memory.get(U16, address + walkOffset));
+      if (bytes > NameTableDescriptor.NAME_MAX_BYTES) {
+        broken = true;
+        report.diagnostic(
+            Diagnostics.NAME_TOO_LONG,
+            vcpu,
+            "name "
+                + (names.size() + 1)
+                + " too long: byteLength="
+                + bytes
+                + " max="
+                + NameTableDescriptor.NAME_MAX_BYTES);
+        break;
+      }
+      long text = walkOffset + NameTableDescriptor.ENTRY_LENGTH_PREFIX;
+      if (text + bytes > length) {
+        brokenAt(report, vcpu, "name table entry " + (names.size() + 1) + " past its end");
+        break;
+      }
+      byte[] utf8 = new byte[bytes];
+      MemorySegment.copy(memory, ValueLayout.JAVA_BYTE, address + text, utf8, 0, bytes);
+      names.add(report.utf8(utf8, bytes, vcpu, "name " + (names.size() + 1)));
+      walkOffset += NameTableDescriptor.entryLength(bytes);
+    }
+    return first;
+  }
+
+  private void brokenAt(TraceCollector report, int vcpu, String what) {
+    broken = true;
+    report.diagnostic(
+        Diagnostics.BAD_NAME_TABLE,
+        vcpu,
+        what + ": tableLength=" + length + " offset=" + walkOffset);
+  }
+}

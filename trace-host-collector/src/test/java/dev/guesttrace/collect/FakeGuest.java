@@ -1,0 +1,108 @@
+package dev.guesttrace.collect;
+
+import dev.guesttrace.abi.Register;
+import dev.guesttrace.guest.GuestCpu;
+import dev.guesttrace.guest.NameTableWriter;
+import dev.guesttrace.guest.Tracer;
+import dev.guesttrace.vm.VcpuState;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/**
+ * A guest without a VM: guest memory in a segment, vCPUs whose OUT calls the collector at once (as
+ * an exit dispatcher would), and a deterministic TSC and host clock. The real {@link Tracer} writes
+ * the rings.
+ */
+final class FakeGuest {
+  static final long MEMORY_BYTES = 4 << 20;
+  static final long NAME_TABLE_ADDRESS = 0x10000;
+  static final int NAME_TABLE_LENGTH = 64 * 1024;
+  static final long REGIONS_ADDRESS = 0x40000;
+  static final long REGION_STRIDE = 0x80000;
+
+  final MemorySegment memory = Arena.ofAuto().allocate(MEMORY_BYTES, 4096);
+  final NameTableWriter names = new NameTableWriter(memory, NAME_TABLE_ADDRESS, NAME_TABLE_LENGTH);
+  final TraceData.Builder data = TraceData.builder();
+  final TraceCollector collector;
+
+  /** Host monotonic time: advances 100 ns per exit. */
+  long hostNanos = 1_000_000;
+
+  FakeGuest(int vcpus, long maxRecords) {
+    collector = TraceCollector.builder(data).setMaxRecords(maxRecords).setBatchRecords(64).build();
+    collector.start(TraceDataTest.header(vcpus));
+  }
+
+  FakeGuest(int vcpus) {
+    this(vcpus, TraceCollector.DEFAULT_MAX_RECORDS);
+  }
+
+  Cpu cpu(int vcpuId) {
+    return new Cpu(vcpuId);
+  }
+
+  Tracer tracer(Cpu cpu, int capacity, int mode) {
+    return Tracer.register(
+        cpu, names, REGIONS_ADDRESS + REGION_STRIDE * cpu.vcpuId, capacity, mode);
+  }
+
+  TraceData finish() {
+    collector.finish(memory, "halted", false, List.of());
+    return data.build();
+  }
+
+  /** One vCPU: a guest's view and the host's paused view at once. */
+  final class Cpu implements GuestCpu, VcpuState {
+    final int vcpuId;
+    final long[] registers = new long[Register.COUNT];
+
+    /** Guest TSC: advances {@code tscStep} per read. */
+    long tsc = 5_000_000_000L;
+
+    long tscStep = 10;
+    int exits;
+
+    Cpu(int vcpuId) {
+      this.vcpuId = vcpuId;
+    }
+
+    @Override
+    public int vcpuId() {
+      return vcpuId;
+    }
+
+    @Override
+    public MemorySegment memory() {
+      return memory;
+    }
+
+    @Override
+    public long rdtsc() {
+      tsc += tscStep;
+      return tsc;
+    }
+
+    @Override
+    public long register(Register register) {
+      return registers[register.ordinal()];
+    }
+
+    @Override
+    public void register(Register register, long value) {
+      registers[register.ordinal()] = value;
+    }
+
+    @Override
+    public void out(int port, int value) {
+      exits++;
+      hostNanos += 100;
+      collector.onExit(this, port, value, hostNanos);
+    }
+
+    @Override
+    public void hlt() {
+      throw new UnsupportedOperationException("hlt");
+    }
+  }
+}
