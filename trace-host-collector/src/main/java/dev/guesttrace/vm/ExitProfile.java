@@ -1,0 +1,73 @@
+package dev.guesttrace.vm;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * How many exits of each kind a run took and how long the host spent handling them: the first thing
+ * to look at when tracing costs more than it should (exits are expensive under a real hypervisor,
+ * tens of microseconds nested).
+ *
+ * @param rows one row per reason and port, OUT ports first (by port), then hlt, fault, timeout
+ */
+public record ExitProfile(List<Row> rows) {
+  /** Reason of an OUT exit to a port with a handler. */
+  public static final String OUT = "out";
+
+  /** Reason of an OUT exit to a port without a handler (the guest resumes). */
+  public static final String UNKNOWN_PORT = "unknown_port";
+
+  /** Reason of a HLT exit. */
+  public static final String HLT = "hlt";
+
+  /** Reason of a fault exit. */
+  public static final String FAULT = "fault";
+
+  /** Reason of a timeout. */
+  public static final String TIMEOUT = "timeout";
+
+  /** Port of rows that are not port I/O, and of the row that lumps unknown ports past the limit. */
+  public static final int NO_PORT = -1;
+
+  /** Copies the rows. */
+  public ExitProfile {
+    rows = List.copyOf(rows);
+  }
+
+  /** Exits of every kind. */
+  public long totalExits() {
+    return rows.stream().mapToLong(Row::count).sum();
+  }
+
+  /** The row for {@code reason} and {@code port}, if any exit of that kind happened. */
+  public Optional<Row> row(String reason, int port) {
+    return rows.stream().filter(r -> r.reason.equals(reason) && r.port == port).findFirst();
+  }
+
+  /**
+   * One kind of exit.
+   *
+   * @param reason {@link #OUT}, {@link #UNKNOWN_PORT}, {@link #HLT}, {@link #FAULT} or {@link
+   *     #TIMEOUT}
+   * @param port the I/O port, {@link #NO_PORT} if not port I/O (or other unknown ports, lumped)
+   * @param portName e.g. {@code trace}, {@code 0x80}, {@code -}
+   * @param count exits
+   * @param errors exits whose handler threw (the run was stopped)
+   * @param totalNanos host time spent handling them
+   * @param minNanos shortest
+   * @param medianNanos median, within 3.2%
+   * @param p99Nanos 99th percentile, within 3.2%
+   * @param maxNanos longest
+   */
+  public record Row(
+      String reason,
+      int port,
+      String portName,
+      long count,
+      long errors,
+      long totalNanos,
+      long minNanos,
+      long medianNanos,
+      long p99Nanos,
+      long maxNanos) {}
+}
