@@ -459,7 +459,14 @@ class TraceCollectorTest {
     publish(g, r, 4); // back
     cpu.out(ExitPorts.LOG, 3);
     for (int s = 4; s < 4 + 300; s++) {
-      rawSlot(g, r, s, TraceRecordDescriptor.header(RecordKind.COUNTER, 0, 0, a), 6_000_000_000L + s, s, 0);
+      rawSlot(
+          g,
+          r,
+          s,
+          TraceRecordDescriptor.header(RecordKind.COUNTER, 0, 0, a),
+          6_000_000_000L + s,
+          s,
+          0);
     }
     publish(g, r, 4 + 300); // 300 ahead of a 256-slot ring: 44 lost
     cpu.out(ExitPorts.LOG, 3);
