@@ -1,0 +1,342 @@
+package dev.guesttrace.compare;
+
+import dev.guesttrace.span.RunSummary;
+import dev.guesttrace.span.SpanNode;
+import dev.guesttrace.span.TraceTree;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Several runs (side A) against several runs (side B), path by path: "is B slower than A, and
+ * where?".
+ *
+ * <p>Spans are aligned by their call path, the span names from the root down (e.g. {@code
+ * run;dispatch_function;call_guest_function;fib}). By default the vCPUs of a run are merged: a
+ * path's values in a run add up its spans on every vCPU. With {@link Options#perVcpu()} each path
+ * starts with its vCPU ({@code vcpu 1;run;...}). For every path and every run the comparison sums
+ * the number of spans, their total (inclusive) duration and their self duration; a path missing
+ * from a run counts 0 there. Each side is then summarised by the median and the min..max range over
+ * its runs ({@link Spread}). All durations are calibrated nanoseconds: each run's guest TSC was
+ * converted with that run's own calibration, so runs taken at different TSC rates compare directly.
+ *
+ * <h2>When a difference is marked</h2>
+ *
+ * Let {@code d = median(B) - median(A)} of the per-run total (for {@link Row#totalMark()}) or self
+ * duration (for {@link Row#selfMark()}). A path is marked {@link Mark#SLOWER} when all of these
+ * hold, {@link Mark#FASTER} when the mirror image holds, and not marked otherwise:
+ *
+ * <ol>
+ *   <li>the ranges are apart: {@code min(B) > max(A)} (faster: {@code max(B) < min(A)}), so no run
+ *       of one side falls inside the other side's range;
+ *   <li>{@code |d|} is larger than the spread of either side: {@code |d| > max(A) - min(A)} and
+ *       {@code |d| > max(B) - min(B)};
+ *   <li>{@code |d|} reaches both floors: {@code |d| >= minRelativeDifference * median(A)} and
+ *       {@code |d| >= minAbsoluteDifferenceNanos}. The floors keep a single run per side, or
+ *       sub-microsecond spans that jitter by a few cycles, from being marked by noise alone.
+ * </ol>
+ *
+ * Identical runs on both sides therefore mark nothing ({@code d = 0}).
+ */
+public final class Comparison {
+  private final List<Run> sideA;
+  private final List<Run> sideB;
+  private final Options options;
+  private final List<Row> rows;
+
+  private Comparison(List<Run> sideA, List<Run> sideB, Options options, List<Row> rows) {
+    this.sideA = sideA;
+    this.sideB = sideB;
+    this.options = options;
+    this.rows = rows;
+  }
+
+  /**
+   * Compares two sides of unlabeled runs; the runs are labeled {@code A1, A2, ...} and {@code B1,
+   * B2, ...}.
+   *
+   * @param a the runs of side A (the baseline), at least one
+   * @param b the runs of side B, at least one
+   * @param options path and marking options
+   */
+  public static Comparison of(List<TraceTree> a, List<TraceTree> b, Options options) {
+    return ofRuns(label("A", a), label("B", b), options);
+  }
+
+  /**
+   * Compares two sides of labeled runs (e.g. labeled with their file names).
+   *
+   * @param a the runs of side A (the baseline), at least one
+   * @param b the runs of side B, at least one
+   * @param options path and marking options
+   */
+  public static Comparison ofRuns(List<Run> a, List<Run> b, Options options) {
+    Objects.requireNonNull(options, "options");
+    List<Run> sideA = List.copyOf(a);
+    List<Run> sideB = List.copyOf(b);
+    if (sideA.isEmpty() || sideB.isEmpty()) {
+      throw new IllegalArgumentException(
+          "each side needs at least one run: a=" + sideA.size() + " b=" + sideB.size());
+    }
+    List<Map<String, long[]>> perRunA = new ArrayList<>();
+    List<Map<String, long[]>> perRunB = new ArrayList<>();
+    Set<String> paths = new LinkedHashSet<>();
+    for (Run run : sideA) {
+      perRunA.add(sumByPath(run.tree(), options.perVcpu()));
+      paths.addAll(perRunA.getLast().keySet());
+    }
+    for (Run run : sideB) {
+      perRunB.add(sumByPath(run.tree(), options.perVcpu()));
+      paths.addAll(perRunB.getLast().keySet());
+    }
+    List<Row> rows = new ArrayList<>(paths.size());
+    for (String path : paths) {
+      SideStats statsA = stats(path, perRunA);
+      SideStats statsB = stats(path, perRunB);
+      rows.add(
+          new Row(
+              path,
+              statsA,
+              statsB,
+              mark(statsA.totalNanos(), statsB.totalNanos(), options),
+              mark(statsA.selfNanos(), statsB.selfNanos(), options)));
+    }
+    // Equal impact (always so for identical sides): the larger path first, then by name.
+    rows.sort(
+        Comparator.comparingLong(Row::impactNanos)
+            .thenComparingLong(Row::largerMedianTotalNanos)
+            .reversed()
+            .thenComparing(Row::path));
+    return new Comparison(sideA, sideB, options, List.copyOf(rows));
+  }
+
+  /** The runs of side A, the baseline. */
+  public List<Run> sideA() {
+    return sideA;
+  }
+
+  /** The runs of side B. */
+  public List<Run> sideB() {
+    return sideB;
+  }
+
+  /** The options this comparison was made with. */
+  public Options options() {
+    return options;
+  }
+
+  /**
+   * One row per call path found on either side: largest impact first, then the larger median total
+   * first, then by path.
+   */
+  public List<Row> rows() {
+    return rows;
+  }
+
+  /** Rows whose total or self duration is marked. */
+  public List<Row> markedRows() {
+    return rows.stream().filter(Row::marked).toList();
+  }
+
+  /**
+   * Applies the marking rule of this class to one quantity.
+   *
+   * @param a side A's per-run values
+   * @param b side B's per-run values
+   * @param options the floors
+   */
+  public static Mark mark(Spread a, Spread b, Options options) {
+    long d = b.median() - a.median();
+    long absD = Math.abs(d);
+    if (absD < options.minAbsoluteDifferenceNanos()
+        || absD < options.minRelativeDifference() * a.median()
+        || absD <= a.width()
+        || absD <= b.width()) {
+      return Mark.NONE;
+    }
+    if (d > 0 && b.min() > a.max()) {
+      return Mark.SLOWER;
+    }
+    if (d < 0 && b.max() < a.min()) {
+      return Mark.FASTER;
+    }
+    return Mark.NONE;
+  }
+
+  private static List<Run> label(String side, List<TraceTree> trees) {
+    List<Run> runs = new ArrayList<>(trees.size());
+    for (int i = 0; i < trees.size(); i++) {
+      runs.add(new Run(side + (i + 1), trees.get(i)));
+    }
+    return runs;
+  }
+
+  private static SideStats stats(String path, List<Map<String, long[]>> perRun) {
+    int n = perRun.size();
+    long[] counts = new long[n];
+    long[] totals = new long[n];
+    long[] selves = new long[n];
+    for (int i = 0; i < n; i++) {
+      long[] sums = perRun.get(i).get(path);
+      if (sums != null) {
+        counts[i] = sums[0];
+        totals[i] = sums[1];
+        selves[i] = sums[2];
+      }
+    }
+    return new SideStats(Spread.of(counts), Spread.of(totals), Spread.of(selves));
+  }
+
+  /** Path → {count, total ns, self ns} for one run. */
+  private static Map<String, long[]> sumByPath(TraceTree tree, boolean perVcpu) {
+    Map<String, long[]> sums = new HashMap<>();
+    for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
+      String prefix = perVcpu ? "vcpu " + vcpu.vcpu() : null;
+      for (SpanNode root : vcpu.roots()) {
+        addSubtree(sums, prefix, root);
+      }
+    }
+    return sums;
+  }
+
+  private static void addSubtree(Map<String, long[]> sums, String parentPath, SpanNode node) {
+    // Iterative on purpose: a recursive guest (fib) can nest deeper than a comfortable Java stack.
+    record Item(String parentPath, SpanNode node) {}
+    ArrayList<Item> stack = new ArrayList<>();
+    stack.add(new Item(parentPath, node));
+    while (!stack.isEmpty()) {
+      Item item = stack.removeLast();
+      String frame = frame(item.node().name());
+      String path = item.parentPath() == null ? frame : item.parentPath() + ";" + frame;
+      long[] s = sums.computeIfAbsent(path, k -> new long[3]);
+      s[0]++;
+      s[1] += item.node().durationNanos();
+      s[2] += item.node().selfNanos();
+      for (SpanNode child : item.node().children()) {
+        stack.add(new Item(path, child));
+      }
+    }
+  }
+
+  /** A span name as one path frame: ';' separates frames, so it cannot appear inside one. */
+  static String frame(String name) {
+    return name.replace(';', ':');
+  }
+
+  /**
+   * How paths are built and when a difference is marked.
+   *
+   * @param perVcpu whether each path starts with its vCPU instead of merging the vCPUs
+   * @param minRelativeDifference smallest marked difference as a fraction of A's median, e.g. 0.05
+   * @param minAbsoluteDifferenceNanos smallest marked difference in nanoseconds
+   */
+  public record Options(
+      boolean perVcpu, double minRelativeDifference, long minAbsoluteDifferenceNanos) {
+    /** Relative floor of {@link #defaults()}: 5 % of A's median. */
+    public static final double DEFAULT_MIN_RELATIVE_DIFFERENCE = 0.05;
+
+    /** Absolute floor of {@link #defaults()}: 1 µs. */
+    public static final long DEFAULT_MIN_ABSOLUTE_DIFFERENCE_NANOS = 1_000;
+
+    /** Checks the floors are not negative. */
+    public Options {
+      if (!(minRelativeDifference >= 0) || minAbsoluteDifferenceNanos < 0) {
+        throw new IllegalArgumentException(
+            "floors must be >= 0: minRelativeDifference="
+                + minRelativeDifference
+                + " minAbsoluteDifferenceNanos="
+                + minAbsoluteDifferenceNanos);
+      }
+    }
+
+    /** vCPUs merged, 5 % and 1 µs floors. */
+    public static Options defaults() {
+      return new Options(
+          false, DEFAULT_MIN_RELATIVE_DIFFERENCE, DEFAULT_MIN_ABSOLUTE_DIFFERENCE_NANOS);
+    }
+
+    /** These options with paths per vCPU or merged. */
+    public Options withPerVcpu(boolean perVcpu) {
+      return new Options(perVcpu, minRelativeDifference, minAbsoluteDifferenceNanos);
+    }
+  }
+
+  /**
+   * One run of a side.
+   *
+   * @param label how the run is named in output, e.g. its file name
+   * @param tree the run's span trees
+   */
+  public record Run(String label, TraceTree tree) {
+    /** Checks for nulls. */
+    public Run {
+      Objects.requireNonNull(label, "label");
+      Objects.requireNonNull(tree, "tree");
+    }
+
+    /** The run's summary: host, backend, calibration. */
+    public RunSummary summary() {
+      return tree.summary();
+    }
+  }
+
+  /**
+   * One side's numbers for one path, each over that side's runs.
+   *
+   * @param count spans with this path per run
+   * @param totalNanos their summed duration per run
+   * @param selfNanos their summed self duration (duration minus children) per run
+   */
+  public record SideStats(Spread count, Spread totalNanos, Spread selfNanos) {}
+
+  /**
+   * One call path compared.
+   *
+   * @param path frames from the root, separated by {@code ;}
+   * @param a side A's numbers
+   * @param b side B's numbers
+   * @param totalMark whether the total duration per run differs beyond the noise
+   * @param selfMark whether the self duration per run differs beyond the noise
+   */
+  public record Row(String path, SideStats a, SideStats b, Mark totalMark, Mark selfMark) {
+    /** |median total B − median total A|: how much this path changes a run's time. */
+    public long impactNanos() {
+      return Math.abs(b.totalNanos().median() - a.totalNanos().median());
+    }
+
+    /** The larger of the two sides' median totals. */
+    public long largerMedianTotalNanos() {
+      return Math.max(a.totalNanos().median(), b.totalNanos().median());
+    }
+
+    /** Median total of B over median total of A; NaN or infinite when A's is 0. */
+    public double totalRatio() {
+      return (double) b.totalNanos().median() / a.totalNanos().median();
+    }
+
+    /** Median self of B over median self of A; NaN or infinite when A's is 0. */
+    public double selfRatio() {
+      return (double) b.selfNanos().median() / a.selfNanos().median();
+    }
+
+    /** Whether the total or the self duration is marked. */
+    public boolean marked() {
+      return totalMark != Mark.NONE || selfMark != Mark.NONE;
+    }
+
+    /** The path's last frame: the span name. */
+    public String leaf() {
+      return path.substring(path.lastIndexOf(';') + 1);
+    }
+
+    /** Number of frames in the path. */
+    public int depth() {
+      return (int) path.chars().filter(c -> c == ';').count() + 1;
+    }
+  }
+}
