@@ -1,22 +1,60 @@
 package dev.guesttrace.collect;
 
+import dev.guesttrace.vm.ExitProfile;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
- * The VM exits of one reason and port over a run, with the host time spent handling them.
+ * The VM exits of one reason and port over a run, with the host time spent handling them (the
+ * trace's copy of an {@link ExitProfile.Row}).
  *
- * @param reason why the vCPU exited, e.g. {@code io_out}, {@code hlt}
- * @param port the I/O port for port exits, -1 for others
+ * @param reason why the vCPU exited, e.g. {@code out}, {@code hlt}, {@code fault}
+ * @param port the I/O port for port exits, {@link ExitProfile#NO_PORT} for others
+ * @param portName the port's name, e.g. {@code trace}; empty for others
  * @param count exits
+ * @param errors exits whose handler threw
  * @param totalNanos host time handling them, ns
+ * @param minNanos shortest, ns
  * @param medianNanos median time per exit, ns
+ * @param p99Nanos 99th percentile, ns
  * @param maxNanos longest, ns
  */
 public record ExitProfileRow(
-    String reason, int port, long count, long totalNanos, long medianNanos, long maxNanos) {
+    String reason,
+    int port,
+    String portName,
+    long count,
+    long errors,
+    long totalNanos,
+    long minNanos,
+    long medianNanos,
+    long p99Nanos,
+    long maxNanos) {
 
-  /** Checks the reason. */
+  /** Checks for nulls. */
   public ExitProfileRow {
     Objects.requireNonNull(reason, "reason");
+    Objects.requireNonNull(portName, "portName");
+  }
+
+  /** The rows of an exit dispatcher's profile. */
+  public static List<ExitProfileRow> of(ExitProfile profile) {
+    List<ExitProfileRow> rows = new ArrayList<>(profile.rows().size());
+    for (ExitProfile.Row r : profile.rows()) {
+      rows.add(
+          new ExitProfileRow(
+              r.reason(),
+              r.port(),
+              r.portName() == null ? "" : r.portName(),
+              r.count(),
+              r.errors(),
+              r.totalNanos(),
+              r.minNanos(),
+              r.medianNanos(),
+              r.p99Nanos(),
+              r.maxNanos()));
+    }
+    return rows;
   }
 }

@@ -14,6 +14,9 @@ import dev.guesttrace.abi.RecordKind;
 import dev.guesttrace.abi.Register;
 import dev.guesttrace.abi.TraceRecordDescriptor;
 import dev.guesttrace.abi.TraceRegionDescriptor;
+import dev.guesttrace.vm.ExitHandler;
+import dev.guesttrace.vm.ExitListener;
+import dev.guesttrace.vm.PortHandler;
 import dev.guesttrace.vm.VcpuState;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -46,8 +49,8 @@ import java.util.function.LongSupplier;
  * <pre>{@code
  * TraceCollector collector = TraceCollector.builder(sink).build();
  * collector.start(header);
- * // every port exit, before the port's own handler:
- * collector.onExit(vcpu, port, value);   // TRACE port: register/flush; others: calibrate + drain
+ * exits.addListener(collector)                      // every exit: calibration pair + drain
+ *     .register(ExitPorts.TRACE, collector);          // register / flush
  * // the host measured something:
  * collector.hostSpan(new HostSpan(...));
  * // the run is over (halt, abort, fault, timeout):
@@ -57,7 +60,7 @@ import java.util.function.LongSupplier;
  * <p>Thread-safe: vCPU threads may call it at once; calls are serialized, so the sink sees one
  * thread at a time.
  */
-public final class TraceCollector {
+public final class TraceCollector implements ExitListener, PortHandler {
   /** Records kept per run unless {@link Builder#setMaxRecords} says otherwise (~230 MB). */
   public static final long DEFAULT_MAX_RECORDS = 8_000_000;
 
@@ -117,18 +120,19 @@ public final class TraceCollector {
   }
 
   /**
-   * Handles the tracing side of a port exit, with the host time taken now from the collector's
-   * clock. See {@link #onExit(VcpuState, int, int, long)}.
+   * Sees every OUT exit before its handler ({@link ExitListener}), with the host time taken now
+   * from the collector's clock. See {@link #onExit(VcpuState, int, int, long)}.
    */
+  @Override
   public void onExit(VcpuState vcpu, int port, int value) {
     onExit(vcpu, port, value, clock.getAsLong());
   }
 
   /**
-   * Handles the tracing side of a port exit: on every guesttrace port, a calibration pair from the
-   * guest TSC in {@code RCX}; on {@link ExitPorts#TRACE}, the operation ({@link
-   * ExitPorts#TRACE_OP_REGISTER} or {@link ExitPorts#TRACE_OP_FLUSH}); on every other port, a drain
-   * of the vCPU's ring (no extra exit needed, no duplicates).
+   * Sees an OUT exit before its handler: on every guesttrace port, a calibration pair from the
+   * guest TSC in {@code RCX}; on every port but {@link ExitPorts#TRACE} (whose operations {@link
+   * #handle} carries out), a drain of the vCPU's ring, so records reach the host without extra
+   * exits and without duplicates.
    *
    * @param vcpu the paused vCPU
    * @param port the OUT port
@@ -141,20 +145,22 @@ public final class TraceCollector {
     if (isGuesttracePort(port)) {
       calibrationPair(id, vcpu.register(Register.RCX), hostNanos);
     }
-    if (port == ExitPorts.TRACE) {
-      onTraceOp(vcpu, value);
-    } else {
+    if (port != ExitPorts.TRACE) {
       drain(id, vcpu.memory());
     }
   }
 
   /**
-   * Handles an OUT on {@link ExitPorts#TRACE} without the calibration pair (for dispatchers that
-   * take the pair through {@link #calibrationPair}): registration or flush.
+   * The {@link ExitPorts#TRACE} port's handler ({@link PortHandler}): {@link
+   * ExitPorts#TRACE_OP_REGISTER} validates and registers the region at {@code RDI} ({@code RSI}
+   * bytes); {@link ExitPorts#TRACE_OP_FLUSH} drains the ring. A refused registration leaves the
+   * vCPU untraced (see {@link #refusal()}); the guest always resumes.
    */
-  public synchronized void onTraceExit(VcpuState vcpu, int op) {
+  @Override
+  public synchronized ExitHandler.ExitAction handle(VcpuState vcpu, int op) {
     requireStarted();
     onTraceOp(vcpu, op);
+    return ExitHandler.ExitAction.RESUME;
   }
 
   /** Records a calibration pair and passes it to the sink. */
@@ -200,7 +206,7 @@ public final class TraceCollector {
    * @param memory guest memory (still mapped)
    * @param outcome one line, e.g. {@code halted}
    * @param failed whether the run failed (abort, fault, timeout)
-   * @param exitProfile VM exits by reason and port
+   * @param exitProfile VM exits by reason and port ({@link ExitProfileRow#of})
    */
   public synchronized void finish(
       MemorySegment memory, String outcome, boolean failed, List<ExitProfileRow> exitProfile) {

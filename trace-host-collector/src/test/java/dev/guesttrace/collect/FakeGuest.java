@@ -1,5 +1,6 @@
 package dev.guesttrace.collect;
 
+import dev.guesttrace.abi.ExitPorts;
 import dev.guesttrace.abi.Register;
 import dev.guesttrace.guest.GuestCpu;
 import dev.guesttrace.guest.NameTableWriter;
@@ -98,6 +99,9 @@ final class FakeGuest {
       exits++;
       hostNanos += 100;
       collector.onExit(this, port, value, hostNanos);
+      if (port == ExitPorts.TRACE) {
+        collector.handle(this, value);
+      }
     }
 
     @Override
