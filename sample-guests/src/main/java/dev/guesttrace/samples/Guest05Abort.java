@@ -1,0 +1,93 @@
+package dev.guesttrace.samples;
+
+import dev.guesttrace.abi.CallCodec.FunctionCall;
+import dev.guesttrace.guest.GuestProgram;
+import dev.guesttrace.guest.GuestRuntime;
+import dev.guesttrace.guest.Tracer;
+import java.util.List;
+
+/*
+ * Guest 05: abort.
+ *
+ * What it shows: crash recovery. The guest works through "step" spans and then aborts in the
+ * middle of one, the way a panic without a working tracer would: it exits on the abort port
+ * (code 42, with a message) without flushing its ring. The records it wrote since its last flush
+ * are still in guest memory; the host recovers them, closes the spans that never ended at the
+ * abort, and reports the abort code and message. Nothing written is lost.
+ *
+ * How to run it:
+ *
+ *   ./guesttrace run abort                    # aborts in the first call, at step 7
+ *   ./guesttrace run abort --arg step=3
+ *   ./guesttrace run abort --arg at=boot      # aborts during boot instead
+ *
+ * Exit status 1: the guest aborted.
+ *
+ * Expected output:
+ *
+ *   ---- EXPECTED TREE: pasted by the lead once the renderer exists ----
+ */
+
+/** Aborts midway with records still unflushed in its ring. */
+public final class Guest05Abort implements GuestProgram {
+  /** The guest function the host calls. */
+  public static final String RUN = "Run";
+
+  /** The abort code. */
+  public static final int ABORT_CODE = 42;
+
+  /** Steps in all; the guest aborts in step {@code --arg step} (default 7) before finishing. */
+  public static final int STEPS = 10;
+
+  /** Creates the guest (found through {@link java.util.ServiceLoader}). */
+  public Guest05Abort() {}
+
+  @Override
+  public String name() {
+    return "abort";
+  }
+
+  @Override
+  public String summary() {
+    return "Aborts midway with records unflushed in its ring: the host recovers them";
+  }
+
+  @Override
+  public FunctionCall defaultCall() {
+    return new FunctionCall(RUN, List.of());
+  }
+
+  @Override
+  public void main(GuestRuntime runtime) {
+    if (runtime.arg("at", "call").equals("boot")) {
+      steps(runtime);
+    }
+  }
+
+  @Override
+  public Object call(GuestRuntime runtime, FunctionCall call) {
+    if (!call.name().equals(RUN)) {
+      return Samples.unknownFunction(call.name());
+    }
+    steps(runtime);
+    return null;
+  }
+
+  private static void steps(GuestRuntime runtime) {
+    Tracer t = runtime.tracer();
+    int step = t.name("step");
+    int compute = t.name("compute");
+    long abortAt = Samples.longArg(runtime, "step", 7, 0, STEPS - 1);
+    for (int i = 0; i < STEPS; i++) {
+      t.begin(step, i, 0);
+      t.begin(compute);
+      t.end(compute);
+      if (i == abortAt) {
+        t.message("step " + i + " failed: giving up");
+        // No flush: the records of steps 0..i stay in the ring for the host to recover.
+        runtime.abortWithoutFlush(ABORT_CODE, "deliberate abort in step " + i);
+      }
+      t.end(step);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+package dev.guesttrace.samples;
+
+import dev.guesttrace.abi.CallCodec.FunctionCall;
+import dev.guesttrace.guest.GuestProgram;
+import dev.guesttrace.guest.GuestRuntime;
+import dev.guesttrace.guest.Tracer;
+import java.util.List;
+
+/*
+ * Guest 06: runaway.
+ *
+ * What it shows: a guest that never halts. Its call loops forever doing "spin" spans with a
+ * "tick" inside. In stream mode it still exits each time its ring fills (so the host keeps
+ * receiving records); in flight mode it never exits at all. Either way the host stops it at
+ * --timeout (within twice the timeout, even if the guest ignored the stop request), reports the
+ * timeout, and shows what the guest did until then.
+ *
+ * How to run it:
+ *
+ *   ./guesttrace run runaway --timeout 1s
+ *   ./guesttrace run runaway --timeout 1s --mode flight
+ *   ./guesttrace run runaway --arg at=boot    # runs away during boot instead
+ *
+ * Exit status 1: the guest timed out.
+ *
+ * Expected output:
+ *
+ *   ---- EXPECTED TREE: pasted by the lead once the renderer exists ----
+ */
+
+/** Never halts: the timeout must stop it. */
+public final class Guest06Runaway implements GuestProgram {
+  /** The guest function the host calls. */
+  public static final String SPIN = "Spin";
+
+  /** Creates the guest (found through {@link java.util.ServiceLoader}). */
+  public Guest06Runaway() {}
+
+  @Override
+  public String name() {
+    return "runaway";
+  }
+
+  @Override
+  public String summary() {
+    return "Never halts: loops doing spans until the host stops it at --timeout";
+  }
+
+  @Override
+  public FunctionCall defaultCall() {
+    return new FunctionCall(SPIN, List.of());
+  }
+
+  @Override
+  public void main(GuestRuntime runtime) {
+    if (runtime.arg("at", "call").equals("boot")) {
+      spin(runtime);
+    }
+  }
+
+  @Override
+  public Object call(GuestRuntime runtime, FunctionCall call) {
+    if (!call.name().equals(SPIN)) {
+      return Samples.unknownFunction(call.name());
+    }
+    spin(runtime);
+    return null;
+  }
+
+  private static void spin(GuestRuntime runtime) {
+    Tracer t = runtime.tracer();
+    int spin = t.name("spin");
+    int tick = t.name("tick");
+    long i = 0;
+    while (true) {
+      t.begin(spin, i++, 0);
+      t.begin(tick);
+      t.end(tick);
+      t.end(spin);
+    }
+  }
+}
