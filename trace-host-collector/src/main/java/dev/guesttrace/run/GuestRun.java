@@ -1,0 +1,330 @@
+package dev.guesttrace.run;
+
+import dev.guesttrace.abi.AbiVersion;
+import dev.guesttrace.abi.ExitPorts;
+import dev.guesttrace.collect.ExitProfileRow;
+import dev.guesttrace.collect.HostSpan;
+import dev.guesttrace.collect.TraceCollector;
+import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.collect.TraceHeader;
+import dev.guesttrace.collect.TraceSink;
+import dev.guesttrace.collect.TraceSinks;
+import dev.guesttrace.guest.BootInfo;
+import dev.guesttrace.span.SpanKind;
+import dev.guesttrace.vm.ExitDispatcher;
+import dev.guesttrace.vm.GuestMemoryLayout;
+import dev.guesttrace.vm.HostCpu;
+import dev.guesttrace.vm.RunOutcome;
+import dev.guesttrace.vm.Vm;
+import dev.guesttrace.vm.VmConfig;
+import dev.guesttrace.vm.VmException;
+import dev.guesttrace.vm.calls.AbortHandler;
+import dev.guesttrace.vm.calls.GuestCallResult;
+import dev.guesttrace.vm.calls.GuestCalls;
+import dev.guesttrace.vm.calls.HostCallHandler;
+import dev.guesttrace.vm.calls.HostFunctions;
+import dev.guesttrace.vm.calls.LogHandler;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+
+/**
+ * One run of a guest: create the VM, write the boot info, boot every vCPU, make the guest calls,
+ * and collect the trace, with host spans (the run per vCPU, each guest call, each host call) on the
+ * same host clock as the calibrated guest spans.
+ *
+ * <p>Each vCPU is driven by its own host thread: it boots, then makes its share of the calls
+ * (round-robin), so vCPUs run at once as on a real hypervisor. A vCPU that faults, aborts or times
+ * out ends its own work; the run's outcome names the first failure. The collector drains a vCPU's
+ * ring at every exit and once more at the end, so nothing the guest wrote is lost, flushed or not.
+ */
+public final class GuestRun {
+  private final RunConfig config;
+  private final TraceSink extraSink;
+  private final Consumer<String> hostPrint;
+  private final LogHandler.Listener logListener;
+  private final LongSupplier clock;
+
+  private GuestRun(Builder b) {
+    this.config = b.config;
+    this.extraSink = b.extraSink;
+    this.hostPrint = b.hostPrint;
+    this.logListener = b.logListener;
+    this.clock = b.clock;
+  }
+
+  /** A run of {@code config}; by default the trace is only kept in memory. */
+  public static Builder builder(RunConfig config) {
+    return new Builder(config);
+  }
+
+  /**
+   * The result of a run.
+   *
+   * @param data the whole trace, as the trace file holds it
+   * @param outcome one line: {@code halted}, or the first failure
+   * @param failed whether a vCPU aborted, faulted or timed out, or a call failed
+   * @param callResults the guest calls' results in call order
+   */
+  public record Result(TraceData data, String outcome, boolean failed, List<String> callResults) {}
+
+  /**
+   * Runs the guest to the end.
+   *
+   * @throws VmException if the VM cannot be created (nothing ran)
+   */
+  public Result execute() throws VmException {
+    GuestMemoryLayout layout =
+        GuestMemoryLayout.standard(
+            config.memoryBytes(), config.vcpus(), RunConfig.callBufferLength());
+    BootInfo boot = layout.bootInfo(config.ringBytes(), config.mode(), config.args());
+    VmConfig vmConfig =
+        new VmConfig(config.memoryBytes(), config.vcpus(), config.timeout(), config.tsc());
+    try (Vm vm = config.backend().create(vmConfig, config.source())) {
+      MemorySegment memory = vm.memory();
+      boot.write(memory);
+      TraceData.Builder data = TraceData.builder();
+      TraceSink sink = extraSink == null ? data : TraceSinks.tee(data, extraSink);
+      TraceCollector collector =
+          TraceCollector.builder(sink).setMaxRecords(config.maxRecords()).setClock(clock).build();
+      collector.start(header(vm));
+
+      AtomicReference<String> firstAbort = new AtomicReference<>();
+      HostCallHandler hostCalls = new HostCallHandler(boot, HostFunctions.standard(hostPrint));
+      hostCalls.addListener(
+          (vcpuId, function, startNanos, endNanos, error) ->
+              collector.hostSpan(
+                  new HostSpan(vcpuId, SpanKind.HOST_CALL, function, startNanos, endNanos)));
+      ExitDispatcher dispatcher =
+          new ExitDispatcher()
+              .register(ExitPorts.TRACE, collector)
+              .register(ExitPorts.HOST_CALL, hostCalls)
+              .register(ExitPorts.LOG, new LogHandler(boot, logListener))
+              .register(
+                  ExitPorts.ABORT,
+                  new AbortHandler(
+                      boot,
+                      abort ->
+                          firstAbort.compareAndSet(
+                              null,
+                              "aborted on vCPU "
+                                  + abort.vcpuId()
+                                  + " code="
+                                  + abort.code()
+                                  + (abort.message().isEmpty() ? "" : ": " + abort.message()))))
+              .addListener(collector);
+
+      GuestCalls calls = new GuestCalls(vm, boot);
+      VcpuDriver[] drivers = new VcpuDriver[config.vcpus()];
+      List<Thread> threads = new ArrayList<>();
+      for (int v = 0; v < config.vcpus(); v++) {
+        drivers[v] = new VcpuDriver(v, vm, calls, dispatcher, collector, firstAbort);
+        threads.add(Thread.ofPlatform().name("vcpu-host-" + v).start(drivers[v]));
+      }
+      for (Thread t : threads) {
+        joinUninterruptibly(t);
+      }
+
+      String outcome = "halted";
+      boolean failed = false;
+      List<String> results = new ArrayList<>();
+      for (VcpuDriver d : drivers) {
+        results.addAll(d.callResults);
+        if (d.failure != null && !failed) {
+          failed = true;
+          outcome = d.failure;
+        }
+      }
+      collector.finish(memory, outcome, failed, ExitProfileRow.of(dispatcher.profile()));
+      return new Result(data.build(), outcome, failed, results);
+    }
+  }
+
+  private TraceHeader header(Vm vm) {
+    HostCpu host = HostCpu.current();
+    List<String> args = new ArrayList<>();
+    config.args().forEach((k, v) -> args.add(k + "=" + v));
+    long epochNanos = epochNanosNow();
+    return new TraceHeader(
+        config.source().name(),
+        vm.backendName(),
+        config.vcpus(),
+        config.modeName(),
+        config.ringBytes(),
+        args,
+        epochNanos,
+        clock.getAsLong(),
+        host.hostname(),
+        host.cpuModel(),
+        host.kernel(),
+        host.arch(),
+        System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"),
+        host.invariantTsc(),
+        vm.tscKhz().orElse(0),
+        AbiVersion.CURRENT.toString());
+  }
+
+  private static long epochNanosNow() {
+    java.time.Instant now = java.time.Instant.now();
+    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+  }
+
+  private static void joinUninterruptibly(Thread t) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        t.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Drives one vCPU: boot, then its share of the calls, with host spans around them. */
+  private final class VcpuDriver implements Runnable {
+    private final int vcpu;
+    private final Vm vm;
+    private final GuestCalls calls;
+    private final ExitDispatcher dispatcher;
+    private final TraceCollector collector;
+    private final AtomicReference<String> firstAbort;
+    final List<String> callResults = new ArrayList<>();
+    String failure;
+
+    VcpuDriver(
+        int vcpu,
+        Vm vm,
+        GuestCalls calls,
+        ExitDispatcher dispatcher,
+        TraceCollector collector,
+        AtomicReference<String> firstAbort) {
+      this.vcpu = vcpu;
+      this.vm = vm;
+      this.calls = calls;
+      this.dispatcher = dispatcher;
+      this.collector = collector;
+      this.firstAbort = firstAbort;
+    }
+
+    @Override
+    public void run() {
+      long runStart = clock.getAsLong();
+      try {
+        RunOutcome booted = vm.run(vcpu, Vm.Entry.BOOT, dispatcher);
+        if (!ended(booted, "boot")) {
+          return;
+        }
+        for (int c = vcpu; c < config.calls(); c += config.vcpus()) {
+          long callStart = clock.getAsLong();
+          GuestCallResult result = calls.call(vcpu, config.call(), dispatcher);
+          boolean ok = ended(result.outcome(), "call " + config.call().name());
+          collector.hostSpan(
+              new HostSpan(
+                  vcpu,
+                  SpanKind.HOST_GUEST_CALL,
+                  config.call().name(),
+                  callStart,
+                  clock.getAsLong()));
+          if (!ok) {
+            return;
+          }
+          if (!result.ok()) {
+            failure = result.error();
+            return;
+          }
+          callResults.add(String.valueOf(result.value()));
+        }
+      } catch (RuntimeException e) {
+        // A host-side bug must not lose the trace: report it as this vCPU's failure.
+        failure = "host error on vCPU " + vcpu + ": " + e;
+      } finally {
+        collector.hostSpan(
+            new HostSpan(
+                vcpu,
+                SpanKind.HOST_RUN,
+                "run " + config.source().name(),
+                runStart,
+                clock.getAsLong()));
+      }
+    }
+
+    /** Records the exit, drains the ring, and says whether the vCPU halted normally. */
+    private boolean ended(RunOutcome outcome, String what) {
+      long start = System.nanoTime();
+      collector.drain(vcpu, vm.memory());
+      dispatcher.recordOutcome(outcome, System.nanoTime() - start);
+      switch (outcome) {
+        case RunOutcome.Halted h -> {
+          return true;
+        }
+        case RunOutcome.Stopped s -> {
+          String abort = firstAbort.get();
+          failure = abort != null ? abort : "stopped on vCPU " + vcpu + " during " + what;
+        }
+        case RunOutcome.Faulted f ->
+            failure = "guest fault on vCPU " + vcpu + " during " + what + ": " + f.reason();
+        case RunOutcome.TimedOut t ->
+            failure =
+                "timeout on vCPU "
+                    + vcpu
+                    + " during "
+                    + what
+                    + " after "
+                    + t.timeout().toMillis()
+                    + " ms"
+                    + (t.stopped() ? "" : " (vCPU did not stop; abandoned)");
+      }
+      return false;
+    }
+  }
+
+  /** Builder for {@link GuestRun}. */
+  public static final class Builder {
+    private final RunConfig config;
+    private TraceSink extraSink;
+    private Consumer<String> hostPrint = s -> {};
+    private LogHandler.Listener logListener = (vcpu, level, text) -> {};
+    private LongSupplier clock = System::nanoTime;
+
+    private Builder(RunConfig config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** Also streams the trace to {@code sink}, e.g. the trace file writer. */
+    public Builder setSink(TraceSink sink) {
+      this.extraSink = Objects.requireNonNull(sink, "sink");
+      return this;
+    }
+
+    /** Receives what the guest prints with the {@code HostPrint} host function. */
+    public Builder setHostPrint(Consumer<String> hostPrint) {
+      this.hostPrint = Objects.requireNonNull(hostPrint, "hostPrint");
+      return this;
+    }
+
+    /** Receives the guest's log lines. */
+    public Builder setLogListener(LogHandler.Listener logListener) {
+      this.logListener = Objects.requireNonNull(logListener, "logListener");
+      return this;
+    }
+
+    /** The host monotonic clock, {@link System#nanoTime()} unless a test makes it deterministic. */
+    public Builder setClock(LongSupplier clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Builds the run. */
+    public GuestRun build() {
+      return new GuestRun(this);
+    }
+  }
+}

@@ -1,0 +1,191 @@
+package dev.guesttrace.run;
+
+import dev.guesttrace.abi.CallCodec.FunctionCall;
+import dev.guesttrace.abi.GuestLayout;
+import dev.guesttrace.collect.TraceCollector;
+import dev.guesttrace.guest.BootInfo;
+import dev.guesttrace.vm.Backend;
+import dev.guesttrace.vm.GuestSource;
+import dev.guesttrace.vm.VmConfig;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Everything a run needs: which guest on which backend, the VM's shape, the trace ring, the calls
+ * to make and the limits. Built with {@link #builder(GuestSource, Backend)}.
+ *
+ * @param source the guest's code
+ * @param backend the backend to run it on
+ * @param vcpus vCPUs
+ * @param memoryBytes guest physical memory
+ * @param ringBytes trace ring bytes per vCPU, 0 for the guest's default
+ * @param mode {@link BootInfo#MODE_STREAM}, {@link BootInfo#MODE_FLIGHT} or {@link
+ *     BootInfo#MODE_OFF}
+ * @param calls guest calls to make after boot, spread round-robin over the vCPUs
+ * @param call the guest call to make
+ * @param tsc the guest TSC (rate scaling and offsets)
+ * @param timeout limit for each vCPU entry (boot or one call)
+ * @param args {@code --arg key=value} pairs for the guest
+ * @param maxRecords records kept per run; the rest are counted as dropped
+ */
+public record RunConfig(
+    GuestSource source,
+    Backend backend,
+    int vcpus,
+    long memoryBytes,
+    int ringBytes,
+    int mode,
+    int calls,
+    FunctionCall call,
+    VmConfig.TscConfig tsc,
+    Duration timeout,
+    Map<String, String> args,
+    long maxRecords) {
+
+  /** Guest memory unless set: 64 MiB. */
+  public static final long DEFAULT_MEMORY_BYTES = 64L << 20;
+
+  /** Per-entry timeout unless set. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+
+  /**
+   * TSC offset between consecutive vCPUs unless set: 1 ms at 1 GHz, so multi-vCPU guests see
+   * distinct TSCs and calibration must handle each vCPU's offset.
+   */
+  public static final long DEFAULT_VCPU_OFFSET_TICKS = 1_000_000;
+
+  /** Checks ranges and copies the args. */
+  public RunConfig {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(backend, "backend");
+    Objects.requireNonNull(call, "call");
+    Objects.requireNonNull(tsc, "tsc");
+    Objects.requireNonNull(timeout, "timeout");
+    args = Map.copyOf(new LinkedHashMap<>(args));
+    if (vcpus < 1 || vcpus > VmConfig.MAX_VCPUS) {
+      throw new IllegalArgumentException(
+          "vcpus must be 1.." + VmConfig.MAX_VCPUS + ": vcpus=" + vcpus);
+    }
+    if (calls < 0) {
+      throw new IllegalArgumentException("calls must be >= 0: calls=" + calls);
+    }
+    if (mode != BootInfo.MODE_STREAM && mode != BootInfo.MODE_FLIGHT && mode != BootInfo.MODE_OFF) {
+      throw new IllegalArgumentException("mode must be stream, flight or off: mode=" + mode);
+    }
+    if (ringBytes < 0) {
+      throw new IllegalArgumentException("ringBytes must be >= 0: ringBytes=" + ringBytes);
+    }
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive: timeout=" + timeout);
+    }
+  }
+
+  /** A config with defaults: 1 vCPU, 64 MiB, default ring, stream mode, 1 call of {@code main}. */
+  public static Builder builder(GuestSource source, Backend backend) {
+    return new Builder(source, backend);
+  }
+
+  /** The mode's name as trace files and output write it. */
+  public String modeName() {
+    return switch (mode) {
+      case BootInfo.MODE_FLIGHT -> "flight";
+      case BootInfo.MODE_OFF -> "off";
+      default -> "stream";
+    };
+  }
+
+  /** Builder for {@link RunConfig}. */
+  public static final class Builder {
+    private final GuestSource source;
+    private final Backend backend;
+    private int vcpus = 1;
+    private long memoryBytes = DEFAULT_MEMORY_BYTES;
+    private int ringBytes;
+    private int mode = BootInfo.MODE_STREAM;
+    private int calls = 1;
+    private FunctionCall call = new FunctionCall("main", java.util.List.of());
+    private VmConfig.TscConfig tsc =
+        new VmConfig.TscConfig(0, 0, DEFAULT_VCPU_OFFSET_TICKS, VmConfig.TscSource.HARDWARE);
+    private Duration timeout = DEFAULT_TIMEOUT;
+    private Map<String, String> args = Map.of();
+    private long maxRecords = TraceCollector.DEFAULT_MAX_RECORDS;
+
+    private Builder(GuestSource source, Backend backend) {
+      this.source = Objects.requireNonNull(source, "source");
+      this.backend = Objects.requireNonNull(backend, "backend");
+    }
+
+    public Builder setVcpus(int vcpus) {
+      this.vcpus = vcpus;
+      return this;
+    }
+
+    public Builder setMemoryBytes(long memoryBytes) {
+      this.memoryBytes = memoryBytes;
+      return this;
+    }
+
+    public Builder setRingBytes(int ringBytes) {
+      this.ringBytes = ringBytes;
+      return this;
+    }
+
+    public Builder setMode(int mode) {
+      this.mode = mode;
+      return this;
+    }
+
+    public Builder setCalls(int calls) {
+      this.calls = calls;
+      return this;
+    }
+
+    public Builder setCall(FunctionCall call) {
+      this.call = Objects.requireNonNull(call, "call");
+      return this;
+    }
+
+    public Builder setTsc(VmConfig.TscConfig tsc) {
+      this.tsc = Objects.requireNonNull(tsc, "tsc");
+      return this;
+    }
+
+    public Builder setTimeout(Duration timeout) {
+      this.timeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    public Builder setArgs(Map<String, String> args) {
+      this.args = Objects.requireNonNull(args, "args");
+      return this;
+    }
+
+    public Builder setMaxRecords(long maxRecords) {
+      this.maxRecords = maxRecords;
+      return this;
+    }
+
+    /** Builds the config. */
+    public RunConfig build() {
+      return new RunConfig(
+          source,
+          backend,
+          vcpus,
+          memoryBytes,
+          ringBytes,
+          mode,
+          calls,
+          call,
+          tsc,
+          timeout,
+          args,
+          maxRecords);
+    }
+  }
+
+  static int callBufferLength() {
+    return GuestLayout.DEFAULT_CALL_BUFFER_LENGTH;
+  }
+}
