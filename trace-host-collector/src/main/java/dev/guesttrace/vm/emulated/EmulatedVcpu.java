@@ -19,6 +19,8 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * One emulated vCPU: a register file, the guest's view of the machine ({@link GuestCpu}) and a
@@ -249,7 +251,7 @@ final class EmulatedVcpu implements GuestCpu {
     } catch (HostFailure e) {
       throw e;
     } catch (IndexOutOfBoundsException e) {
-      return faultOrTimeout("guest accessed memory outside its range: " + oneLine(e));
+      return faultOrTimeout(outOfRange(e, memory.byteSize()));
     } catch (StackOverflowError e) {
       return faultOrTimeout("guest overflowed its stack");
     } catch (Throwable e) {
@@ -263,6 +265,24 @@ final class EmulatedVcpu implements GuestCpu {
       return new RunOutcome.TimedOut(timeout, true);
     }
     return new RunOutcome.Faulted(reason, registers.clone());
+  }
+
+  private static final Pattern OUT_OF_BOUNDS =
+      Pattern.compile("new offset = (-?\\d+); new length = (-?\\d+)");
+
+  /**
+   * The reason for an access outside guest memory, in guest terms: the JDK's message names the host
+   * address of the segment, which says nothing to the user.
+   */
+  static String outOfRange(IndexOutOfBoundsException e, long memoryBytes) {
+    String message = oneLine(e);
+    Matcher m = OUT_OF_BOUNDS.matcher(message);
+    if (m.find()) {
+      return String.format(
+          "guest accessed memory outside its range: address=0x%x length=%s memoryBytes=0x%x",
+          Long.parseLong(m.group(1)), m.group(2), memoryBytes);
+    }
+    return "guest accessed memory outside its range: " + message;
   }
 
   private static String entryName(Vm.Entry entry) {

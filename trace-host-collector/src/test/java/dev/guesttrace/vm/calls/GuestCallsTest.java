@@ -308,6 +308,39 @@ class GuestCallsTest {
     }
   }
 
+  @Test
+  void call_helloWithSlowPrintOutput_spendsAtLeastTheExtraTimeInTheGuest() throws VmException {
+    try (SampleHarness h =
+        new SampleHarness(
+            new Guest01Hello(),
+            1,
+            TIMEOUT,
+            VIRTUAL,
+            Map.of("slow", "PrintOutput", "slowMicros", "2000"))) {
+      h.vm.run(0, Vm.Entry.BOOT, h.exits);
+      long start = System.nanoTime();
+
+      GuestCallResult result = h.calls.call(0, new Guest01Hello().defaultCall(), h.exits);
+      long elapsed = System.nanoTime() - start;
+
+      assertThat(result.value()).isEqualTo(13L);
+      // A lower bound only: the guest busy-waits 2 ms of host time inside PrintOutput.
+      assertThat(elapsed).isGreaterThanOrEqualTo(2_000_000L);
+    }
+  }
+
+  @Test
+  void call_fibWithArgN_usesIt() throws VmException {
+    try (SampleHarness h =
+        new SampleHarness(new Guest02Fib(), 1, TIMEOUT, VIRTUAL, Map.of("n", "10"))) {
+      h.vm.run(0, Vm.Entry.BOOT, h.exits);
+
+      assertThat(h.calls.call(0, new Guest02Fib().defaultCall(), h.exits).value()).isEqualTo(55L);
+      assertThat(h.calls.call(0, new FunctionCall("Fib", List.of(30L)), h.exits).value())
+          .isEqualTo(832_040L);
+    }
+  }
+
   private static long regionOf(SampleHarness h) {
     // The register exit's RDI is not kept; the region is the first after the name table.
     BootInfo boot = h.boot;

@@ -87,9 +87,9 @@ class EmulatedBackendTest {
       assertThat(outcome).isInstanceOf(RunOutcome.Faulted.class);
       RunOutcome.Faulted fault = (RunOutcome.Faulted) outcome;
       assertThat(fault.reason())
-          .startsWith("guest accessed memory outside its range: ")
-          .contains(String.valueOf(5L << 20))
-          .doesNotContain("\n");
+          .isEqualTo(
+              "guest accessed memory outside its range: address=0x500000 length=8"
+                  + " memoryBytes=0x400000");
       assertThat(fault.registers()).hasSize(Register.COUNT);
       assertThat(fault.registers()[Register.RBX.ordinal()]).isEqualTo(0x1234);
     }
@@ -322,6 +322,12 @@ class EmulatedBackendTest {
         .hasMessage(
             "the emulated backend runs Java guests, found a native binary: guest=hello (use"
                 + " --backend kvm)");
+  }
+
+  @Test
+  void outOfRange_unexpectedMessage_keepsIt() {
+    assertThat(EmulatedVcpu.outOfRange(new IndexOutOfBoundsException("Index 9 out of bounds"), 16))
+        .isEqualTo("guest accessed memory outside its range: Index 9 out of bounds");
   }
 
   private static final class SpinFlag {
