@@ -211,7 +211,7 @@ public final class ComparisonSvgRenderer {
         "normal",
         "#222",
         "start",
-        Durations.formatUnicode(spread.median()));
+        Durations.format(spread.median()));
   }
 
   private static void legend(StringBuilder out, int y) {
@@ -269,14 +269,10 @@ public final class ComparisonSvgRenderer {
   }
 
   private static String describe(Spread spread) {
-    return Durations.formatUnicode(spread.median())
+    return Durations.format(spread.median())
         + (spread.min() == spread.max()
             ? ""
-            : " ["
-                + Durations.formatUnicode(spread.min())
-                + ".."
-                + Durations.formatUnicode(spread.max())
-                + "]");
+            : " [" + Durations.format(spread.min()) + ".." + Durations.format(spread.max()) + "]");
   }
 
   private static String markWord(Mark mark) {

@@ -2,21 +2,24 @@ package dev.guesttrace.compare;
 
 import java.util.Locale;
 
-/** Short human-readable durations with three significant digits: {@code 850ns}, {@code 1.23ms}. */
+/**
+ * Short human-readable durations with three significant digits: {@code 850ns}, {@code 45.6µs},
+ * {@code 1.23ms}.
+ */
 public final class Durations {
   private static final String[] ASCII_UNITS = {"ns", "us", "ms", "s"};
   private static final String[] UNITS = {"ns", "µs", "ms", "s"};
 
   private Durations() {}
 
-  /** Formats with ASCII units ({@code us} for microseconds), safe on any terminal. */
+  /** Formats with {@code µs} for microseconds, as the text tree does. */
   public static String format(long nanos) {
-    return format(nanos, ASCII_UNITS);
+    return format(nanos, UNITS);
   }
 
-  /** Formats with {@code µs} for microseconds, for UTF-8 output such as SVG. */
-  public static String formatUnicode(long nanos) {
-    return format(nanos, UNITS);
+  /** Formats with ASCII units ({@code us} for microseconds), for output that must stay ASCII. */
+  public static String formatAscii(long nanos) {
+    return format(nanos, ASCII_UNITS);
   }
 
   /**

@@ -170,7 +170,7 @@ public final class FlameGraphSvg {
             Locale.ROOT,
             "width = inclusive time, %s in all (calibrated, TSC %.3f GHz); %s; warm: guest,"
                 + " blue-green: host; hover a frame for details",
-            Durations.formatUnicode(all.totalNanos),
+            Durations.format(all.totalNanos),
             s.ticksPerSecond() / 1e9,
             perVcpu ? "one tower per vCPU" : "vCPUs merged");
     svg.append("<text x=\"")
@@ -189,9 +189,9 @@ public final class FlameGraphSvg {
               Locale.ROOT,
               "%s (%s, %.2f%%; self %s; %d span%s)",
               f.name,
-              Durations.formatUnicode(f.totalNanos),
+              Durations.format(f.totalNanos),
               percent,
-              Durations.formatUnicode(f.selfNanos),
+              Durations.format(f.selfNanos),
               f.count,
               f.count == 1 ? "" : "s");
       svg.append("<g><title>").append(escape(tooltip)).append("</title>");
