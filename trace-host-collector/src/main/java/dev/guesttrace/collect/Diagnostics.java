@@ -71,6 +71,15 @@ public final class Diagnostics {
   /** Guest TSC went backwards between consecutive records of a vCPU. */
   public static final String TIMESTAMP_BACKWARDS = "timestamp_backwards";
 
+  /** A span end with no span open on its vCPU (tree builder). */
+  public static final String SPAN_END_WITHOUT_BEGIN = "span_end_without_begin";
+
+  /** A span end whose name is not the innermost open span's (tree builder). */
+  public static final String SPAN_END_MISMATCH = "span_end_mismatch";
+
+  /** A span never ended: closed at the end of the run and marked unclosed (tree builder). */
+  public static final String SPAN_UNCLOSED = "span_unclosed";
+
   /** A calibration pair far off the fit: the guest TSC jumped. */
   public static final String TSC_JUMP = "tsc_jump";
 

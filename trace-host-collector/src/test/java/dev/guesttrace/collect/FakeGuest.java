@@ -30,9 +30,27 @@ final class FakeGuest {
   /** Host monotonic time: advances 100 ns per exit. */
   long hostNanos = 1_000_000;
 
+  /**
+   * When set, the host sees each exit at exactly the time the guest TSC in RCX says: a 2 GHz guest
+   * TSC that read {@link #TSC_ORIGIN} at host time {@link #HOST_ORIGIN}. Exact trees need that.
+   */
+  boolean linearHostClock;
+
+  static final long TSC_ORIGIN = 5_000_000_000L;
+  static final long HOST_ORIGIN = 1_000_000;
+
+  FakeGuest(TraceHeader header, long maxRecords) {
+    collector =
+        TraceCollector.builder(data)
+            .setMaxRecords(maxRecords)
+            .setBatchRecords(64)
+            .setClock(() -> hostNanos)
+            .build();
+    collector.start(header);
+  }
+
   FakeGuest(int vcpus, long maxRecords) {
-    collector = TraceCollector.builder(data).setMaxRecords(maxRecords).setBatchRecords(64).build();
-    collector.start(TraceDataTest.header(vcpus));
+    this(TraceDataTest.header(vcpus), maxRecords);
   }
 
   FakeGuest(int vcpus) {
@@ -59,7 +77,7 @@ final class FakeGuest {
     final long[] registers = new long[Register.COUNT];
 
     /** Guest TSC: advances {@code tscStep} per read. */
-    long tsc = 5_000_000_000L;
+    long tsc = TSC_ORIGIN;
 
     long tscStep = 10;
     int exits;
@@ -97,7 +115,11 @@ final class FakeGuest {
     @Override
     public void out(int port, int value) {
       exits++;
-      hostNanos += 100;
+      if (linearHostClock) {
+        hostNanos = HOST_ORIGIN + (registers[Register.RCX.ordinal()] - TSC_ORIGIN) / 2;
+      } else {
+        hostNanos += 100;
+      }
       collector.onExit(this, port, value, hostNanos);
       if (port == ExitPorts.TRACE) {
         collector.handle(this, value);
