@@ -1,0 +1,234 @@
+package dev.guesttrace.otel;
+
+import static dev.guesttrace.otel.GuestTraceAttributes.ARG0;
+import static dev.guesttrace.otel.GuestTraceAttributes.ARG1;
+import static dev.guesttrace.otel.GuestTraceAttributes.COUNTER_NAME;
+import static dev.guesttrace.otel.GuestTraceAttributes.COUNTER_VALUE;
+import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_ALLOC;
+import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_COUNTER;
+import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_FREE;
+import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_MESSAGE;
+import static dev.guesttrace.otel.GuestTraceAttributes.MEMORY_ADDRESS;
+import static dev.guesttrace.otel.GuestTraceAttributes.MEMORY_SIZE_BYTES;
+import static dev.guesttrace.otel.GuestTraceAttributes.MESSAGE;
+import static dev.guesttrace.otel.GuestTraceAttributes.RUN_OUTCOME;
+import static dev.guesttrace.otel.GuestTraceAttributes.SPAN_KIND;
+import static dev.guesttrace.otel.GuestTraceAttributes.UNCLOSED;
+import static dev.guesttrace.otel.GuestTraceAttributes.VCPU;
+import static dev.guesttrace.otel.GuestTraceAttributes.VCPU_COUNT;
+
+import dev.guesttrace.span.RunSummary;
+import dev.guesttrace.span.SpanEvent;
+import dev.guesttrace.span.SpanKind;
+import dev.guesttrace.span.SpanNode;
+import dev.guesttrace.span.TraceTree;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Walks a span tree depth first and replays it as SDK spans with explicit timestamps. Spans end
+ * (and so reach the batching sink) as soon as their subtree is done, so only the spans on the
+ * current path are open at any time: memory is bounded by the tree's depth plus the sink's batches.
+ *
+ * <p>Shape of the trace: one trace per run under a synthetic root span {@code run <guest>} that
+ * spans all vCPUs; below it each vCPU's roots (normally its host run span), then guest calls, guest
+ * spans and host calls as the tree nests them. One root reads best in Jaeger and Tempo: they title
+ * a trace by its root span and flag traces with several roots as incomplete.
+ */
+final class SpanTreeConverter {
+  /** Name prefix of the synthetic root span. */
+  static final String RUN_SPAN_PREFIX = "run ";
+
+  private static final Attributes[] KIND_ATTRIBUTES = new Attributes[SpanKind.values().length];
+
+  static {
+    for (SpanKind kind : SpanKind.values()) {
+      KIND_ATTRIBUTES[kind.ordinal()] = Attributes.of(SPAN_KIND, kindName(kind));
+    }
+  }
+
+  private SpanTreeConverter() {}
+
+  /** Spans a conversion produces: every node of every vCPU, plus the synthetic root. */
+  static long countSpans(TraceTree tree) {
+    long count = 1;
+    ArrayDeque<SpanNode> stack = new ArrayDeque<>();
+    for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
+      for (SpanNode root : vcpu.roots()) {
+        stack.push(root);
+        while (!stack.isEmpty()) {
+          SpanNode node = stack.pop();
+          count++;
+          for (SpanNode child : node.children()) {
+            stack.push(child);
+          }
+        }
+      }
+    }
+    return count;
+  }
+
+  /**
+   * Emits the tree's spans through the tracer.
+   *
+   * @param stop checked between spans: when it says true, the walk ends early
+   * @return the root span (its context holds the trace id)
+   */
+  static Span emit(TraceTree tree, Tracer tracer, BooleanSupplier stop) {
+    RunSummary run = tree.summary();
+    long epoch = run.startEpochNanos();
+    long start = Long.MAX_VALUE;
+    long end = Long.MIN_VALUE;
+    for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
+      for (SpanNode root : vcpu.roots()) {
+        start = Math.min(start, root.startNanos());
+        end = Math.max(end, root.endNanos());
+      }
+    }
+    if (start > end) {
+      start = 0;
+      end = 0;
+    }
+    Span rootSpan =
+        tracer
+            .spanBuilder(RUN_SPAN_PREFIX + run.guest())
+            .setNoParent()
+            .setSpanKind(io.opentelemetry.api.trace.SpanKind.INTERNAL)
+            .setStartTimestamp(epoch + start, TimeUnit.NANOSECONDS)
+            .setAttribute(SPAN_KIND, "run")
+            .setAttribute(VCPU_COUNT, (long) run.vcpuCount())
+            .startSpan();
+    String outcome = run.outcome();
+    if (outcome != null && !outcome.isBlank()) {
+      rootSpan.setAttribute(RUN_OUTCOME, outcome);
+      if (!outcome.startsWith("halted")) {
+        // Aborts, faults and timeouts show in red in Jaeger and Tempo.
+        rootSpan.setStatus(StatusCode.ERROR, outcome);
+      }
+    }
+    Context rootContext = Context.root().with(rootSpan);
+    ArrayDeque<Frame> stack = new ArrayDeque<>();
+    walk:
+    for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
+      for (SpanNode root : vcpu.roots()) {
+        stack.push(new Frame(root, start(root, rootContext, tracer, epoch)));
+        while (!stack.isEmpty()) {
+          if (stop.getAsBoolean()) {
+            break walk;
+          }
+          Frame frame = stack.peek();
+          List<SpanNode> children = frame.node.children();
+          if (frame.nextChild < children.size()) {
+            SpanNode child = children.get(frame.nextChild++);
+            stack.push(new Frame(child, start(child, frame.context(), tracer, epoch)));
+          } else {
+            frame.span.end(epoch + frame.node.endNanos(), TimeUnit.NANOSECONDS);
+            stack.pop();
+          }
+        }
+      }
+    }
+    if (!stop.getAsBoolean()) {
+      rootSpan.end(epoch + end, TimeUnit.NANOSECONDS);
+    }
+    return rootSpan;
+  }
+
+  private static final class Frame {
+    final SpanNode node;
+    final Span span;
+    int nextChild;
+    private Context context;
+
+    Frame(SpanNode node, Span span) {
+      this.node = node;
+      this.span = span;
+    }
+
+    /** Created on first use: leaves, most spans of a tree, never need one. */
+    Context context() {
+      if (context == null) {
+        context = Context.root().with(span);
+      }
+      return context;
+    }
+  }
+
+  private static Span start(SpanNode node, Context parent, Tracer tracer, long epoch) {
+    SpanKind kind = node.kind();
+    Span span =
+        tracer
+            .spanBuilder(node.name())
+            .setParent(parent)
+            .setSpanKind(otelKind(kind))
+            .setStartTimestamp(epoch + node.startNanos(), TimeUnit.NANOSECONDS)
+            .setAllAttributes(KIND_ATTRIBUTES[kind.ordinal()])
+            .setAttribute(VCPU, (long) node.vcpu())
+            .startSpan();
+    if (kind == SpanKind.GUEST) {
+      span.setAttribute(ARG0, node.arg0());
+      span.setAttribute(ARG1, node.arg1());
+    }
+    if (node.unclosed()) {
+      span.setAttribute(UNCLOSED, true);
+    }
+    for (SpanEvent event : node.events()) {
+      span.addEvent(
+          eventName(event.kind()),
+          eventAttributes(event),
+          epoch + event.timeNanos(),
+          TimeUnit.NANOSECONDS);
+    }
+    return span;
+  }
+
+  /**
+   * The host calls into the guest (CLIENT of the guest) and serves the guest's host calls (SERVER
+   * for the guest); everything else is internal work.
+   */
+  static io.opentelemetry.api.trace.SpanKind otelKind(SpanKind kind) {
+    return switch (kind) {
+      case HOST_GUEST_CALL -> io.opentelemetry.api.trace.SpanKind.CLIENT;
+      case HOST_CALL -> io.opentelemetry.api.trace.SpanKind.SERVER;
+      case GUEST, HOST_RUN -> io.opentelemetry.api.trace.SpanKind.INTERNAL;
+    };
+  }
+
+  static String kindName(SpanKind kind) {
+    return switch (kind) {
+      case GUEST -> "guest";
+      case HOST_RUN -> "host_run";
+      case HOST_GUEST_CALL -> "host_guest_call";
+      case HOST_CALL -> "host_call";
+    };
+  }
+
+  static String eventName(SpanEvent.Kind kind) {
+    return switch (kind) {
+      case MESSAGE -> EVENT_MESSAGE;
+      case ALLOC -> EVENT_ALLOC;
+      case FREE -> EVENT_FREE;
+      case COUNTER -> EVENT_COUNTER;
+    };
+  }
+
+  static Attributes eventAttributes(SpanEvent event) {
+    return switch (event.kind()) {
+      case MESSAGE -> Attributes.of(MESSAGE, event.text());
+      case ALLOC, FREE ->
+          Attributes.of(
+              MEMORY_ADDRESS,
+              "0x" + Long.toHexString(event.address()),
+              MEMORY_SIZE_BYTES,
+              event.value());
+      case COUNTER -> Attributes.of(COUNTER_NAME, event.text(), COUNTER_VALUE, event.value());
+    };
+  }
+}
