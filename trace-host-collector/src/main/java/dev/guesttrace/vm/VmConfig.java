@@ -58,6 +58,12 @@ public record VmConfig(long memoryBytes, int vcpus, Duration timeout, TscConfig 
      * A counter derived from {@link System#nanoTime()}: 1 tick per ns before scaling. Exact, so
      * tests know the truth the collector must find.
      */
-    VIRTUAL
+    VIRTUAL,
+    /**
+     * Deterministic: each read of a vCPU's TSC advances that vCPU's own counter by a fixed step
+     * (1000 ticks before scaling), whatever the time, so a guest's timestamps depend only on what
+     * it executes. For golden tests, together with a host clock that is deterministic too.
+     */
+    STEPPED
   }
 }

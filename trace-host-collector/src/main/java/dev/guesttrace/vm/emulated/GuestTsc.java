@@ -1,5 +1,6 @@
 package dev.guesttrace.vm.emulated;
 
+import dev.guesttrace.vm.VmConfig;
 import dev.guesttrace.vm.VmConfig.TscConfig;
 import dev.guesttrace.vm.VmConfig.TscSource;
 import java.math.BigDecimal;
@@ -24,7 +25,9 @@ import java.util.Optional;
  * stub on x86-64 Linux) or from a virtual counter, {@code System.nanoTime()} minus a process-wide
  * origin: one tick per ns ({@link TscSource#VIRTUAL}, also the fallback where the stub is not
  * available). The virtual source makes the guest's TSC an exact function of host time, which is
- * what known-answer calibration tests need: {@link #guestTicksAtNanoTime}.
+ * what known-answer calibration tests need: {@link #guestTicksAtNanoTime}. The stepped source
+ * ({@link TscSource#STEPPED}) ignores time altogether: every read advances the vCPU's counter by
+ * {@link #STEP_TICKS}, for golden tests.
  *
  * <p>The host's TSC rate, needed to scale the hardware source, is measured once per process (20 ms
  * against {@code System.nanoTime()}) and stays inside this class: the collector is never handed the
@@ -34,6 +37,9 @@ public final class GuestTsc {
   /** Fraction bits of the fixed-point multiplier (Intel VMX uses 48). */
   public static final int FRACTION_BITS = 48;
 
+  /** Source ticks a {@link TscSource#STEPPED} counter advances per read. */
+  public static final long STEP_TICKS = 1000;
+
   private static final long ONE = 1L << FRACTION_BITS;
   private static final double VIRTUAL_TICKS_PER_SECOND = 1e9;
 
@@ -42,14 +48,20 @@ public final class GuestTsc {
 
   private final TscConfig config;
   private final boolean hardware;
+  private final boolean stepped;
   private final boolean scaled;
   private final long multiplier;
   private final long offsetTicks;
   private final long vcpuOffsetTicks;
 
+  /** Per-vCPU counters of the stepped source; each written only by its vCPU's thread. */
+  private final long[] steps;
+
   private GuestTsc(TscConfig config, boolean hardware, long multiplier) {
     this.config = config;
     this.hardware = hardware;
+    this.stepped = config.source() == TscSource.STEPPED;
+    this.steps = stepped ? new long[VmConfig.MAX_VCPUS] : null;
     this.scaled = config.ticksPerSecond() > 0;
     this.multiplier = multiplier;
     this.offsetTicks = config.offsetTicks();
@@ -96,12 +108,18 @@ public final class GuestTsc {
 
   /** Reads vCPU {@code vcpuId}'s TSC now. */
   public long read(int vcpuId) {
-    return ticksAt(sourceTicks(), vcpuId);
+    return ticksAt(sourceTicks(vcpuId), vcpuId);
   }
 
-  /** Raw source ticks now: host TSC or virtual nanoseconds. */
-  long sourceTicks() {
-    return hardware ? RdtscStub.rdtsc() : System.nanoTime() - VIRTUAL_ORIGIN_NANOS;
+  /** Raw source ticks now: host TSC, virtual nanoseconds, or the vCPU's next step. */
+  long sourceTicks(int vcpuId) {
+    if (hardware) {
+      return RdtscStub.rdtsc();
+    }
+    if (stepped) {
+      return steps[vcpuId] += STEP_TICKS;
+    }
+    return System.nanoTime() - VIRTUAL_ORIGIN_NANOS;
   }
 
   /**
@@ -128,19 +146,22 @@ public final class GuestTsc {
    * rdtsc} between two {@code nanoTime()} reads {@code t0 <= t1} lies in {@code
    * [guestTicksAtNanoTime(t0), guestTicksAtNanoTime(t1)]}.
    *
-   * @throws IllegalStateException if the source is the hardware TSC, which has no exact truth
+   * @throws IllegalStateException if the source is the hardware TSC or the stepped counter, which
+   *     have no exact host-time truth
    */
   public long guestTicksAtNanoTime(long nanoTime, int vcpuId) {
-    if (hardware) {
-      throw new IllegalStateException("the hardware TSC source has no exact host-time truth");
+    if (hardware || stepped) {
+      throw new IllegalStateException(
+          "the " + effectiveSource() + " TSC source has no exact host-time truth");
     }
     return ticksAt(nanoTime - VIRTUAL_ORIGIN_NANOS, vcpuId);
   }
 
   /**
    * Test truth: the guest TSC rate this VM presents. Exact for {@link TscSource#VIRTUAL} (the
-   * quantized multiplier times 10^9); for the hardware source an estimate from the one-off
-   * measurement. Never hand it to the collector: it must calibrate.
+   * quantized multiplier times 10^9; the stepped source counts as 10^9 too); for the hardware
+   * source an estimate from the one-off measurement. Never hand it to the collector: it must
+   * calibrate.
    */
   public double ticksPerSecond() {
     double sourceRate = hardware ? HostTscRate.TICKS_PER_SECOND : VIRTUAL_TICKS_PER_SECOND;
@@ -149,7 +170,7 @@ public final class GuestTsc {
 
   /** The source actually used: {@link TscSource#VIRTUAL} when the hardware stub is unavailable. */
   public TscSource effectiveSource() {
-    return hardware ? TscSource.HARDWARE : TscSource.VIRTUAL;
+    return hardware ? TscSource.HARDWARE : stepped ? TscSource.STEPPED : TscSource.VIRTUAL;
   }
 
   /** The configuration this TSC was built from. */

@@ -341,6 +341,21 @@ class GuestCallsTest {
     }
   }
 
+  @Test
+  void run_steppedTsc_sameGuestGivesTheSameTimestampsEveryRun() throws VmException {
+    TscConfig stepped = new TscConfig(0, 0, 0, TscSource.STEPPED);
+    List<List<Long>> runs = new ArrayList<>();
+    for (int run = 0; run < 2; run++) {
+      try (SampleHarness h = new SampleHarness(new Guest01Hello(), 1, TIMEOUT, stepped, Map.of())) {
+        h.vm.run(0, Vm.Entry.BOOT, h.exits);
+        h.calls.call(0, new Guest01Hello().defaultCall(), h.exits);
+        runs.add(h.traceExits.stream().map(SampleHarness.TraceExit::guestTsc).toList());
+      }
+    }
+
+    assertThat(runs.get(0)).hasSize(3).isEqualTo(runs.get(1));
+  }
+
   private static long regionOf(SampleHarness h) {
     // The register exit's RDI is not kept; the region is the first after the name table.
     BootInfo boot = h.boot;

@@ -78,6 +78,20 @@ class GuestTscTest {
   }
 
   @Test
+  void read_steppedSource_advancesEachVcpuByTheStepWhateverTheTime() {
+    GuestTsc tsc = GuestTsc.create(new TscConfig(2.5e9, 7, 1_000_000, TscSource.STEPPED));
+
+    assertThat(tsc.read(0)).isEqualTo(2_500 + 7);
+    assertThat(tsc.read(0)).isEqualTo(5_000 + 7);
+    assertThat(tsc.read(1)).isEqualTo(2_500 + 7 + 1_000_000);
+    assertThat(tsc.read(0)).isEqualTo(7_500 + 7);
+    assertThat(tsc.effectiveSource()).isEqualTo(TscSource.STEPPED);
+    assertThatThrownBy(() -> tsc.guestTicksAtNanoTime(0, 0))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("the STEPPED TSC source has no exact host-time truth");
+  }
+
+  @Test
   void read_hardwareSource_isMonotonicAndHasNoExactTruth() {
     assumeTrue(
         RdtscStub.available(),
