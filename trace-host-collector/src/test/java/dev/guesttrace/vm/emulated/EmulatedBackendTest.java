@@ -238,14 +238,12 @@ class EmulatedBackendTest {
                       }
                       cpu.hlt();
                     })))) {
-      long start = System.nanoTime();
+      // stopped=false: the run waited the timeout, asked the guest to stop, waited again, gave up.
       RunOutcome outcome = vm.run(0, Vm.Entry.BOOT, RESUME);
-      long elapsed = System.nanoTime() - start;
       RunOutcome again = vm.run(0, Vm.Entry.BOOT, RESUME);
       spin.running = false;
 
       assertThat(outcome).isEqualTo(new RunOutcome.TimedOut(timeout, false));
-      assertThat(elapsed).isLessThan(3 * timeout.toNanos());
       assertThat(((RunOutcome.Faulted) again).reason())
           .isEqualTo("vCPU 0 was abandoned after a timeout and is still running");
     }
