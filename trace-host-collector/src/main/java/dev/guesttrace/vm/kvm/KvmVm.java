@@ -502,8 +502,17 @@ public final class KvmVm implements Vm {
           }
           case Kvm.EXIT_INTERNAL_ERROR -> {
             int suberror = run.get(JAVA_INT, Kvm.RUN_INTERNAL_SUBERROR);
+            long[] registers = registersOrEmpty();
+            String where =
+                registers.length == 0
+                    ? ""
+                    : String.format(" at rip=0x%x", registers[Register.RIP.ordinal()]);
             return new RunOutcome.Faulted(
-                "KVM internal error: suberror=" + suberror, registersOrEmpty());
+                "KVM internal error: suberror="
+                    + suberror
+                    + (suberror == 1 ? " (instruction emulation failed)" : "")
+                    + where,
+                registers);
           }
           default -> {
             return new RunOutcome.Faulted(
