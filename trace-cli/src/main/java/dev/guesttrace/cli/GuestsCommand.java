@@ -34,6 +34,14 @@ final class GuestsCommand implements Callable<Integer> {
   static final class Guests {
     private Guests() {}
 
+    static java.util.Optional<GuestProgram> find(String name) {
+      return all().stream().filter(g -> g.name().equals(name)).findFirst();
+    }
+
+    static List<String> names() {
+      return all().stream().map(GuestProgram::name).toList();
+    }
+
     static List<GuestProgram> all() {
       return ServiceLoader.load(GuestProgram.class).stream()
           .map(ServiceLoader.Provider::get)

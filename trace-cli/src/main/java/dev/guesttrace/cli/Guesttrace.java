@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
     versionProvider = Guesttrace.Version.class,
     description = "Guest-performance tracing for micro-VMs: run a guest, see where its time goes.",
     subcommands = {
+      RunCommand.class,
       GuestsCommand.class,
       CommandLine.HelpCommand.class,
     })

@@ -1,0 +1,219 @@
+package dev.guesttrace.cli;
+
+import dev.guesttrace.abi.CallCodec.FunctionCall;
+import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.guest.BootInfo;
+import dev.guesttrace.guest.GuestProgram;
+import dev.guesttrace.guest.GuestRuntime;
+import dev.guesttrace.render.InfoRenderer;
+import dev.guesttrace.render.TextTreeRenderer;
+import dev.guesttrace.run.GuestRun;
+import dev.guesttrace.run.RunConfig;
+import dev.guesttrace.span.SpanTreeBuilder;
+import dev.guesttrace.vm.Backend;
+import dev.guesttrace.vm.GuestSource;
+import dev.guesttrace.vm.VmConfig;
+import dev.guesttrace.vm.VmException;
+import dev.guesttrace.vm.emulated.EmulatedBackend;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code guesttrace run GUEST}: run a guest, print its span tree, keep the trace if asked. */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    description = "Run a guest and print its span tree.")
+final class RunCommand implements Callable<Integer> {
+  @Mixin CommonOptions common;
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "GUEST", description = "A guest name (see 'guesttrace guests').")
+  String guest;
+
+  @Option(
+      names = "--backend",
+      defaultValue = "emulated",
+      description = "emulated (Java guests, default) or kvm (C guests, needs /dev/kvm).")
+  String backend;
+
+  @Option(names = "--vcpus", description = "vCPUs (default: the guest's own).")
+  Integer vcpus;
+
+  @Option(
+      names = "--ring-bytes",
+      converter = Sizes.class,
+      description = "Trace ring per vCPU in bytes, e.g. 65536 or 64k (default: the guest's).")
+  Long ringBytes;
+
+  @Option(
+      names = "--mode",
+      defaultValue = "stream",
+      description = "stream (flush when full), flight (overwrite, never exit) or off.")
+  String mode;
+
+  @Option(names = "--calls", defaultValue = "1", description = "Guest calls to make after boot.")
+  int calls;
+
+  @Option(
+      names = "--tsc-ghz",
+      description = "Present the guest a TSC at this rate, as hypervisor TSC scaling does.")
+  Double tscGhz;
+
+  @Option(
+      names = "--tsc-offset",
+      defaultValue = "0",
+      description = "Add this many ticks to the guest TSC, as a hypervisor TSC offset does.")
+  long tscOffset;
+
+  @Option(
+      names = "--arg",
+      paramLabel = "KEY=VALUE",
+      description = "An argument for the guest, e.g. n=20 or slow=fib (repeatable).")
+  Map<String, String> args = new LinkedHashMap<>();
+
+  @Option(
+      names = "--timeout",
+      defaultValue = "30s",
+      converter = Durations.class,
+      description = "Stop a vCPU entry (boot or a call) that runs longer, e.g. 500ms, 10s.")
+  Duration timeout;
+
+  @Option(
+      names = "--memory",
+      defaultValue = "64m",
+      converter = Sizes.class,
+      description = "Guest memory, e.g. 64m.")
+  long memoryBytes;
+
+  @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the trace file.")
+  Path output;
+
+  @Option(names = "--quiet", description = "Do not print the tree.")
+  boolean quiet;
+
+  @Option(names = "--compact", description = "One line per span.")
+  boolean compact;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    RunConfig config = config(err);
+    GuestRun.Result result;
+    try {
+      result =
+          GuestRun.builder(config)
+              .setHostPrint(text -> printGuestOutput(err, text))
+              .build()
+              .execute();
+    } catch (VmException e) {
+      throw CliException.badData(e.getMessage(), e);
+    }
+    TraceData data = result.data();
+    if (!quiet) {
+      TextTreeRenderer.full().compact(compact).render(SpanTreeBuilder.build(data), out);
+    }
+    if (data.losses().total() > 0) {
+      err.println("guesttrace run: lost " + InfoRenderer.losses(data.losses()) + " (see 'guesttrace info')");
+    }
+    if (!data.diagnostics().isEmpty()) {
+      err.println(
+          "guesttrace run: "
+              + data.diagnostics().size()
+              + " kinds of diagnostics in the guest's trace (see 'guesttrace info')");
+    }
+    err.flush();
+    if (result.failed()) {
+      throw CliException.badData(result.outcome());
+    }
+    return Errors.OK;
+  }
+
+  private RunConfig config(PrintWriter err) {
+    Backend chosen = backend(backend);
+    GuestProgram program =
+        GuestsCommand.Guests.find(guest)
+            .orElseThrow(
+                () ->
+                    CliException.usage(
+                        "unknown guest '"
+                            + guest
+                            + "': expected one of "
+                            + String.join(", ", GuestsCommand.Guests.names())));
+    int modeValue =
+        switch (mode) {
+          case "stream" -> BootInfo.MODE_STREAM;
+          case "flight" -> BootInfo.MODE_FLIGHT;
+          case "off" -> BootInfo.MODE_OFF;
+          default ->
+              throw CliException.usage("--mode: expected stream, flight or off, found '" + mode + "'");
+        };
+    if (ringBytes != null && (ringBytes < 8192 || ringBytes > (1L << 29))) {
+      throw CliException.usage(
+          "--ring-bytes: expected 8k..512m (256 to 2^24 slots of 32 bytes), found " + ringBytes);
+    }
+    if (tscGhz != null && !(tscGhz > 0.001 && tscGhz < 1000)) {
+      throw CliException.usage("--tsc-ghz: expected a rate in GHz above 0.001, found " + tscGhz);
+    }
+    if (calls < 0) {
+      throw CliException.usage("--calls: expected 0 or more, found " + calls);
+    }
+    int v = vcpus == null ? program.defaultVcpus() : vcpus;
+    if (v < 1 || v > VmConfig.MAX_VCPUS) {
+      throw CliException.usage("--vcpus: expected 1.." + VmConfig.MAX_VCPUS + ", found " + v);
+    }
+    FunctionCall call = program.defaultCall();
+    GuestSource source = new GuestSource.Java(program.name(), GuestRuntime.image(program));
+    try {
+      return RunConfig.builder(source, chosen)
+          .setVcpus(v)
+          .setMemoryBytes(memoryBytes)
+          .setRingBytes(ringBytes == null ? 0 : (int) (long) ringBytes)
+          .setMode(modeValue)
+          .setCalls(calls)
+          .setCall(call)
+          .setTsc(
+              new VmConfig.TscConfig(
+                  tscGhz == null ? 0 : tscGhz * 1e9,
+                  tscOffset,
+                  RunConfig.DEFAULT_VCPU_OFFSET_TICKS,
+                  VmConfig.TscSource.HARDWARE))
+          .setTimeout(timeout)
+          .setArgs(args)
+          .build();
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+
+  static Backend backend(String name) {
+    return switch (name) {
+      case "emulated" -> new EmulatedBackend();
+      default -> throw CliException.usage("--backend: expected emulated or kvm, found '" + name + "'");
+    };
+  }
+
+  private void printGuestOutput(PrintWriter err, String text) {
+    if (!quiet) {
+      synchronized (err) {
+        err.println("guest: " + dev.guesttrace.render.Printable.of(text));
+        err.flush();
+      }
+    }
+  }
+
+  static List<String> modes() {
+    return List.of("stream", "flight", "off");
+  }
+}

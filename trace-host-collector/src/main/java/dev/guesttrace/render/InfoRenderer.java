@@ -1,0 +1,119 @@
+package dev.guesttrace.render;
+
+import dev.guesttrace.clock.TscCalibration;
+import dev.guesttrace.collect.Diagnostic;
+import dev.guesttrace.collect.ExitProfileRow;
+import dev.guesttrace.collect.LossCounters;
+import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.collect.TraceHeader;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * {@code guesttrace info}: what a trace is and how far to trust it: the run and the host it ran on,
+ * the calibration with its error, records, losses by cause, diagnostics, and the VM-exit profile.
+ */
+public final class InfoRenderer {
+  private InfoRenderer() {}
+
+  /** Writes the report. */
+  public static void render(TraceData data, TscCalibration calibration, PrintWriter out) {
+    TraceHeader h = data.header();
+    out.printf("guest        %s%n", Printable.of(h.guest()));
+    out.printf(
+        "run          %s backend, %d vCPU%s, %s mode, ring %s, args %s%n",
+        h.backend(),
+        h.vcpuCount(),
+        h.vcpuCount() == 1 ? "" : "s",
+        h.mode(),
+        h.ringBytes() == 0 ? "guest default" : h.ringBytes() + " B",
+        h.args().isEmpty() ? "none" : Printable.of(String.join(" ", h.args())));
+    out.printf("started      %s%n", Instant.ofEpochSecond(0, h.startEpochNanos()));
+    out.printf("outcome      %s%n", Printable.of(data.outcome()));
+    out.printf("host         %s (%s, %s)%n", h.hostName(), h.os(), h.arch());
+    out.printf("cpu          %s%n", h.cpuModel());
+    out.printf("jvm          %s, trace ABI %s%n", h.jvm(), h.hostAbiVersion());
+    out.printf(
+        "tsc          %s%s%n",
+        h.invariantTsc() ? "invariant (constant_tsc, nonstop_tsc)" : "NOT invariant on this host",
+        h.kvmTscKhz() > 0 ? ", KVM_GET_TSC_KHZ " + h.kvmTscKhz() + " kHz" : "");
+    out.printf(
+        "calibration  %.6f GHz (%s), error %.2f ppm, worst residual %s, %d/%d pairs used%s%n",
+        calibration.ticksPerSecond() / 1e9,
+        calibration.rateSource().name().toLowerCase(java.util.Locale.ROOT),
+        calibration.ppmError(),
+        Durations.duration(calibration.worstResidualNanos()),
+        calibration.usedPairs(),
+        calibration.pairCount(),
+        calibration.jumpCount() > 0 ? ", " + calibration.jumpCount() + " TSC jumps" : "");
+    if (h.kvmTscKhz() > 0) {
+      out.printf(
+          "             differs from KVM's rate by %.1f ppm%n", calibration.kvmDifferencePpm());
+    }
+    for (String warning : calibration.warnings()) {
+      out.printf("             warning: %s%n", warning);
+    }
+    out.printf("records      %d%n", data.recordCount());
+    LossCounters l = data.losses();
+    out.printf("lost         %s%n", losses(l));
+    List<Diagnostic> diagnostics = data.diagnostics();
+    out.printf("diagnostics  %s%n", diagnostics.isEmpty() ? "none" : diagnostics.size() + " kinds");
+    for (Diagnostic d : diagnostics) {
+      out.printf(
+          "  %-28s %8d  first%s: %s%n",
+          d.kind(),
+          d.count(),
+          d.vcpu() >= 0 ? " on vCPU " + d.vcpu() : "",
+          Printable.of(d.first()));
+    }
+    exits(data.exitProfile(), out);
+    out.flush();
+  }
+
+  /** Losses in one line: {@code none}, or the total and each non-zero cause. */
+  public static String losses(LossCounters l) {
+    if (l.total() == 0) {
+      return "none";
+    }
+    StringBuilder b = new StringBuilder().append(l.total()).append(" records:");
+    append(b, l.flightOverwritten(), "overwritten in flight mode");
+    append(b, l.streamOverrun(), "overrun in stream mode");
+    append(b, l.undecodable(), "undecodable");
+    append(b, l.quotaDropped(), "dropped by the memory quota");
+    append(b, l.guestDropped(), "dropped by the guest");
+    return b.toString();
+  }
+
+  /** The VM-exit profile table. */
+  public static void exits(List<ExitProfileRow> rows, PrintWriter out) {
+    if (rows.isEmpty()) {
+      out.println("vm exits     none recorded");
+      return;
+    }
+    long count = rows.stream().mapToLong(ExitProfileRow::count).sum();
+    long total = rows.stream().mapToLong(ExitProfileRow::totalNanos).sum();
+    out.printf("vm exits     %d, host time %s%n", count, Durations.duration(total));
+    out.printf(
+        "  %-8s %-10s %8s %10s %10s %10s %10s%n",
+        "reason", "port", "count", "total", "median", "p99", "max");
+    for (ExitProfileRow r : rows) {
+      out.printf(
+          "  %-8s %-10s %8d %10s %10s %10s %10s%s%n",
+          r.reason(),
+          r.portName().isEmpty() ? "-" : r.portName(),
+          r.count(),
+          Durations.duration(r.totalNanos()),
+          Durations.duration(r.medianNanos()),
+          Durations.duration(r.p99Nanos()),
+          Durations.duration(r.maxNanos()),
+          r.errors() > 0 ? "  (" + r.errors() + " handler errors)" : "");
+    }
+  }
+
+  private static void append(StringBuilder b, long n, String what) {
+    if (n > 0) {
+      b.append(b.charAt(b.length() - 1) == ':' ? " " : ", ").append(n).append(' ').append(what);
+    }
+  }
+}
