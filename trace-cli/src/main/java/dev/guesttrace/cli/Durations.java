@@ -13,10 +13,14 @@ final class Durations implements CommandLine.ITypeConverter<Duration> {
         return positive(Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2))), value);
       }
       if (v.endsWith("s")) {
-        return positive(Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000)), value);
+        return positive(
+            Duration.ofMillis(
+                Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000)),
+            value);
       }
       if (v.endsWith("m")) {
-        return positive(Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60), value);
+        return positive(
+            Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60), value);
       }
       return positive(Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000)), value);
     } catch (NumberFormatException e) {
@@ -27,7 +31,8 @@ final class Durations implements CommandLine.ITypeConverter<Duration> {
 
   private static Duration positive(Duration d, String value) {
     if (d.isNegative() || d.isZero()) {
-      throw new CommandLine.TypeConversionException("expected a positive duration, found '" + value + "'");
+      throw new CommandLine.TypeConversionException(
+          "expected a positive duration, found '" + value + "'");
     }
     return d;
   }

@@ -38,7 +38,10 @@ final class RunCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "GUEST", description = "A guest name (see 'guesttrace guests').")
+  @Parameters(
+      index = "0",
+      paramLabel = "GUEST",
+      description = "A guest name (see 'guesttrace guests').")
   String guest;
 
   @Option(
@@ -96,7 +99,10 @@ final class RunCommand implements Callable<Integer> {
       description = "Guest memory, e.g. 64m.")
   long memoryBytes;
 
-  @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the trace file.")
+  @Option(
+      names = {"-o", "--output"},
+      paramLabel = "FILE",
+      description = "Write the trace file.")
   Path output;
 
   @Option(names = "--quiet", description = "Do not print the tree.")
@@ -125,7 +131,10 @@ final class RunCommand implements Callable<Integer> {
       TextTreeRenderer.full().compact(compact).render(SpanTreeBuilder.build(data), out);
     }
     if (data.losses().total() > 0) {
-      err.println("guesttrace run: lost " + InfoRenderer.losses(data.losses()) + " (see 'guesttrace info')");
+      err.println(
+          "guesttrace run: lost "
+              + InfoRenderer.losses(data.losses())
+              + " (see 'guesttrace info')");
     }
     if (!data.diagnostics().isEmpty()) {
       err.println(
@@ -157,7 +166,8 @@ final class RunCommand implements Callable<Integer> {
           case "flight" -> BootInfo.MODE_FLIGHT;
           case "off" -> BootInfo.MODE_OFF;
           default ->
-              throw CliException.usage("--mode: expected stream, flight or off, found '" + mode + "'");
+              throw CliException.usage(
+                  "--mode: expected stream, flight or off, found '" + mode + "'");
         };
     if (ringBytes != null && (ringBytes < 8192 || ringBytes > (1L << 29))) {
       throw CliException.usage(
@@ -200,7 +210,8 @@ final class RunCommand implements Callable<Integer> {
   static Backend backend(String name) {
     return switch (name) {
       case "emulated" -> new EmulatedBackend();
-      default -> throw CliException.usage("--backend: expected emulated or kvm, found '" + name + "'");
+      default ->
+          throw CliException.usage("--backend: expected emulated or kvm, found '" + name + "'");
     };
   }
 

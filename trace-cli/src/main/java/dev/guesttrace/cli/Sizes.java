@@ -20,7 +20,8 @@ final class Sizes implements CommandLine.ITypeConverter<Long> {
     try {
       long n = Long.parseLong(v);
       if (n < 0 || n > Long.MAX_VALUE / unit) {
-        throw new CommandLine.TypeConversionException("expected a size such as 65536 or 64k, found '" + value + "'");
+        throw new CommandLine.TypeConversionException(
+            "expected a size such as 65536 or 64k, found '" + value + "'");
       }
       return n * unit;
     } catch (NumberFormatException e) {

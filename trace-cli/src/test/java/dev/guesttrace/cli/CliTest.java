@@ -1,0 +1,85 @@
+package dev.guesttrace.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+
+class CliTest {
+  /** Exit status, standard output and standard error of one command line. */
+  record Outcome(int status, String out, String err) {}
+
+  static Outcome run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int status = Guesttrace.execute(args, new PrintWriter(out), new PrintWriter(err));
+    return new Outcome(status, out.toString(), err.toString());
+  }
+
+  @Test
+  void noArguments_printsExamples() {
+    Outcome o = run();
+    assertThat(o.status()).isZero();
+    assertThat(o.out()).contains("guesttrace run hello ", "guesttrace tree fib.gtrace --compact ");
+  }
+
+  @Test
+  void guests_listsTheSamplesInOrder() {
+    Outcome o = run("guests");
+    assertThat(o.status()).isZero();
+    assertThat(o.out().lines().map(l -> l.split(" ")[0]))
+        .containsExactly("hello", "fib", "alloc", "multi-vcpu", "abort", "runaway");
+  }
+
+  @Test
+  void runHello_printsTheSeedShapedTree() {
+    Outcome o = run("run", "hello");
+    assertThat(o.status()).isZero();
+    assertThat(o.err()).isEqualTo("guest: Hello, World!\n");
+    assertThat(o.out().lines().map(l -> l.substring(l.indexOf(']') + 2).stripTrailing()))
+        .startsWith("> [host] run hello", "  > entrypoint", "    > load_gdt")
+        .contains(
+            "  > [host] PrintOutput",
+            "    > dispatch_function",
+            "      > internal_dispatch_function",
+            "          Start converting buffer",
+            "          Calling guest function",
+            "                > [host] HostPrint");
+  }
+
+  @Test
+  void runUnknownGuest_isUsageErrorInOneLine() {
+    Outcome o = run("run", "nosuch");
+    assertThat(o.status()).isEqualTo(2);
+    assertThat(o.err())
+        .isEqualTo(
+            "guesttrace run: unknown guest 'nosuch': expected one of hello, fib, alloc, multi-vcpu, abort, runaway\n");
+  }
+
+  @Test
+  void runBadOptionValues_areUsageErrors() {
+    assertThat(run("run", "hello", "--mode", "sideways").status()).isEqualTo(2);
+    assertThat(run("run", "hello", "--ring-bytes", "12x").status()).isEqualTo(2);
+    assertThat(run("run", "hello", "--vcpus", "0").err())
+        .isEqualTo("guesttrace run: --vcpus: expected 1..64, found 0\n");
+  }
+
+  @Test
+  void runAbortingGuest_printsTreeThenOneLineAndExits1() {
+    Outcome o = run("run", "abort");
+    assertThat(o.status()).isEqualTo(1);
+    assertThat(o.out()).contains("> entrypoint");
+    assertThat(o.err().lines().toList())
+        .last()
+        .asString()
+        .startsWith("guesttrace run: aborted on vCPU 0 code=");
+  }
+
+  @Test
+  void runRunaway_isStoppedAtTheTimeout() {
+    Outcome o = run("run", "runaway", "--timeout", "300ms", "--quiet");
+    assertThat(o.status()).isEqualTo(1);
+    assertThat(o.err()).contains("timeout on vCPU 0").doesNotContain("Exception");
+  }
+}
