@@ -36,9 +36,12 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace info fib.gtrace                      host, calibration, losses, VM exits
       """;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() {
-    System.out.print(EXAMPLES);
+    spec.commandLine().getOut().print(EXAMPLES);
+    spec.commandLine().getOut().flush();
     return 0;
   }
 
