@@ -62,8 +62,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * </ul>
  *
  * <p>How to run: {@code ./build -q -pl trace-benchmarks -am package -DskipTests} then {@code java
- * -jar trace-benchmarks/target/benchmarks.jar GuestRecordBenchmark -prof gc} (the forks and
- * iterations below are the defaults; {@code -f 1 -wi 3 -i 5 -w 1s -r 1s} for a quick look).
+ * -jar trace-benchmarks/target/benchmarks.jar GuestRecordBenchmark -prof gc -prof
+ * dev.guesttrace.benchmarks.CpuTimeProfiler} (the forks and iterations below are the defaults;
+ * {@code -f 1 -wi 3 -i 5 -w 1s -r 1s} for a quick look). On a machine shared with other work, read
+ * the {@code cpu.worker} and {@code cpu.process} lines next to the wall-clock score: see {@link
+ * CpuTimeProfiler}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
