@@ -15,6 +15,8 @@ import dev.guesttrace.vm.GuestSource;
 import dev.guesttrace.vm.VmConfig;
 import dev.guesttrace.vm.VmException;
 import dev.guesttrace.vm.emulated.EmulatedBackend;
+import dev.guesttrace.vm.kvm.KvmBackend;
+import dev.guesttrace.vm.kvm.KvmGuests;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -184,7 +186,19 @@ final class RunCommand implements Callable<Integer> {
       throw CliException.usage("--vcpus: expected 1.." + VmConfig.MAX_VCPUS + ", found " + v);
     }
     FunctionCall call = program.defaultCall();
-    GuestSource source = new GuestSource.Java(program.name(), GuestRuntime.image(program));
+    GuestSource source;
+    if (chosen instanceof KvmBackend) {
+      source =
+          KvmGuests.find(program.name())
+              .orElseThrow(
+                  () ->
+                      CliException.usage(
+                          "guest '"
+                              + guest
+                              + "' has no native build for --backend kvm (was gcc missing when it was built?)"));
+    } else {
+      source = new GuestSource.Java(program.name(), GuestRuntime.image(program));
+    }
     try {
       return RunConfig.builder(source, chosen)
           .setVcpus(v)
@@ -208,11 +222,20 @@ final class RunCommand implements Callable<Integer> {
   }
 
   static Backend backend(String name) {
-    return switch (name) {
-      case "emulated" -> new EmulatedBackend();
-      default ->
-          throw CliException.usage("--backend: expected emulated or kvm, found '" + name + "'");
-    };
+    Backend chosen =
+        switch (name) {
+          case "emulated" -> new EmulatedBackend();
+          case "kvm" -> new KvmBackend();
+          default ->
+              throw CliException.usage("--backend: expected emulated or kvm, found '" + name + "'");
+        };
+    chosen
+        .unavailableReason()
+        .ifPresent(
+            reason -> {
+              throw CliException.badData("backend " + name + " is not available here: " + reason);
+            });
+    return chosen;
   }
 
   private void printGuestOutput(PrintWriter err, String text) {
