@@ -113,6 +113,13 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--compact", description = "One line per span.")
   boolean compact;
 
+  @Option(
+      names = "--deterministic",
+      description =
+          "Emulated backend: a stepped guest TSC (1000 ticks per read) that is also the host clock,"
+              + " so a one-vCPU run prints the same tree every time (the samples' pasted trees).")
+  boolean deterministic;
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
@@ -181,6 +188,9 @@ final class RunCommand implements Callable<Integer> {
     if (calls < 0) {
       throw CliException.usage("--calls: expected 0 or more, found " + calls);
     }
+    if (deterministic && !(chosen instanceof EmulatedBackend)) {
+      throw CliException.usage("--deterministic: needs --backend emulated");
+    }
     int v = vcpus == null ? program.defaultVcpus() : vcpus;
     if (v < 1 || v > VmConfig.MAX_VCPUS) {
       throw CliException.usage("--vcpus: expected 1.." + VmConfig.MAX_VCPUS + ", found " + v);
@@ -215,6 +225,7 @@ final class RunCommand implements Callable<Integer> {
                   VmConfig.TscSource.HARDWARE))
           .setTimeout(timeout)
           .setArgs(args)
+          .setDeterministic(deterministic)
           .build();
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());

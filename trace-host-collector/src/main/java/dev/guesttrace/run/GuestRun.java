@@ -12,8 +12,10 @@ import dev.guesttrace.collect.TraceSinks;
 import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.span.SpanKind;
 import dev.guesttrace.vm.ExitDispatcher;
+import dev.guesttrace.vm.ExitHandler;
 import dev.guesttrace.vm.GuestMemoryLayout;
 import dev.guesttrace.vm.HostCpu;
+import dev.guesttrace.vm.PortHandler;
 import dev.guesttrace.vm.RunOutcome;
 import dev.guesttrace.vm.Vm;
 import dev.guesttrace.vm.VmConfig;
@@ -24,6 +26,8 @@ import dev.guesttrace.vm.calls.GuestCalls;
 import dev.guesttrace.vm.calls.HostCallHandler;
 import dev.guesttrace.vm.calls.HostFunctions;
 import dev.guesttrace.vm.calls.LogHandler;
+import dev.guesttrace.vm.emulated.EmulatedVm;
+import dev.guesttrace.vm.emulated.GuestTsc;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -85,24 +89,40 @@ public final class GuestRun {
     VmConfig vmConfig =
         new VmConfig(config.memoryBytes(), config.vcpus(), config.timeout(), config.tsc());
     try (Vm vm = config.backend().create(vmConfig, config.source())) {
+      LongSupplier clock = clockFor(vm);
       MemorySegment memory = vm.memory();
       boot.write(memory);
       TraceData.Builder data = TraceData.builder();
       TraceSink sink = extraSink == null ? data : TraceSinks.tee(data, extraSink);
       TraceCollector collector =
           TraceCollector.builder(sink).setMaxRecords(config.maxRecords()).setClock(clock).build();
-      collector.start(header(vm));
+      collector.start(header(vm, clock));
 
       AtomicReference<String> firstAbort = new AtomicReference<>();
       HostCallHandler hostCalls = new HostCallHandler(boot, HostFunctions.standard(hostPrint));
+      // Host-call spans are timed on the run's clock, so deterministic runs stay deterministic.
+      ThreadLocal<String> calledFunction = new ThreadLocal<>();
       hostCalls.addListener(
-          (vcpuId, function, startNanos, endNanos, error) ->
-              collector.hostSpan(
-                  new HostSpan(vcpuId, SpanKind.HOST_CALL, function, startNanos, endNanos)));
+          (vcpuId, function, startNanos, endNanos, error) -> calledFunction.set(function));
+      PortHandler timedHostCalls =
+          (vcpu, value) -> {
+            long start = clock.getAsLong();
+            ExitHandler.ExitAction action = hostCalls.handle(vcpu, value);
+            String function = calledFunction.get();
+            calledFunction.remove();
+            collector.hostSpan(
+                new HostSpan(
+                    vcpu.vcpuId(),
+                    SpanKind.HOST_CALL,
+                    function == null ? HostCallHandler.MALFORMED : function,
+                    start,
+                    clock.getAsLong()));
+            return action;
+          };
       ExitDispatcher dispatcher =
           new ExitDispatcher()
               .register(ExitPorts.TRACE, collector)
-              .register(ExitPorts.HOST_CALL, hostCalls)
+              .register(ExitPorts.HOST_CALL, timedHostCalls)
               .register(ExitPorts.LOG, new LogHandler(boot, logListener))
               .register(
                   ExitPorts.ABORT,
@@ -122,7 +142,7 @@ public final class GuestRun {
       VcpuDriver[] drivers = new VcpuDriver[config.vcpus()];
       List<Thread> threads = new ArrayList<>();
       for (int v = 0; v < config.vcpus(); v++) {
-        drivers[v] = new VcpuDriver(v, vm, calls, dispatcher, collector, firstAbort);
+        drivers[v] = new VcpuDriver(v, vm, calls, dispatcher, collector, firstAbort, clock);
         threads.add(Thread.ofPlatform().name("vcpu-host-" + v).start(drivers[v]));
       }
       for (Thread t : threads) {
@@ -144,11 +164,24 @@ public final class GuestRun {
     }
   }
 
-  private TraceHeader header(Vm vm) {
+  /**
+   * The host clock of this run: {@link System#nanoTime()} (or the builder's), or for a
+   * deterministic run on the emulated backend vCPU 0's stepped TSC itself, so that host and guest
+   * times are one deterministic count and golden output stays exact.
+   */
+  private LongSupplier clockFor(Vm vm) {
+    if (config.deterministic() && vm instanceof EmulatedVm emulated) {
+      GuestTsc tsc = emulated.tsc();
+      return () -> tsc.read(0);
+    }
+    return clock;
+  }
+
+  private TraceHeader header(Vm vm, LongSupplier clock) {
     HostCpu host = HostCpu.current();
     List<String> args = new ArrayList<>();
     config.args().forEach((k, v) -> args.add(k + "=" + v));
-    long epochNanos = epochNanosNow();
+    long epochNanos = config.deterministic() ? 0 : epochNanosNow();
     return new TraceHeader(
         config.source().name(),
         vm.backendName(),
@@ -196,6 +229,7 @@ public final class GuestRun {
     private final ExitDispatcher dispatcher;
     private final TraceCollector collector;
     private final AtomicReference<String> firstAbort;
+    private final LongSupplier clock;
     final List<String> callResults = new ArrayList<>();
     String failure;
 
@@ -205,7 +239,9 @@ public final class GuestRun {
         GuestCalls calls,
         ExitDispatcher dispatcher,
         TraceCollector collector,
-        AtomicReference<String> firstAbort) {
+        AtomicReference<String> firstAbort,
+        LongSupplier clock) {
+      this.clock = clock;
       this.vcpu = vcpu;
       this.vm = vm;
       this.calls = calls;

@@ -29,6 +29,9 @@ import java.util.Objects;
  * @param timeout limit for each vCPU entry (boot or one call)
  * @param args {@code --arg key=value} pairs for the guest
  * @param maxRecords records kept per run; the rest are counted as dropped
+ * @param deterministic emulated backend: the guest TSC steps a fixed amount per read and the host
+ *     clock is that same count, so a single-vCPU run gives the same trace every time (golden tests,
+ *     the pasted trees of the sample guests)
  */
 public record RunConfig(
     GuestSource source,
@@ -42,7 +45,8 @@ public record RunConfig(
     VmConfig.TscConfig tsc,
     Duration timeout,
     Map<String, String> args,
-    long maxRecords) {
+    long maxRecords,
+    boolean deterministic) {
 
   /** Guest memory unless set: 64 MiB. */
   public static final long DEFAULT_MEMORY_BYTES = 64L << 20;
@@ -111,6 +115,7 @@ public record RunConfig(
     private Duration timeout = DEFAULT_TIMEOUT;
     private Map<String, String> args = Map.of();
     private long maxRecords = TraceCollector.DEFAULT_MAX_RECORDS;
+    private boolean deterministic;
 
     private Builder(GuestSource source, Backend backend) {
       this.source = Objects.requireNonNull(source, "source");
@@ -167,6 +172,15 @@ public record RunConfig(
       return this;
     }
 
+    /**
+     * Makes the run deterministic (emulated backend): a stepped guest TSC with no offsets, and the
+     * host clock counting with it.
+     */
+    public Builder setDeterministic(boolean deterministic) {
+      this.deterministic = deterministic;
+      return this;
+    }
+
     /** Builds the config. */
     public RunConfig build() {
       return new RunConfig(
@@ -178,10 +192,11 @@ public record RunConfig(
           mode,
           calls,
           call,
-          tsc,
+          deterministic ? new VmConfig.TscConfig(0, 0, 0, VmConfig.TscSource.STEPPED) : tsc,
           timeout,
           args,
-          maxRecords);
+          maxRecords,
+          deterministic);
     }
   }
 
