@@ -33,6 +33,7 @@ final class GuestTraceAttributes {
   static final AttributeKey<Long> VCPU = AttributeKey.longKey("guesttrace.vcpu");
   static final AttributeKey<Long> ARG0 = AttributeKey.longKey("guesttrace.arg0");
   static final AttributeKey<Long> ARG1 = AttributeKey.longKey("guesttrace.arg1");
+  static final AttributeKey<Long> DURATION_NS = AttributeKey.longKey("guesttrace.duration_ns");
   static final AttributeKey<Boolean> UNCLOSED = AttributeKey.booleanKey("guesttrace.unclosed");
 
   // Span events.

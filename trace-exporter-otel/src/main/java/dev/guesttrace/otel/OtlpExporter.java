@@ -45,6 +45,9 @@ public final class OtlpExporter {
 
   private static final String INSTRUMENTATION_SCOPE = "dev.guesttrace";
 
+  /** Environment variable that turns on {@link Builder#setMicrosecondSpans(boolean)}. */
+  public static final String MICROSECOND_SPANS_ENV = "GUESTTRACE_OTLP_MICROSECOND_SPANS";
+
   private final OtlpSettings settings;
   private final String serviceName;
   private final Map<String, String> env;
@@ -53,6 +56,7 @@ public final class OtlpExporter {
   private final int maxEventsPerSpan;
   private final int maxAttempts;
   private final SpanExporter customExporter;
+  private final boolean microsecondSpans;
 
   private OtlpExporter(Builder builder, OtlpSettings settings) {
     this.settings = settings;
@@ -63,6 +67,10 @@ public final class OtlpExporter {
     this.maxEventsPerSpan = builder.maxEventsPerSpan;
     this.maxAttempts = builder.maxAttempts;
     this.customExporter = builder.spanExporter;
+    this.microsecondSpans =
+        builder.microsecondSpans != null
+            ? builder.microsecondSpans
+            : Boolean.parseBoolean(env.getOrDefault(MICROSECOND_SPANS_ENV, "false").trim());
   }
 
   /** Returns a builder; every setting is optional. */
@@ -121,7 +129,9 @@ public final class OtlpExporter {
                       .build())
               .addSpanProcessor(sink)
               .build();
-      Span root = SpanTreeConverter.emit(tree, provider.get(INSTRUMENTATION_SCOPE), sink::stopped);
+      Span root =
+          SpanTreeConverter.emit(
+              tree, provider.get(INSTRUMENTATION_SCOPE), microsecondSpans, sink::stopped);
       sink.finish();
       long spansSent = sink.spansSent();
       return new ExportResult(
@@ -196,6 +206,7 @@ public final class OtlpExporter {
     private int maxEventsPerSpan = 10_000;
     private int maxAttempts = 3;
     private SpanExporter spanExporter;
+    private Boolean microsecondSpans;
 
     private Builder() {}
 
@@ -244,6 +255,20 @@ public final class OtlpExporter {
     /** {@code service.name}; wins over {@code OTEL_SERVICE_NAME}; default the guest's name. */
     public Builder setServiceName(String serviceName) {
       this.serviceName = requireNonNull(serviceName, "serviceName");
+      return this;
+    }
+
+    /**
+     * Whether every span covers at least one microsecond tick (default: {@code
+     * GUESTTRACE_OTLP_MICROSECOND_SPANS}, else false). Backends that keep microseconds (Zipkin and
+     * the Zipkin-based SkyWalking) see a guest span that starts and ends within one microsecond as
+     * having no duration, and SkyWalking 10.1 then rejects the whole request. With this on, such a
+     * span ends at the next microsecond instead (less than 1 µs later) and carries its true
+     * duration in {@code guesttrace.duration_ns}. Off, every timestamp is sent exactly, to the
+     * nanosecond, which Jaeger and Tempo take as they are.
+     */
+    public Builder setMicrosecondSpans(boolean microsecondSpans) {
+      this.microsecondSpans = microsecondSpans;
       return this;
     }
 

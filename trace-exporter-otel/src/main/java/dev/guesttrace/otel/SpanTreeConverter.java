@@ -4,6 +4,7 @@ import static dev.guesttrace.otel.GuestTraceAttributes.ARG0;
 import static dev.guesttrace.otel.GuestTraceAttributes.ARG1;
 import static dev.guesttrace.otel.GuestTraceAttributes.COUNTER_NAME;
 import static dev.guesttrace.otel.GuestTraceAttributes.COUNTER_VALUE;
+import static dev.guesttrace.otel.GuestTraceAttributes.DURATION_NS;
 import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_ALLOC;
 import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_COUNTER;
 import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_FREE;
@@ -81,7 +82,7 @@ final class SpanTreeConverter {
    * @param stop checked between spans: when it says true, the walk ends early
    * @return the root span (its context holds the trace id)
    */
-  static Span emit(TraceTree tree, Tracer tracer, BooleanSupplier stop) {
+  static Span emit(TraceTree tree, Tracer tracer, boolean microsecondSpans, BooleanSupplier stop) {
     RunSummary run = tree.summary();
     long epoch = run.startEpochNanos();
     long start = Long.MAX_VALUE;
@@ -105,6 +106,7 @@ final class SpanTreeConverter {
             .setAttribute(SPAN_KIND, "run")
             .setAttribute(VCPU_COUNT, (long) run.vcpuCount())
             .startSpan();
+    markStretched(rootSpan, epoch + start, epoch + end, microsecondSpans);
     String outcome = run.outcome();
     if (outcome != null && !outcome.isBlank()) {
       rootSpan.setAttribute(RUN_OUTCOME, outcome);
@@ -118,7 +120,7 @@ final class SpanTreeConverter {
     walk:
     for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
       for (SpanNode root : vcpu.roots()) {
-        stack.push(new Frame(root, start(root, rootContext, tracer, epoch)));
+        stack.push(new Frame(root, start(root, rootContext, tracer, epoch, microsecondSpans)));
         while (!stack.isEmpty()) {
           if (stop.getAsBoolean()) {
             break walk;
@@ -127,16 +129,23 @@ final class SpanTreeConverter {
           List<SpanNode> children = frame.node.children();
           if (frame.nextChild < children.size()) {
             SpanNode child = children.get(frame.nextChild++);
-            stack.push(new Frame(child, start(child, frame.context(), tracer, epoch)));
+            stack.push(
+                new Frame(child, start(child, frame.context(), tracer, epoch, microsecondSpans)));
           } else {
-            frame.span.end(epoch + frame.node.endNanos(), TimeUnit.NANOSECONDS);
+            frame.span.end(
+                endEpochNanos(
+                    epoch + frame.node.startNanos(),
+                    epoch + frame.node.endNanos(),
+                    microsecondSpans),
+                TimeUnit.NANOSECONDS);
             stack.pop();
           }
         }
       }
     }
     if (!stop.getAsBoolean()) {
-      rootSpan.end(epoch + end, TimeUnit.NANOSECONDS);
+      rootSpan.end(
+          endEpochNanos(epoch + start, epoch + end, microsecondSpans), TimeUnit.NANOSECONDS);
     }
     return rootSpan;
   }
@@ -161,7 +170,32 @@ final class SpanTreeConverter {
     }
   }
 
-  private static Span start(SpanNode node, Context parent, Tracer tracer, long epoch) {
+  /**
+   * The end to send. With {@code microsecondSpans}, a span that starts and ends within the same
+   * microsecond of the epoch ends at the next microsecond instead: backends that store microseconds
+   * (Zipkin-based ones; SkyWalking 10.1 rejects the whole request) otherwise see a zero duration.
+   * The end moves by less than 1 µs; the true duration is kept in an attribute.
+   */
+  static long endEpochNanos(long startEpochNanos, long endEpochNanos, boolean microsecondSpans) {
+    if (microsecondSpans && needsStretch(startEpochNanos, endEpochNanos)) {
+      return (Math.floorDiv(startEpochNanos, 1_000) + 1) * 1_000;
+    }
+    return endEpochNanos;
+  }
+
+  private static boolean needsStretch(long startEpochNanos, long endEpochNanos) {
+    return Math.floorDiv(endEpochNanos, 1_000) <= Math.floorDiv(startEpochNanos, 1_000);
+  }
+
+  private static void markStretched(
+      Span span, long startEpochNanos, long endEpochNanos, boolean microsecondSpans) {
+    if (microsecondSpans && needsStretch(startEpochNanos, endEpochNanos)) {
+      span.setAttribute(DURATION_NS, endEpochNanos - startEpochNanos);
+    }
+  }
+
+  private static Span start(
+      SpanNode node, Context parent, Tracer tracer, long epoch, boolean microsecondSpans) {
     SpanKind kind = node.kind();
     Span span =
         tracer
@@ -179,6 +213,7 @@ final class SpanTreeConverter {
     if (node.unclosed()) {
       span.setAttribute(UNCLOSED, true);
     }
+    markStretched(span, epoch + node.startNanos(), epoch + node.endNanos(), microsecondSpans);
     for (SpanEvent event : node.events()) {
       span.addEvent(
           eventName(event.kind()),

@@ -320,6 +320,60 @@ class OtlpExporterTest {
   }
 
   @Test
+  void export_microsecondSpansStretchOnlySpansWithinOneMicrosecond() {
+    SpanNode run = TestTrees.node("vcpu 0", SpanKind.HOST_RUN, 0, 0, 10_000);
+    // The epoch ends in 123 ns: [850, 1_000] is [973, 1_123] in the epoch's last µs, across a tick.
+    run.addChild(TestTrees.node("crosses", SpanKind.GUEST, 0, 850, 1_000));
+    run.addChild(TestTrees.node("within", SpanKind.GUEST, 0, 2_000, 2_300));
+    run.addChild(TestTrees.node("empty", SpanKind.GUEST, 0, 3_000, 3_000));
+    TraceTree tree =
+        new TraceTree(
+            TestTrees.summary("short", 1, "halted"),
+            List.of(new TraceTree.VcpuTree(0, List.of(run))));
+
+    toMemory().setMicrosecondSpans(true).build().export(tree);
+
+    assertThat(outline(memory.getFinishedSpanItems()))
+        .isEqualTo(
+            """
+            run short [0 +10000]
+              vcpu 0 [0 +10000]
+                crosses [850 +150]
+                within [2000 +877]
+                empty [3000 +877]
+            """);
+    Map<String, SpanData> spans = byName();
+    assertThat(
+            spans
+                .get("crosses")
+                .getAttributes()
+                .get(AttributeKey.longKey("guesttrace.duration_ns")))
+        .isNull();
+    assertThat(
+            spans.get("within").getAttributes().get(AttributeKey.longKey("guesttrace.duration_ns")))
+        .isEqualTo(300L);
+    assertThat(
+            spans.get("empty").getAttributes().get(AttributeKey.longKey("guesttrace.duration_ns")))
+        .isEqualTo(0L);
+  }
+
+  @Test
+  void export_exactTimestampsByDefault() {
+    SpanNode run = TestTrees.node("vcpu 0", SpanKind.HOST_RUN, 0, 0, 10_000);
+    run.addChild(TestTrees.node("within", SpanKind.GUEST, 0, 2_000, 2_300));
+    TraceTree tree =
+        new TraceTree(
+            TestTrees.summary("short", 1, "halted"),
+            List.of(new TraceTree.VcpuTree(0, List.of(run))));
+
+    toMemory().build().export(tree);
+
+    assertThat(
+            byName().get("within").getEndEpochNanos() - byName().get("within").getStartEpochNanos())
+        .isEqualTo(300);
+  }
+
+  @Test
   void export_emptyTreeSendsOnlyRunSpan() {
     TraceTree empty = new TraceTree(TestTrees.summary("idle", 1, "halted"), List.of());
     ExportResult result = toMemory().build().export(empty);

@@ -16,6 +16,10 @@ final class TestTrees {
   static final long EPOCH_NANOS = 1_763_000_000_000_000_123L;
 
   static RunSummary summary(String guest, int vcpus, String outcome) {
+    return summary(guest, vcpus, outcome, EPOCH_NANOS);
+  }
+
+  static RunSummary summary(String guest, int vcpus, String outcome, long epochNanos) {
     return new RunSummary(
         guest,
         "emulated",
@@ -26,7 +30,7 @@ final class TestTrees {
         "x86_64",
         "OpenJDK 25",
         true,
-        EPOCH_NANOS,
+        epochNanos,
         3.0e9,
         1.5,
         40,
@@ -39,6 +43,11 @@ final class TestTrees {
    * ended.
    */
   static TraceTree twoVcpus() {
+    return twoVcpus(EPOCH_NANOS);
+  }
+
+  /** {@link #twoVcpus()} for a run that started at {@code epochNanos}. */
+  static TraceTree twoVcpus(long epochNanos) {
     SpanNode run0 = node("vcpu 0", SpanKind.HOST_RUN, 0, 0, 1_000_000);
     SpanNode call = node("guest call main", SpanKind.HOST_GUEST_CALL, 0, 10_000, 900_000);
     SpanNode main = new SpanNode("main", SpanKind.GUEST, 0, 12_345, 899_999, 7, 9);
@@ -62,7 +71,7 @@ final class TestTrees {
     worker.end(690_000, true);
     run1.addChild(worker);
     return new TraceTree(
-        summary("guest02-nested", 2, "halted"),
+        summary("guest02-nested", 2, "halted", epochNanos),
         List.of(
             new TraceTree.VcpuTree(0, List.of(run0)), new TraceTree.VcpuTree(1, List.of(run1))));
   }
@@ -87,6 +96,11 @@ final class TestTrees {
    * message at the innermost level: 1 + 1 + calls * (1 + depth) spans.
    */
   static TraceTree large(int calls, int depth) {
+    return large(calls, depth, EPOCH_NANOS);
+  }
+
+  /** {@link #large(int, int)} for a run that started at {@code epochNanos}. */
+  static TraceTree large(int calls, int depth, long epochNanos) {
     SpanNode run = node("vcpu 0", SpanKind.HOST_RUN, 0, 0, (long) calls * 1_000 + 1_000);
     for (int c = 0; c < calls; c++) {
       long start = (long) c * 1_000 + 10;
@@ -101,7 +115,8 @@ final class TestTrees {
       parent.addEvent(new SpanEvent(start + 400, SpanEvent.Kind.MESSAGE, "tick " + c, 0, 0));
     }
     return new TraceTree(
-        summary("large", 1, "halted"), List.of(new TraceTree.VcpuTree(0, List.of(run))));
+        summary("large", 1, "halted", epochNanos),
+        List.of(new TraceTree.VcpuTree(0, List.of(run))));
   }
 
   static SpanNode node(String name, SpanKind kind, int vcpu, long start, long end) {

@@ -1,0 +1,214 @@
+package dev.guesttrace.otel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.guesttrace.span.SpanNode;
+import dev.guesttrace.span.TraceTree;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Exports over OTLP/gRPC to a real backend, Apache SkyWalking OAP 10.1.0 started as a separate
+ * process, and reads the trace back through its Zipkin v2 query API.
+ *
+ * <p>Zipkin v2 carries times in microseconds ({@code timestamp} since the epoch, {@code duration})
+ * and lowercases span names, so names are compared lowercased and each start and duration must be
+ * within 1 µs of the tree's nanoseconds.
+ */
+class SkyWalkingExportTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final long POLL_LIMIT_MILLIS = 30_000;
+
+  private static SkyWalkingOap oap;
+
+  @BeforeAll
+  static void startBackend() throws IOException, InterruptedException {
+    oap = SkyWalkingOap.start();
+  }
+
+  @AfterAll
+  static void stopBackend() {
+    if (oap != null) {
+      oap.close();
+      assertThat(oap.isAlive()).as("SkyWalking OAP pid %d still running", oap.pid()).isFalse();
+    }
+  }
+
+  /**
+   * SkyWalking keeps data in tables per day and only for recent days, so the runs exported here
+   * start now (with a nanosecond part, to see truncation).
+   */
+  private static long now() {
+    return System.currentTimeMillis() * 1_000_000 + 123;
+  }
+
+  private ExportResult exportGrpc(TraceTree tree, int batchSize) {
+    ExportResult result =
+        OtlpExporter.builder()
+            .setEnvironment(Map.of())
+            .setProtocol(OtlpProtocol.GRPC)
+            .setEndpoint(oap.otlpEndpoint())
+            .setBatchSize(batchSize)
+            .setMicrosecondSpans(true)
+            .build()
+            .export(tree);
+    assertThat(result.isSuccess()).as(result.summary()).isTrue();
+    return result;
+  }
+
+  /** Polls the trace by id until all its spans are there (SkyWalking stores them in ~40 ms). */
+  private static List<JsonNode> readTrace(String traceIdHex, long expectedSpans)
+      throws InterruptedException, IOException {
+    long deadline = System.currentTimeMillis() + POLL_LIMIT_MILLIS;
+    int seen = 0;
+    while (System.currentTimeMillis() < deadline) {
+      String body = oap.get("/zipkin/api/v2/trace/" + traceIdHex);
+      if (body != null) {
+        JsonNode spans = JSON.readTree(body);
+        seen = spans.size();
+        if (seen >= expectedSpans) {
+          List<JsonNode> list = new ArrayList<>();
+          spans.forEach(list::add);
+          return list;
+        }
+      }
+      Thread.sleep(50);
+    }
+    return fail(
+        "trace %s: %d of %d spans readable after %d ms; OAP log:%n%s",
+        traceIdHex, seen, expectedSpans, POLL_LIMIT_MILLIS, oap.logTail());
+  }
+
+  /** Outline of names only: structure, parent links and count, exactly. */
+  private static String namesOutline(List<JsonNode> spans) {
+    List<Outline.Received> received = new ArrayList<>();
+    for (JsonNode span : spans) {
+      long startMicros = span.path("timestamp").asLong();
+      received.add(
+          new Outline.Received(
+              span.path("id").asText(),
+              span.hasNonNull("parentId") ? span.get("parentId").asText() : null,
+              span.path("name").asText(),
+              startMicros * 1_000,
+              (startMicros + span.path("duration").asLong(0)) * 1_000));
+    }
+    return stripTimes(Outline.render(received, 0));
+  }
+
+  private static String stripTimes(String outline) {
+    return outline.replaceAll(" \\[[^\\]]*\\]", "");
+  }
+
+  @Test
+  void grpc_skyWalkingStoresWholeTreeWithinOneMicrosecond() throws Exception {
+    TraceTree tree = TestTrees.twoVcpus(now());
+    ExportResult result = exportGrpc(tree, 512);
+
+    List<JsonNode> spans = readTrace(result.traceIdHex(), result.spansTotal());
+
+    assertThat(spans).hasSize(10);
+    assertThat(namesOutline(spans))
+        .isEqualTo(stripTimes(TestTrees.TWO_VCPUS_OUTLINE).toLowerCase(Locale.ROOT));
+    assertTimesWithinOneMicrosecond(tree, spans);
+    Map<String, JsonNode> byName = byName(spans);
+    assertThat(byName.get("guest call main").path("kind").asText()).isEqualTo("CLIENT");
+    assertThat(byName.get("host_print").path("kind").asText()).isEqualTo("SERVER");
+    assertThat(byName.get("main").path("localEndpoint").path("serviceName").asText())
+        .isEqualTo("guest02-nested");
+    assertThat(byName.get("worker").path("tags").path("guesttrace.unclosed").asText())
+        .isEqualTo("true");
+  }
+
+  @Test
+  void grpc_manyBatchesArriveAsOneTrace() throws Exception {
+    // Its guest spans last 793 to 799 ns: SkyWalking needs them to cover a microsecond tick.
+    TraceTree tree = TestTrees.large(250, 3, now());
+    ExportResult result = exportGrpc(tree, 100);
+
+    List<JsonNode> spans = readTrace(result.traceIdHex(), result.spansTotal());
+
+    assertThat(spans).hasSize(2 + 250 * 4);
+    assertThat(namesOutline(spans)).isEqualTo(stripTimes(TestTrees.outline(tree)));
+    assertTimesWithinOneMicrosecond(tree, spans);
+  }
+
+  private static Map<String, JsonNode> byName(List<JsonNode> spans) {
+    Map<String, JsonNode> map = new HashMap<>();
+    for (JsonNode span : spans) {
+      map.put(span.path("name").asText(), span);
+    }
+    return map;
+  }
+
+  /**
+   * Walks tree and received spans side by side (children in start order on both sides) and checks
+   * every start and duration: Zipkin's microseconds within 1 µs of the tree's nanoseconds.
+   */
+  private static void assertTimesWithinOneMicrosecond(TraceTree tree, List<JsonNode> spans) {
+    Map<String, List<JsonNode>> children = new HashMap<>();
+    JsonNode root = null;
+    for (JsonNode span : spans) {
+      if (span.hasNonNull("parentId")) {
+        children.computeIfAbsent(span.get("parentId").asText(), k -> new ArrayList<>()).add(span);
+      } else {
+        root = span;
+      }
+    }
+    children.values().forEach(list -> list.sort(ZIPKIN_ORDER));
+    assertThat(root).as("root span").isNotNull();
+    long epoch = tree.summary().startEpochNanos();
+    List<SpanNode> roots = new ArrayList<>();
+    tree.vcpus().forEach(v -> roots.addAll(v.roots()));
+    roots.sort(Outline.NODE_ORDER);
+    long runStart = roots.stream().mapToLong(SpanNode::startNanos).min().orElse(0);
+    long runEnd = roots.stream().mapToLong(SpanNode::endNanos).max().orElse(0);
+    assertWithin(root, "run", epoch + runStart, runEnd - runStart);
+    compareChildren(
+        roots, children.getOrDefault(root.get("id").asText(), List.of()), children, epoch);
+  }
+
+  private static void compareChildren(
+      List<SpanNode> nodes,
+      List<JsonNode> received,
+      Map<String, List<JsonNode>> children,
+      long epoch) {
+    assertThat(received).hasSameSizeAs(nodes);
+    for (int i = 0; i < nodes.size(); i++) {
+      SpanNode node = nodes.get(i);
+      JsonNode span = received.get(i);
+      assertThat(span.path("name").asText()).isEqualTo(node.name().toLowerCase(Locale.ROOT));
+      assertWithin(span, node.name(), epoch + node.startNanos(), node.durationNanos());
+      List<SpanNode> nodeChildren = new ArrayList<>(node.children());
+      nodeChildren.sort(Outline.NODE_ORDER);
+      compareChildren(
+          nodeChildren, children.getOrDefault(span.get("id").asText(), List.of()), children, epoch);
+    }
+  }
+
+  private static final java.util.Comparator<JsonNode> ZIPKIN_ORDER =
+      java.util.Comparator.<JsonNode>comparingLong(s -> s.path("timestamp").asLong())
+          .thenComparing(s -> s.path("name").asText())
+          .thenComparingLong(s -> s.path("duration").asLong(0));
+
+  private static void assertWithin(
+      JsonNode span, String name, long startNanos, long durationNanos) {
+    long startMicros = span.path("timestamp").asLong();
+    long durationMicros = span.path("duration").asLong(0);
+    assertThat(Math.abs(startMicros * 1_000 - startNanos))
+        .as("%s start: %d µs vs %d ns", name, startMicros, startNanos)
+        .isLessThanOrEqualTo(1_000);
+    assertThat(Math.abs(durationMicros * 1_000 - durationNanos))
+        .as("%s duration: %d µs vs %d ns", name, durationMicros, durationNanos)
+        .isLessThanOrEqualTo(1_000);
+  }
+}
