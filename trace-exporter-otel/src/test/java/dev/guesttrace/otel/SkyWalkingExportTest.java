@@ -5,10 +5,19 @@ import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.guesttrace.guest.GuestProgram;
+import dev.guesttrace.guest.GuestRuntime;
+import dev.guesttrace.run.GuestRun;
+import dev.guesttrace.run.RunConfig;
+import dev.guesttrace.samples.SampleGuests;
 import dev.guesttrace.span.SpanNode;
+import dev.guesttrace.span.SpanTreeBuilder;
 import dev.guesttrace.span.TraceTree;
+import dev.guesttrace.vm.GuestSource;
+import dev.guesttrace.vm.emulated.EmulatedBackend;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -142,6 +151,31 @@ class SkyWalkingExportTest {
     assertTimesWithinOneMicrosecond(tree, spans);
   }
 
+  @Test
+  void grpc_sampleGuestRunArrivesWhole() throws Exception {
+    // A real run of the emulated backend: four vCPUs with their own rings and TSC offsets,
+    // calibrated guest spans between host run, guest call and host call spans.
+    GuestProgram program = SampleGuests.find("multi-vcpu").orElseThrow();
+    RunConfig config =
+        RunConfig.builder(
+                new GuestSource.Java(program.name(), GuestRuntime.image(program)),
+                new EmulatedBackend())
+            .setVcpus(program.defaultVcpus())
+            .setCalls(8)
+            .setCall(program.defaultCall())
+            .build();
+    GuestRun.Result run = GuestRun.builder(config).setHostPrint(text -> {}).build().execute();
+    assertThat(run.failed()).as(run.outcome()).isFalse();
+    TraceTree tree = SpanTreeBuilder.build(run.data());
+
+    ExportResult result = exportGrpc(tree, 512);
+    List<JsonNode> spans = readTrace(result.traceIdHex(), result.spansTotal());
+
+    assertThat((long) spans.size()).isEqualTo(SpanTreeConverter.countSpans(tree));
+    assertThat(spans.size()).isGreaterThan(1 + program.defaultVcpus() * 2);
+    assertTimesWithinOneMicrosecond(tree, spans);
+  }
+
   private static Map<String, JsonNode> byName(List<JsonNode> spans) {
     Map<String, JsonNode> map = new HashMap<>();
     for (JsonNode span : spans) {
@@ -151,52 +185,65 @@ class SkyWalkingExportTest {
   }
 
   /**
-   * Walks tree and received spans side by side (children in start order on both sides) and checks
-   * every start and duration: Zipkin's microseconds within 1 µs of the tree's nanoseconds.
+   * Walks tree and received spans side by side and checks the whole tree: names (Zipkin lowercases
+   * them), parent links, counts, and every start and duration, Zipkin's microseconds within 1 µs of
+   * the tree's nanoseconds. Siblings are ordered on both sides by what Zipkin can see (start µs,
+   * name, duration µs), so spans that start within the same microsecond line up.
    */
   private static void assertTimesWithinOneMicrosecond(TraceTree tree, List<JsonNode> spans) {
     Map<String, List<JsonNode>> children = new HashMap<>();
-    JsonNode root = null;
+    List<JsonNode> roots = new ArrayList<>();
     for (JsonNode span : spans) {
       if (span.hasNonNull("parentId")) {
         children.computeIfAbsent(span.get("parentId").asText(), k -> new ArrayList<>()).add(span);
       } else {
-        root = span;
+        roots.add(span);
       }
     }
-    children.values().forEach(list -> list.sort(ZIPKIN_ORDER));
-    assertThat(root).as("root span").isNotNull();
+    assertThat(roots).as("root spans").hasSize(1);
+    JsonNode root = roots.getFirst();
     long epoch = tree.summary().startEpochNanos();
-    List<SpanNode> roots = new ArrayList<>();
-    tree.vcpus().forEach(v -> roots.addAll(v.roots()));
-    roots.sort(Outline.NODE_ORDER);
-    long runStart = roots.stream().mapToLong(SpanNode::startNanos).min().orElse(0);
-    long runEnd = roots.stream().mapToLong(SpanNode::endNanos).max().orElse(0);
+    List<SpanNode> vcpuRoots = new ArrayList<>();
+    tree.vcpus().forEach(v -> vcpuRoots.addAll(v.roots()));
+    long runStart = vcpuRoots.stream().mapToLong(SpanNode::startNanos).min().orElse(0);
+    long runEnd = vcpuRoots.stream().mapToLong(SpanNode::endNanos).max().orElse(0);
+    assertThat(root.path("name").asText())
+        .isEqualTo(("run " + tree.summary().guest()).toLowerCase(Locale.ROOT));
     assertWithin(root, "run", epoch + runStart, runEnd - runStart);
-    compareChildren(
-        roots, children.getOrDefault(root.get("id").asText(), List.of()), children, epoch);
+    compareChildren(vcpuRoots, root, children, epoch);
   }
 
   private static void compareChildren(
-      List<SpanNode> nodes,
-      List<JsonNode> received,
-      Map<String, List<JsonNode>> children,
-      long epoch) {
-    assertThat(received).hasSameSizeAs(nodes);
-    for (int i = 0; i < nodes.size(); i++) {
-      SpanNode node = nodes.get(i);
+      List<SpanNode> nodes, JsonNode parent, Map<String, List<JsonNode>> children, long epoch) {
+    List<SpanNode> expected = new ArrayList<>(nodes);
+    expected.sort(zipkinOrder(epoch));
+    List<JsonNode> received =
+        new ArrayList<>(children.getOrDefault(parent.get("id").asText(), List.of()));
+    received.sort(ZIPKIN_ORDER);
+    assertThat(received).as("children of %s", parent.path("name").asText()).hasSameSizeAs(expected);
+    for (int i = 0; i < expected.size(); i++) {
+      SpanNode node = expected.get(i);
       JsonNode span = received.get(i);
       assertThat(span.path("name").asText()).isEqualTo(node.name().toLowerCase(Locale.ROOT));
       assertWithin(span, node.name(), epoch + node.startNanos(), node.durationNanos());
-      List<SpanNode> nodeChildren = new ArrayList<>(node.children());
-      nodeChildren.sort(Outline.NODE_ORDER);
-      compareChildren(
-          nodeChildren, children.getOrDefault(span.get("id").asText(), List.of()), children, epoch);
+      compareChildren(node.children(), span, children, epoch);
     }
   }
 
-  private static final java.util.Comparator<JsonNode> ZIPKIN_ORDER =
-      java.util.Comparator.<JsonNode>comparingLong(s -> s.path("timestamp").asLong())
+  /** Start and duration as Zipkin keeps them: whole microseconds, sub-µs spans stretched. */
+  private static Comparator<SpanNode> zipkinOrder(long epoch) {
+    return Comparator.<SpanNode>comparingLong(n -> Math.floorDiv(epoch + n.startNanos(), 1_000))
+        .thenComparing(n -> n.name().toLowerCase(Locale.ROOT))
+        .thenComparingLong(
+            n -> {
+              long start = epoch + n.startNanos();
+              long end = SpanTreeConverter.endEpochNanos(start, epoch + n.endNanos(), true);
+              return Math.floorDiv(end, 1_000) - Math.floorDiv(start, 1_000);
+            });
+  }
+
+  private static final Comparator<JsonNode> ZIPKIN_ORDER =
+      Comparator.<JsonNode>comparingLong(s -> s.path("timestamp").asLong())
           .thenComparing(s -> s.path("name").asText())
           .thenComparingLong(s -> s.path("duration").asLong(0));
 
