@@ -112,7 +112,7 @@ public final class TextTreeRenderer {
             + name
             + ' '
             + Durations.duration(node.durationNanos())
-            + (node.unclosed() ? " (never ended: closed at end of run)" : ""));
+            + (node.unclosed() ? " (never ended)" : ""));
     return n;
   }
 

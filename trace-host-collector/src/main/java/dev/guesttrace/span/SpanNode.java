@@ -87,7 +87,9 @@ public final class SpanNode {
     return arg1;
   }
 
-  /** Whether the guest never ended this span: it was closed at the end of the run. */
+  /**
+   * Whether the guest never ended this span: it was closed where its guest call or the run ended.
+   */
   public boolean unclosed() {
     return unclosed;
   }

@@ -25,8 +25,8 @@ import java.util.Objects;
  * <p>Unbalanced input is repaired and counted, never fatal: an end with nothing open is dropped
  * ({@link Diagnostics#SPAN_END_WITHOUT_BEGIN}); an end naming a span further out closes the spans
  * inside it as unclosed, an end naming no open span ends the innermost ({@link
- * Diagnostics#SPAN_END_MISMATCH}); spans never ended are closed at the end of the run and marked
- * {@link SpanNode#unclosed()} ({@link Diagnostics#SPAN_UNCLOSED}).
+ * Diagnostics#SPAN_END_MISMATCH}); spans never ended are closed where their guest call (else the
+ * run) ended, and marked {@link SpanNode#unclosed()} ({@link Diagnostics#SPAN_UNCLOSED}).
  */
 public final class SpanTreeBuilder {
   private SpanTreeBuilder() {}
@@ -195,12 +195,14 @@ public final class SpanTreeBuilder {
             Diagnostics.SPAN_UNCLOSED,
             vcpu,
             stack.size(),
-            "span never ended, closed at the end of the run: "
+            "span never ended, closed where its call or the run ended: "
                 + stack.get(stack.size() - 1).name
                 + " on vCPU "
                 + vcpu);
         for (Node n : stack) {
-          n.end = Math.max(n.start, end);
+          // A guest call that aborted, faulted or timed out ends its host span: spans left open
+          // inside it end there, so they stay nested in the call that was cut short.
+          n.end = Math.max(n.start, enclosingHostEnd(vcpu, n.start).orElse(end));
           n.unclosed = true;
         }
       }
@@ -247,6 +249,23 @@ public final class SpanTreeBuilder {
         out.add(n.toSpanNode());
       }
       return new TraceTree.VcpuTree(vcpu, out);
+    }
+
+    /** End of the innermost host span of {@code vcpu} that contains {@code t}, ns since start. */
+    private java.util.OptionalLong enclosingHostEnd(int vcpu, long t) {
+      java.util.OptionalLong best = java.util.OptionalLong.empty();
+      for (HostSpan h : data.hostSpans()) {
+        long hs = h.startHostNanos() - start;
+        long he = h.endHostNanos() - start;
+        if (h.vcpu() == vcpu
+            && h.kind() != SpanKind.HOST_CALL
+            && hs <= t
+            && t <= he
+            && (best.isEmpty() || he < best.getAsLong())) {
+          best = java.util.OptionalLong.of(he);
+        }
+      }
+      return best;
     }
 
     private void end(List<Node> stack, VcpuRecords r, int i, int vcpu, long t) {

@@ -64,7 +64,7 @@ class TextTreeRendererTest {
             [58.5ms   ]   < entrypoint 302.6µs
             [58.574ms ]   > halt
             [59ms     ]     alloc 0x1000 64 B
-            [61.051ms ]   < halt 2.477ms (never ended: closed at end of run)
+            [61.051ms ]   < halt 2.477ms (never ended)
             [61.051ms ] < [host] run hello 61.05ms
             """);
   }

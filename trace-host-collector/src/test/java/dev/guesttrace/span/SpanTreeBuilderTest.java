@@ -137,7 +137,7 @@ class SpanTreeBuilderTest {
                 Diagnostics.SPAN_UNCLOSED,
                 0,
                 1,
-                "span never ended, closed at the end of the run: orphan on vCPU 0"));
+                "span never ended, closed where its call or the run ended: orphan on vCPU 0"));
     RunSummary s = result.tree().summary();
     assertThat(s.ticksPerSecond()).isEqualTo(2e9);
     assertThat(s.calibrationWorstResidualNanos()).isZero();
