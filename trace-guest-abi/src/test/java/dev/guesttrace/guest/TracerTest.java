@@ -134,6 +134,23 @@ class TracerTest {
   }
 
   @Test
+  void endInnermost_beyondTrackedDepth_carriesNoName() {
+    Tracer tracer = register(STREAM);
+    int deep = tracer.name("deep");
+    for (int i = 0; i < 4097; i++) {
+      tracer.begin(deep);
+    }
+
+    tracer.endInnermost(); // level 4097 is deeper than the 4096 names remembered
+    tracer.endInnermost();
+
+    List<Record> records = flushAndCollect(tracer);
+    assertThat(records.get(4097).kind()).isEqualTo(KIND_SPAN_END);
+    assertThat(records.get(4097).nameId()).isZero();
+    assertThat(records.get(4098).nameId()).isEqualTo(deep);
+  }
+
+  @Test
   void allocFreeCounter_carryAddressSizeAndValue() {
     Tracer tracer = register(STREAM);
     int queue = tracer.name("queue_depth");
