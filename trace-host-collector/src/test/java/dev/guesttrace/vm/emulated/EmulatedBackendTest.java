@@ -119,6 +119,19 @@ class EmulatedBackendTest {
   }
 
   @Test
+  void run_guestRecursesForever_faultsWithStackOverflow() throws VmException {
+    try (Vm vm = backend.create(config(), source(boot(cpu -> recurse(cpu, 0))))) {
+      RunOutcome outcome = vm.run(0, Vm.Entry.BOOT, RESUME);
+
+      assertThat(((RunOutcome.Faulted) outcome).reason()).isEqualTo("guest overflowed its stack");
+    }
+  }
+
+  private static long recurse(dev.guesttrace.guest.GuestCpu cpu, long depth) {
+    return recurse(cpu, depth + 1) + 1;
+  }
+
+  @Test
   void run_guestReturnsWithoutHlt_faults() throws VmException {
     try (Vm vm = backend.create(config(), source(boot(cpu -> {})))) {
       RunOutcome outcome = vm.run(0, Vm.Entry.BOOT, RESUME);
