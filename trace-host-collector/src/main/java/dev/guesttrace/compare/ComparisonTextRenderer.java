@@ -112,10 +112,10 @@ public final class ComparisonTextRenderer {
     out.append('\n');
     out.append("values: median per run")
         .append(rangeA || rangeB ? " [min..max over the side's runs]" : "")
-        .append("; B/A: ratio of the medians; * = beyond the noise: the sides' ranges are apart,")
-        .append(" the difference exceeds either side's spread and is at least ")
+        .append("; B/A: ratio of the medians; * = beyond the noise: every run of B differs from")
+        .append(" every run of A by at least ")
         .append(percent(comparison.options().minRelativeDifference()))
-        .append(" and ")
+        .append(" of A's median and ")
         .append(Durations.format(comparison.options().minAbsoluteDifferenceNanos()))
         .append('\n');
     out.append(summary(comparison)).append('\n');

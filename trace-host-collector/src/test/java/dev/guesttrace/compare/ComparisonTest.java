@@ -159,54 +159,40 @@ class ComparisonTest {
   }
 
   @Test
-  void mark_rangesMustBeApartBeyondEitherSpreadAndFloors() {
+  void mark_needsEveryRunOfOneSideBeyondEveryRunOfTheOtherByTheFloors() {
     Comparison.Options floors = new Comparison.Options(false, 0.05, 1_000);
-    // Apart, difference 10_000 > spreads 2_000 and 4_000, above 5 % of 100_000 and 1 µs.
-    assertThat(
-            Comparison.mark(
-                new Spread(100_000, 99_000, 101_000),
-                new Spread(110_000, 108_000, 112_000),
-                floors))
+    // Gap 108_000 - 101_000 = 7_000 >= 5 % of 100_000 and >= 1 µs.
+    assertThat(mark(spread(100_000, 99_000, 101_000), spread(110_000, 108_000, 112_000), floors))
         .isEqualTo(Mark.SLOWER);
-    assertThat(
-            Comparison.mark(
-                new Spread(110_000, 108_000, 112_000),
-                new Spread(100_000, 99_000, 101_000),
-                floors))
+    assertThat(mark(spread(110_000, 108_000, 112_000), spread(100_000, 99_000, 101_000), floors))
         .isEqualTo(Mark.FASTER);
-    // Ranges overlap: B's min 101_000 is not above A's max 101_000.
-    assertThat(
-            Comparison.mark(
-                new Spread(100_000, 99_000, 101_000),
-                new Spread(110_000, 101_000, 112_000),
-                floors))
+    // Gap 4_999 is short of 5 % of A's median.
+    assertThat(mark(spread(100_000, 99_000, 101_000), spread(110_000, 105_999, 112_000), floors))
         .isEqualTo(Mark.NONE);
-    // Apart, but the difference 10_000 is not larger than B's spread 10_000.
-    assertThat(
-            Comparison.mark(
-                new Spread(100_000, 99_000, 101_000),
-                new Spread(110_000, 102_000, 112_000),
-                floors))
-        .isEqualTo(Mark.NONE);
-    // One run per side: no spread, so the relative floor decides: 4 % is not enough.
-    assertThat(
-            Comparison.mark(
-                new Spread(100_000, 100_000, 100_000),
-                new Spread(104_000, 104_000, 104_000),
-                floors))
-        .isEqualTo(Mark.NONE);
-    assertThat(
-            Comparison.mark(
-                new Spread(100_000, 100_000, 100_000),
-                new Spread(105_000, 105_000, 105_000),
-                floors))
+    assertThat(mark(spread(100_000, 99_000, 101_000), spread(110_000, 106_000, 112_000), floors))
         .isEqualTo(Mark.SLOWER);
-    // A tiny span tripled: below the absolute floor of 1 µs.
-    assertThat(Comparison.mark(new Spread(300, 300, 300), new Spread(900, 900, 900), floors))
+    // Ranges overlap: one run of B is as fast as a run of A.
+    assertThat(mark(spread(100_000, 99_000, 101_000), spread(150_000, 101_000, 160_000), floors))
         .isEqualTo(Mark.NONE);
+    // An outlier run of B in the direction of the change cannot take the mark away.
+    assertThat(mark(spread(2_400, 2_400, 16_100), spread(78_600, 54_000, 1_800_000), floors))
+        .isEqualTo(Mark.SLOWER);
+    // A tiny span tripled: gap 600 ns is below the absolute floor of 1 µs.
+    assertThat(mark(spread(300, 300, 300), spread(900, 900, 900), floors)).isEqualTo(Mark.NONE);
     // A path that appears only on side B.
-    assertThat(Comparison.mark(new Spread(0, 0, 0), new Spread(5_000, 4_000, 6_000), floors))
-        .isEqualTo(Mark.SLOWER);
+    assertThat(mark(spread(0, 0, 0), spread(5_000, 4_000, 6_000), floors)).isEqualTo(Mark.SLOWER);
+    // No floors: any gap marks, touching ranges do not.
+    Comparison.Options none = new Comparison.Options(false, 0, 0);
+    assertThat(mark(spread(10, 9, 11), spread(12, 12, 12), none)).isEqualTo(Mark.SLOWER);
+    assertThat(mark(spread(10, 9, 11), spread(12, 11, 12), none)).isEqualTo(Mark.NONE);
+  }
+
+  private static Mark mark(Spread a, Spread b, Comparison.Options options) {
+    return Comparison.mark(a, b, options);
+  }
+
+  private static Spread spread(long median, long min, long max) {
+    return new Spread(median, min, max);
   }
 
   @Test

@@ -54,8 +54,8 @@ class ComparisonTextRendererTest {
                   1        1  20.3µs [20.0..20.5]  20.2µs [20.1..20.2]  1.00x    20.3µs [20.0..20.5]  20.2µs [20.1..20.2]  1.00x    run;print
 
             values: median per run [min..max over the side's runs]; B/A: ratio of the medians; * = \
-            beyond the noise: the sides' ranges are apart, the difference exceeds either side's \
-            spread and is at least 5% and 1.00µs
+            beyond the noise: every run of B differs from every run of A by at least 5% of A's \
+            median and 1.00µs
             2 of 3 paths marked: 2 slower in B, 0 faster in B
             """);
   }
@@ -81,9 +81,8 @@ class ComparisonTextRendererTest {
                   1        1    130µs    130µs  1.00x    10.0µs  10.0µs  1.00x    run
             ... 2 more paths
 
-            values: median per run; B/A: ratio of the medians; * = beyond the noise: the sides' \
-            ranges are apart, the difference exceeds either side's spread and is at least 5% and \
-            1.00µs
+            values: median per run; B/A: ratio of the medians; * = beyond the noise: every run \
+            of B differs from every run of A by at least 5% of A's median and 1.00µs
             no path differs beyond the noise (3 paths compared)
             """);
   }
