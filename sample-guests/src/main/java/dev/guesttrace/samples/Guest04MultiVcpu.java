@@ -19,7 +19,7 @@ import java.util.List;
  *
  *   ./guesttrace run multi-vcpu
  *   ./guesttrace run multi-vcpu --vcpus 8 --arg units=100
- *   ./guesttrace tree trace.gtrace --vcpu 2
+ *   ./guesttrace run multi-vcpu -o multi.gtrace && ./guesttrace tree multi.gtrace --vcpu 2
  *   ./guesttrace run multi-vcpu --arg slow=work     # every work span spends 50 us more
  *
  * Expected output:
