@@ -22,9 +22,28 @@ import java.util.List;
  *   ./guesttrace run fib --mode flight
  *   ./guesttrace run fib --arg slow=fib       # the outermost fib spends 50 us more (compare)
  *
- * Expected output:
+ * Expected output of `./guesttrace run fib --deterministic --arg n=3 --compact` (a stepped clock, so exact;
+ * a plain run prints the same tree with real times):
  *
- *   ---- EXPECTED TREE: pasted by the lead once the renderer exists ----
+ *   [1µs      ] [host] run fib 48µs
+ *   [5µs      ]   entrypoint 9µs
+ *   [6µs      ]     load_gdt 1µs
+ *   [8µs      ]     load_idt 3µs
+ *   [9µs      ]       init_idt 1µs
+ *   [12µs     ]     hyperlight_main 1µs
+ *   [15µs     ]   halt 3µs
+ *   [18µs     ]   [host] Fib 30µs
+ *   [20µs     ]     dispatch_function 24µs
+ *   [21µs     ]       internal_dispatch_function 22µs
+ *   [22µs     ]         try_pop_shared_input_data_into 3µs
+ *   [26µs     ]         call_guest_function 12µs
+ *   [28µs     ]           fib 9µs
+ *   [29µs     ]             fib 5µs
+ *   [30µs     ]               fib 1µs
+ *   [32µs     ]               fib 1µs
+ *   [35µs     ]             fib 1µs
+ *   [39µs     ]         push_shared_output_data 3µs
+ *   [45µs     ]     halt 3µs
  */
 
 /** Recursive Fibonacci with a span per call. */

@@ -23,9 +23,32 @@ import java.util.List;
  *   ./guesttrace run alloc --arg leak=3       # leave three blocks allocated at the end
  *   ./guesttrace run alloc --arg slow=malloc  # every malloc spends 50 us more
  *
- * Expected output:
+ * Expected output of `./guesttrace run alloc --deterministic --arg ops=4 --compact` (a stepped clock, so exact;
+ * a plain run prints the same tree with real times):
  *
- *   ---- EXPECTED TREE: pasted by the lead once the renderer exists ----
+ *   [1µs      ] [host] run alloc 64µs
+ *   [5µs      ]   entrypoint 9µs
+ *   [6µs      ]     load_gdt 1µs
+ *   [8µs      ]     load_idt 3µs
+ *   [9µs      ]       init_idt 1µs
+ *   [12µs     ]     hyperlight_main 1µs
+ *   [15µs     ]   halt 3µs
+ *   [18µs     ]   [host] Churn 46µs
+ *   [20µs     ]     dispatch_function 40µs
+ *   [21µs     ]       internal_dispatch_function 38µs
+ *   [22µs     ]         try_pop_shared_input_data_into 3µs
+ *   [26µs     ]         call_guest_function 28µs
+ *   [28µs     ]           churn 25µs
+ *   [29µs     ]             malloc 1µs
+ *   [32µs     ]             malloc 1µs
+ *   [35µs     ]             malloc 1µs
+ *   [38µs     ]             malloc 1µs
+ *   [41µs     ]             free 1µs
+ *   [44µs     ]             free 1µs
+ *   [47µs     ]             free 1µs
+ *   [50µs     ]             free 1µs
+ *   [55µs     ]         push_shared_output_data 3µs
+ *   [61µs     ]     halt 3µs
  */
 
 /** An allocator workload that records alloc and free. */

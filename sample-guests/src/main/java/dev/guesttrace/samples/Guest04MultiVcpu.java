@@ -22,9 +22,23 @@ import java.util.List;
  *   ./guesttrace run multi-vcpu -o multi.gtrace && ./guesttrace tree multi.gtrace --vcpu 2
  *   ./guesttrace run multi-vcpu --arg slow=work     # every work span spends 50 us more
  *
- * Expected output:
+ * Expected output of `./guesttrace run multi-vcpu --compact --arg units=2`, first 14 lines (times vary;
+ * the test compares the shape):
  *
- *   ---- EXPECTED TREE: pasted by the lead once the renderer exists ----
+ *   == vCPU 0 ==
+ *   [109.579ms] [host] run multi-vcpu 60.81ms
+ *   [127.148ms]   entrypoint 126.9µs
+ *   [127.154ms]     load_gdt 5.351µs
+ *   [127.165ms]     load_idt 15.05µs
+ *   [127.17ms ]       init_idt 5.28µs
+ *   [127.185ms]     hyperlight_main 85.17µs
+ *   [127.203ms]       vcpu_work 60.76µs
+ *   [127.209ms]         work 49.89µs
+ *   [127.214ms]           mix 5.762µs
+ *   [127.225ms]           mix 6.162µs
+ *   [127.236ms]           mix 6.011µs
+ *   [127.247ms]           mix 6.042µs
+ *   [127.28ms ]   halt 100.3µs
  */
 
 /** Four vCPUs, each with its own ring, TSC offset and amount of work. */

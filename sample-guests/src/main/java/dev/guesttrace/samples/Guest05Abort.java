@@ -23,9 +23,37 @@ import java.util.List;
  *
  * Exit status 1: the guest aborted.
  *
- * Expected output:
+ * Expected output of `./guesttrace run abort --deterministic --compact` (a stepped clock, so exact;
+ * a plain run prints the same tree with real times):
  *
- *   ---- EXPECTED TREE: pasted by the lead once the renderer exists ----
+ *   [1µs      ] [host] run abort 61µs
+ *   [5µs      ]   entrypoint 9µs
+ *   [6µs      ]     load_gdt 1µs
+ *   [8µs      ]     load_idt 3µs
+ *   [9µs      ]       init_idt 1µs
+ *   [12µs     ]     hyperlight_main 1µs
+ *   [15µs     ]   halt 3µs
+ *   [18µs     ]   [host] Run 43µs
+ *   [20µs     ]     dispatch_function 41µs (never ended)
+ *   [21µs     ]       internal_dispatch_function 40µs (never ended)
+ *   [22µs     ]         try_pop_shared_input_data_into 3µs
+ *   [26µs     ]         call_guest_function 35µs (never ended)
+ *   [28µs     ]           step 3µs
+ *   [29µs     ]             compute 1µs
+ *   [32µs     ]           step 3µs
+ *   [33µs     ]             compute 1µs
+ *   [36µs     ]           step 3µs
+ *   [37µs     ]             compute 1µs
+ *   [40µs     ]           step 3µs
+ *   [41µs     ]             compute 1µs
+ *   [44µs     ]           step 3µs
+ *   [45µs     ]             compute 1µs
+ *   [48µs     ]           step 3µs
+ *   [49µs     ]             compute 1µs
+ *   [52µs     ]           step 3µs
+ *   [53µs     ]             compute 1µs
+ *   [56µs     ]           step 5µs (never ended)
+ *   [57µs     ]             compute 1µs
  */
 
 /** Aborts midway with records still unflushed in its ring. */

@@ -23,9 +23,25 @@ import java.util.List;
  *
  * Exit status 1: the guest timed out.
  *
- * Expected output:
+ * Expected output of `./guesttrace run runaway --timeout 200ms`, first 16 lines (times vary;
+ * the test compares the shape):
  *
- *   ---- EXPECTED TREE: pasted by the lead once the renderer exists ----
+ *   [36.303ms ] > [host] run runaway
+ *   [64.234ms ]   > entrypoint
+ *   [64.845ms ]     > load_gdt
+ *   [64.857ms ]     < load_gdt 11.65µs
+ *   [64.865ms ]     > load_idt
+ *   [64.871ms ]       > init_idt
+ *   [64.877ms ]       < init_idt 6.105µs
+ *   [64.884ms ]     < load_idt 18.9µs
+ *   [64.889ms ]     > hyperlight_main
+ *   [64.917ms ]     < hyperlight_main 27.3µs
+ *   [64.923ms ]   < entrypoint 688.2µs
+ *   [64.929ms ]   > halt
+ *   [66.012ms ]   < halt 1.083ms
+ *   [72.616ms ]   > [host] Spin
+ *   [76.69ms  ]     > dispatch_function
+ *   [76.721ms ]       > internal_dispatch_function
  */
 
 /** Never halts: the timeout must stop it. */
