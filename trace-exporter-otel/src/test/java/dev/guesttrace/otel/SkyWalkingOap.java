@@ -52,6 +52,11 @@ final class SkyWalkingOap implements AutoCloseable {
    * @throws IllegalStateException with the end of OAP's log when it does not come up
    */
   static SkyWalkingOap start() throws IOException, InterruptedException {
+    return start("512m");
+  }
+
+  /** Starts OAP with the given maximum heap, e.g. {@code 512m}. */
+  static SkyWalkingOap start(String maxHeap) throws IOException, InterruptedException {
     Path configDir = Path.of(System.getProperty("skywalking.configDir"));
     Path classpathFile = Path.of(System.getProperty("skywalking.classpathFile"));
     Path workDir = Path.of(System.getProperty("skywalking.workDir"));
@@ -77,7 +82,7 @@ final class SkyWalkingOap implements AutoCloseable {
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> command = new ArrayList<>();
     command.add(javaBin);
-    command.add("-Xmx512m");
+    command.add("-Xmx" + maxHeap);
     command.add("-XX:TieredStopAtLevel=1");
     command.add("--enable-native-access=ALL-UNNAMED");
     command.add("--sun-misc-unsafe-memory-access=allow");
