@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
  * Finds the native sample guests the sample-guests build compiles with gcc: classpath resources
  * {@code guests/<name>.elf} (in the sample-guests jar). Each C guest has the name, guest functions
  * and default call of its Java twin ({@code hello}, {@code fib}, {@code alloc}, {@code multi-vcpu},
- * {@code abort}, {@code runaway}).
+ * {@code abort}, {@code runaway}); {@code bench} is the measurement guest of {@code
+ * KvmExitBenchmark}.
  */
 public final class KvmGuests {
   /** Where the guests sit on the classpath. */

@@ -25,6 +25,8 @@ final class LongMode {
 
   private static final long PAGE_PRESENT = 1;
   private static final long PAGE_WRITABLE = 2;
+  private static final long PAGE_ACCESSED = 0x20;
+  private static final long PAGE_DIRTY = 0x40;
   private static final long PAGE_LARGE = 0x80;
   private static final long TWO_MIB = 2L << 20;
 
@@ -53,15 +55,17 @@ final class LongMode {
     memory.set(JAVA_LONG, GDT_ADDRESS + 8, 0x00AF9B000000FFFFL);
     memory.set(JAVA_LONG, GDT_ADDRESS + 16, 0x00CF93000000FFFFL);
     memory.set(JAVA_LONG, GDT_ADDRESS + 24, 0x00008B0000000067L);
-    memory.set(JAVA_LONG, PML4_ADDRESS, PDPT_ADDRESS | PAGE_PRESENT | PAGE_WRITABLE);
+    // Accessed and dirty are set up front, so a shadow-paging hypervisor never has to write them
+    // back into these tables on the guest's first touch of a page.
+    long table = PAGE_PRESENT | PAGE_WRITABLE | PAGE_ACCESSED;
+    memory.set(JAVA_LONG, PML4_ADDRESS, PDPT_ADDRESS | table);
     long pages = PAGE_DIRECTORIES * 512L;
     for (int d = 0; d < PAGE_DIRECTORIES; d++) {
       long pd = PD_ADDRESS + d * 0x1000L;
-      memory.set(JAVA_LONG, PDPT_ADDRESS + d * 8L, pd | PAGE_PRESENT | PAGE_WRITABLE);
+      memory.set(JAVA_LONG, PDPT_ADDRESS + d * 8L, pd | table);
     }
     for (long p = 0; p < pages; p++) {
-      memory.set(
-          JAVA_LONG, PD_ADDRESS + p * 8, p * TWO_MIB | PAGE_PRESENT | PAGE_WRITABLE | PAGE_LARGE);
+      memory.set(JAVA_LONG, PD_ADDRESS + p * 8, p * TWO_MIB | table | PAGE_DIRTY | PAGE_LARGE);
     }
   }
 
