@@ -5,10 +5,14 @@
  * built by hand, not by the Maven build.
  *
  *   gcc -O2 -std=gnu11 -I../../../../../trace-guest-abi/src/main/c -o /tmp/record-cost record-cost.c
- *   /tmp/record-cost 2596122      # TSC kHz, e.g. from KVM_GET_TSC_KHZ or /proc/cpuinfo
+ *   /tmp/record-cost
+ *
+ * Times with the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID), best of 5, so time spent waiting
+ * for a core on a shared machine does not count.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "guesttrace.h"
 
@@ -19,8 +23,13 @@
 static _Alignas(64) uint8_t region[GT_REGION_HEADER_LENGTH + CAPACITY * GT_RECORD_LENGTH];
 static _Alignas(64) uint8_t table[64 * 1024];
 
-int main(int argc, char **argv) {
-  double khz = argc > 1 ? atof(argv[1]) : 2596122.0;
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int main(void) {
   static struct gt_names names;
   static struct gt_tracer t;
   gt_names_init(&names, table, sizeof table);
@@ -40,38 +49,37 @@ int main(int argc, char **argv) {
 
   uint64_t best = UINT64_MAX, best_off = UINT64_MAX;
   for (int round = 0; round < ROUNDS; round++) {
-    uint64_t start = gt_rdtsc();
+    uint64_t start = cpu_ns();
     for (long i = 0; i < SPANS; i++) {
       gt_begin(&t, name);
       gt_end(&t, name);
     }
-    uint64_t ticks = gt_rdtsc() - start;
+    uint64_t ticks = cpu_ns() - start;
     best = ticks < best ? ticks : best;
     t.enabled = 0;
-    start = gt_rdtsc();
+    start = cpu_ns();
     for (long i = 0; i < SPANS; i++) {
       gt_begin(&t, name);
       gt_end(&t, name);
       __asm__ volatile("" ::: "memory");
     }
-    ticks = gt_rdtsc() - start;
+    ticks = cpu_ns() - start;
     best_off = ticks < best_off ? ticks : best_off;
     t.enabled = 1;
   }
   uint64_t rdtsc_best = UINT64_MAX;
   for (int round = 0; round < ROUNDS; round++) {
-    uint64_t start = gt_rdtsc();
+    uint64_t start = cpu_ns();
     for (long i = 0; i < SPANS; i++) {
       (void)gt_rdtsc();
     }
-    uint64_t ticks = gt_rdtsc() - start;
+    uint64_t ticks = cpu_ns() - start;
     rdtsc_best = ticks < rdtsc_best ? ticks : rdtsc_best;
   }
-  double ns_per_tick = 1e6 / khz;
-  printf("record (flight mode, %d slots): %.2f ns per record (%.1f ticks), best of %d x %ld spans\n",
-         CAPACITY, best * ns_per_tick / (2.0 * SPANS), best / (2.0 * SPANS), ROUNDS, SPANS);
-  printf("tracing off (enabled check only): %.2f ns per call\n", best_off * ns_per_tick / (2.0 * SPANS));
-  printf("rdtsc alone: %.2f ns\n", rdtsc_best * ns_per_tick / SPANS);
+  printf("record (flight mode, %d slots): %.2f ns per record, best of %d x %ld spans\n", CAPACITY,
+         best / (2.0 * SPANS), ROUNDS, SPANS);
+  printf("tracing off (enabled check only): %.2f ns per call\n", best_off / (2.0 * SPANS));
+  printf("rdtsc alone: %.2f ns\n", rdtsc_best / (double)SPANS);
   printf("records written: %llu, overwritten: %llu\n", (unsigned long long)t.write_sequence,
          (unsigned long long)t.overwritten_slots);
   return 0;
