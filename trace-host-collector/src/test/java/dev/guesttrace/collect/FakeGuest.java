@@ -40,8 +40,12 @@ final class FakeGuest {
   static final long HOST_ORIGIN = 1_000_000;
 
   FakeGuest(TraceHeader header, long maxRecords) {
+    this(header, maxRecords, null);
+  }
+
+  FakeGuest(TraceHeader header, long maxRecords, TraceSink also) {
     collector =
-        TraceCollector.builder(data)
+        TraceCollector.builder(also == null ? data : TraceSinks.tee(data, also))
             .setMaxRecords(maxRecords)
             .setBatchRecords(64)
             .setClock(() -> hostNanos)
@@ -80,6 +84,7 @@ final class FakeGuest {
     long tsc = TSC_ORIGIN;
 
     long tscStep = 10;
+    java.util.function.LongSupplier stepper;
     int exits;
 
     Cpu(int vcpuId) {
@@ -98,7 +103,7 @@ final class FakeGuest {
 
     @Override
     public long rdtsc() {
-      tsc += tscStep;
+      tsc += stepper != null ? stepper.getAsLong() : tscStep;
       return tsc;
     }
 

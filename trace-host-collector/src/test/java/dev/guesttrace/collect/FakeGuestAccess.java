@@ -11,7 +11,12 @@ public final class FakeGuestAccess {
 
   /** A fake guest with {@code header.vcpuCount()} vCPUs. */
   public FakeGuestAccess(TraceHeader header) {
-    guest = new FakeGuest(header, TraceCollector.DEFAULT_MAX_RECORDS);
+    this(header, null);
+  }
+
+  /** A fake guest whose collector also feeds {@code also} (e.g. a file writer), if not null. */
+  public FakeGuestAccess(TraceHeader header, TraceSink also) {
+    guest = new FakeGuest(header, TraceCollector.DEFAULT_MAX_RECORDS, also);
     cpus = new FakeGuest.Cpu[header.vcpuCount()];
     for (int v = 0; v < cpus.length; v++) {
       cpus[v] = guest.cpu(v);
@@ -48,9 +53,19 @@ public final class FakeGuestAccess {
 
   /** Ends the run at host time {@code endNanos} and returns the trace. */
   public TraceData finish(long endNanos) {
+    return finish(endNanos, List.of());
+  }
+
+  /** Ends the run at host time {@code endNanos} with an exit profile and returns the trace. */
+  public TraceData finish(long endNanos, List<ExitProfileRow> exitProfile) {
     guest.hostNanos = endNanos;
-    guest.collector.finish(guest.memory, "halted", false, List.of());
+    guest.collector.finish(guest.memory, "halted", false, exitProfile);
     return guest.data.build();
+  }
+
+  /** Each TSC read of {@code vcpu} advances by what {@code step} says. */
+  public void tscStepper(int vcpu, java.util.function.LongSupplier step) {
+    cpus[vcpu].stepper = step;
   }
 
   /** Guest memory. */

@@ -19,10 +19,10 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class SpanTreeBuilderTest {
-  static final long START = 1_000_000;
+public class SpanTreeBuilderTest {
+  public static final long START = 1_000_000;
 
-  static TraceHeader header(int vcpus) {
+  public static TraceHeader header(int vcpus) {
     return new TraceHeader(
         "hello",
         "emulated",
@@ -43,7 +43,7 @@ class SpanTreeBuilderTest {
   }
 
   /** The tree as lines: two spaces per level, events after the span line with a '*'. */
-  static List<String> lines(TraceTree tree) {
+  public static List<String> lines(TraceTree tree) {
     List<String> out = new ArrayList<>();
     for (TraceTree.VcpuTree v : tree.vcpus()) {
       out.add("vcpu " + v.vcpu());

@@ -1,0 +1,471 @@
+package dev.guesttrace.file;
+
+import static dev.guesttrace.file.TraceFileFormat.HAS_ARG0;
+import static dev.guesttrace.file.TraceFileFormat.HAS_ARG1;
+import static dev.guesttrace.file.TraceFileFormat.HAS_NAME;
+import static dev.guesttrace.file.TraceFileFormat.KIND_MASK;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.guesttrace.abi.NameTableDescriptor;
+import dev.guesttrace.abi.RecordKind;
+import dev.guesttrace.collect.CalibrationPair;
+import dev.guesttrace.collect.Diagnostic;
+import dev.guesttrace.collect.ExitProfileRow;
+import dev.guesttrace.collect.HostSpan;
+import dev.guesttrace.collect.LossCounters;
+import dev.guesttrace.collect.RecordBatch;
+import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.collect.TraceEnd;
+import dev.guesttrace.collect.TraceHeader;
+import dev.guesttrace.file.proto.Calibration;
+import dev.guesttrace.file.proto.Chunk;
+import dev.guesttrace.file.proto.End;
+import dev.guesttrace.file.proto.Header;
+import dev.guesttrace.file.proto.Name;
+import dev.guesttrace.file.proto.Records;
+import dev.guesttrace.span.SpanKind;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * Reads a .gtrace file into a {@link TraceData}. Checks the magic, then the format version, then
+ * every length before allocating anything for it, and every value before it reaches the model.
+ *
+ * <p>A file cut off at any byte (a host that died mid-run) reads up to its last complete chunk,
+ * with one warning line. Anything else wrong is a {@link TraceFileException} with a one-line
+ * message; a reader never allocates more than {@link TraceFileFormat#MAX_CHUNK_BYTES} at a time nor
+ * keeps more than its record limit.
+ */
+public final class TraceFileReader {
+  /** Records kept from one file unless told otherwise. */
+  public static final long DEFAULT_MAX_RECORDS = 64_000_000;
+
+  private static final int BATCH = 4096;
+
+  private TraceFileReader() {}
+
+  /** Reads the file at {@code path}; warnings (one line each) go to {@code warnings}. */
+  public static TraceData read(Path path, Consumer<String> warnings)
+      throws IOException, TraceFileException {
+    try (InputStream in = Files.newInputStream(path)) {
+      return read(in, warnings, DEFAULT_MAX_RECORDS);
+    }
+  }
+
+  /**
+   * Reads a trace from {@code in} (not closed).
+   *
+   * @param maxRecords most records accepted; a file with more is refused
+   */
+  public static TraceData read(InputStream in, Consumer<String> warnings, long maxRecords)
+      throws IOException, TraceFileException {
+    Objects.requireNonNull(warnings, "warnings");
+    return new Reading(new BufferedInputStream(in, 64 * 1024), warnings, maxRecords).read();
+  }
+
+  /** One read. */
+  private static final class Reading {
+    final InputStream in;
+    final Consumer<String> warnings;
+    final long maxRecords;
+    final TraceData.Builder data = TraceData.builder();
+    final RecordBatch batch = new RecordBatch(BATCH);
+    long offset;
+    long records;
+    int vcpuCount;
+    boolean header;
+    boolean ended;
+
+    Reading(InputStream in, Consumer<String> warnings, long maxRecords) {
+      this.in = in;
+      this.warnings = warnings;
+      this.maxRecords = maxRecords;
+    }
+
+    TraceData read() throws IOException, TraceFileException {
+      preamble();
+      while (true) {
+        long chunkOffset = offset;
+        long length = varint();
+        if (length == -1) {
+          break; // a clean end between chunks
+        }
+        if (length == -2) {
+          cut(chunkOffset);
+          break;
+        }
+        if (length > TraceFileFormat.MAX_CHUNK_BYTES) {
+          throw new TraceFileException(
+              "corrupt trace file: chunk at byte "
+                  + chunkOffset
+                  + " claims "
+                  + length
+                  + " bytes, more than the limit of "
+                  + TraceFileFormat.MAX_CHUNK_BYTES);
+        }
+        // readNBytes grows its buffer as bytes arrive: a cut file claiming a large chunk costs
+        // only what is really there.
+        byte[] bytes = in.readNBytes((int) length);
+        offset += bytes.length;
+        if (bytes.length < length) {
+          cut(chunkOffset);
+          break;
+        }
+        Chunk chunk;
+        try {
+          chunk = Chunk.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+          throw new TraceFileException(
+              "corrupt trace file: chunk at byte " + chunkOffset + " does not parse: " + oneLine(e),
+              e);
+        }
+        try {
+          chunk(chunk, chunkOffset);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+          throw new TraceFileException(
+              "corrupt trace file: chunk at byte " + chunkOffset + ": " + oneLine(e), e);
+        }
+      }
+      if (!header) {
+        throw new TraceFileException(
+            "trace file cut short before its header: " + offset + " bytes");
+      }
+      if (!ended && !cutWarned) {
+        warnings.accept(
+            "trace file has no end: the run did not finish writing it; read "
+                + records
+                + " records");
+      }
+      return data.build();
+    }
+
+    boolean cutWarned;
+
+    private void cut(long chunkOffset) throws TraceFileException {
+      if (!header) {
+        throw new TraceFileException(
+            "trace file cut short before its header: " + offset + " bytes");
+      }
+      cutWarned = true;
+      warnings.accept(
+          "trace file cut short at byte "
+              + offset
+              + ": read up to the last complete chunk (byte "
+              + chunkOffset
+              + ", "
+              + records
+              + " records)");
+    }
+
+    private void preamble() throws IOException, TraceFileException {
+      byte[] p = in.readNBytes(TraceFileFormat.PREAMBLE_LENGTH);
+      offset = p.length;
+      int magicBytes = Math.min(p.length, TraceFileFormat.MAGIC.length);
+      for (int i = 0; i < magicBytes; i++) {
+        if (p[i] != TraceFileFormat.MAGIC[i]) {
+          throw new TraceFileException(
+              "not a guesttrace trace file: expected magic GTRACE, found " + hex(p, magicBytes));
+        }
+      }
+      if (p.length < TraceFileFormat.PREAMBLE_LENGTH) {
+        throw new TraceFileException(
+            "trace file cut short before its header: " + p.length + " bytes");
+      }
+      int major = p[6] & 0xFF;
+      int minor = p[7] & 0xFF;
+      if (major != TraceFileFormat.MAJOR) {
+        throw new TraceFileException(
+            "trace file format "
+                + major
+                + "."
+                + minor
+                + " not supported: this guesttrace reads format "
+                + TraceFileFormat.MAJOR
+                + ".x");
+      }
+    }
+
+    /** A varint of at most 5 bytes; -1 at a clean end of file, -2 if cut inside it. */
+    private long varint() throws IOException, TraceFileException {
+      long value = 0;
+      for (int i = 0; i < 5; i++) {
+        int b = in.read();
+        if (b < 0) {
+          return i == 0 ? -1 : -2;
+        }
+        offset++;
+        value |= (long) (b & 0x7F) << (7 * i);
+        if ((b & 0x80) == 0) {
+          return value;
+        }
+      }
+      throw new TraceFileException(
+          "corrupt trace file: chunk length at byte " + (offset - 5) + " is not a valid varint");
+    }
+
+    private void chunk(Chunk c, long at) throws TraceFileException {
+      if (!header && c.getBodyCase() != Chunk.BodyCase.HEADER) {
+        throw new TraceFileException(
+            "corrupt trace file: expected the header chunk first, found " + c.getBodyCase());
+      }
+      if (ended && c.getBodyCase() != Chunk.BodyCase.BODY_NOT_SET) {
+        throw new TraceFileException(
+            "corrupt trace file: chunk at byte " + at + " after the end chunk");
+      }
+      switch (c.getBodyCase()) {
+        case HEADER -> header(c.getHeader());
+        case NAMES -> {
+          for (Name n : c.getNames().getNamesList()) {
+            vcpu(n.getVcpu());
+            if (n.getId() < 1 || n.getId() > NameTableDescriptor.MAX_NAMES) {
+              throw new IllegalArgumentException("name id out of range: id=" + n.getId());
+            }
+            data.onName(n.getVcpu(), n.getId(), n.getName());
+          }
+        }
+        case RECORDS -> records(c.getRecords());
+        case CALIBRATION -> {
+          Calibration k = c.getCalibration();
+          int n = k.getVcpuCount();
+          if (k.getGuestTscCount() != n || k.getHostNanosCount() != n) {
+            throw new IllegalArgumentException(
+                "calibration columns differ in length: vcpu="
+                    + n
+                    + " guestTsc="
+                    + k.getGuestTscCount()
+                    + " hostNanos="
+                    + k.getHostNanosCount());
+          }
+          for (int i = 0; i < n; i++) {
+            data.onCalibration(
+                new CalibrationPair(vcpu(k.getVcpu(i)), k.getGuestTsc(i), k.getHostNanos(i)));
+          }
+        }
+        case HOST_SPANS -> {
+          for (dev.guesttrace.file.proto.HostSpan s : c.getHostSpans().getSpansList()) {
+            data.onHostSpan(
+                new HostSpan(
+                    vcpu(s.getVcpu()),
+                    kind(s.getKind()),
+                    s.getName(),
+                    s.getStartHostNanos(),
+                    s.getEndHostNanos()));
+          }
+        }
+        case DIAGNOSTIC -> data.onDiagnostic(diagnostic(c.getDiagnostic()));
+        case END -> {
+          end(c.getEnd());
+          ended = true;
+        }
+        case BODY_NOT_SET -> {
+          // A chunk from a newer minor version of the format: skipped.
+        }
+      }
+    }
+
+    private void header(Header h) throws TraceFileException {
+      if (header) {
+        throw new IllegalStateException("a second header chunk");
+      }
+      if (h.getVcpuCount() < 1 || h.getVcpuCount() > 4096) {
+        throw new IllegalArgumentException("vcpu count out of range: " + h.getVcpuCount());
+      }
+      vcpuCount = h.getVcpuCount();
+      data.onHeader(
+          new TraceHeader(
+              h.getGuest(),
+              h.getBackend(),
+              h.getVcpuCount(),
+              h.getMode(),
+              h.getRingBytes(),
+              h.getArgsList(),
+              h.getStartEpochNanos(),
+              h.getStartMonotonicNanos(),
+              h.getHostName(),
+              h.getCpuModel(),
+              h.getOs(),
+              h.getArch(),
+              h.getJvm(),
+              h.getInvariantTsc(),
+              h.getKvmTscKhz(),
+              h.getHostAbiVersion()));
+      header = true;
+    }
+
+    private void records(Records r) throws TraceFileException {
+      int vcpu = vcpu(r.getVcpu());
+      ByteString flags = r.getFlags();
+      int n = flags.size();
+      if (n == 0) {
+        return;
+      }
+      if (r.getTscDeltasCount() != n - 1) {
+        throw new IllegalArgumentException(
+            "records: " + n + " records but " + r.getTscDeltasCount() + " time deltas");
+      }
+      if (records + n > maxRecords) {
+        throw new TraceFileException(
+            "trace file holds more records than this reader's limit: limit=" + maxRecords);
+      }
+      int names = 0;
+      int args = 0;
+      int messages = 0;
+      long tsc = r.getFirstTsc();
+      batch.reset(vcpu);
+      for (int i = 0; i < n; i++) {
+        int f = flags.byteAt(i) & 0xFF;
+        int kind = f & KIND_MASK;
+        if ((f & 0x80) != 0 || !storedKind(kind)) {
+          throw new IllegalArgumentException(
+              "record " + i + " has invalid flags: 0x" + Integer.toHexString(f));
+        }
+        if (i > 0) {
+          tsc += r.getTscDeltas(i - 1);
+        }
+        if (batch.isFull()) {
+          data.onRecords(batch);
+          batch.reset(vcpu);
+        }
+        if (kind == RecordKind.MESSAGE) {
+          if ((f & (HAS_NAME | HAS_ARG0 | HAS_ARG1)) != 0) {
+            throw new IllegalArgumentException("message record " + i + " with name or arguments");
+          }
+          if (messages >= r.getMessagesCount()) {
+            throw new IllegalArgumentException("records: more messages than texts");
+          }
+          batch.addMessage(tsc, r.getMessages(messages++));
+          continue;
+        }
+        int nameId = 0;
+        if ((f & HAS_NAME) != 0) {
+          if (names >= r.getNameIdsCount()) {
+            throw new IllegalArgumentException("records: more named records than name ids");
+          }
+          nameId = r.getNameIds(names++);
+          if (nameId < 1 || nameId > NameTableDescriptor.MAX_NAMES) {
+            throw new IllegalArgumentException(
+                "record " + i + " name id out of range: " + Integer.toUnsignedString(nameId));
+          }
+        }
+        long arg0 = 0;
+        long arg1 = 0;
+        if ((f & HAS_ARG0) != 0) {
+          if (args >= r.getArgsCount()) {
+            throw new IllegalArgumentException("records: more arguments flagged than stored");
+          }
+          arg0 = r.getArgs(args++);
+        }
+        if ((f & HAS_ARG1) != 0) {
+          if (args >= r.getArgsCount()) {
+            throw new IllegalArgumentException("records: more arguments flagged than stored");
+          }
+          arg1 = r.getArgs(args++);
+        }
+        batch.add(kind, nameId, tsc, arg0, arg1);
+      }
+      if (names != r.getNameIdsCount()
+          || args != r.getArgsCount()
+          || messages != r.getMessagesCount()) {
+        throw new IllegalArgumentException(
+            "records: columns left over: nameIds="
+                + (r.getNameIdsCount() - names)
+                + " args="
+                + (r.getArgsCount() - args)
+                + " messages="
+                + (r.getMessagesCount() - messages));
+      }
+      if (batch.size() > 0) {
+        data.onRecords(batch);
+      }
+      records += n;
+    }
+
+    private void end(End e) {
+      dev.guesttrace.file.proto.Losses l = e.getLosses();
+      List<Diagnostic> diagnostics = new ArrayList<>();
+      for (dev.guesttrace.file.proto.Diagnostic d : e.getDiagnosticsList()) {
+        diagnostics.add(diagnostic(d));
+      }
+      List<ExitProfileRow> rows = new ArrayList<>();
+      for (dev.guesttrace.file.proto.ExitProfileRow r : e.getExitProfileList()) {
+        rows.add(
+            new ExitProfileRow(
+                r.getReason(),
+                r.getPort(),
+                r.getPortName(),
+                r.getCount(),
+                r.getErrors(),
+                r.getTotalNanos(),
+                r.getMinNanos(),
+                r.getMedianNanos(),
+                r.getP99Nanos(),
+                r.getMaxNanos()));
+      }
+      data.onFinish(
+          new TraceEnd(
+              e.getOutcome(),
+              e.getFailed(),
+              e.getEndMonotonicNanos(),
+              new LossCounters(
+                  l.getFlightOverwritten(),
+                  l.getStreamOverrun(),
+                  l.getUndecodable(),
+                  l.getQuotaDropped(),
+                  l.getGuestDropped()),
+              diagnostics,
+              rows));
+    }
+
+    private int vcpu(int vcpu) {
+      if (vcpu < 0 || vcpu >= vcpuCount) {
+        throw new IllegalArgumentException(
+            "vcpu out of range 0.." + (vcpuCount - 1) + ": vcpu=" + Integer.toUnsignedString(vcpu));
+      }
+      return vcpu;
+    }
+
+    private static Diagnostic diagnostic(dev.guesttrace.file.proto.Diagnostic d) {
+      return new Diagnostic(d.getKind(), d.getVcpu(), d.getCount(), d.getFirst());
+    }
+
+    private static SpanKind kind(dev.guesttrace.file.proto.HostSpan.Kind kind) {
+      return switch (kind) {
+        case RUN -> SpanKind.HOST_RUN;
+        case GUEST_CALL -> SpanKind.HOST_GUEST_CALL;
+        case HOST_CALL -> SpanKind.HOST_CALL;
+        default -> throw new IllegalArgumentException("host span kind unknown: " + kind);
+      };
+    }
+
+    private static boolean storedKind(int kind) {
+      return kind == RecordKind.SPAN_BEGIN
+          || kind == RecordKind.SPAN_END
+          || kind == RecordKind.MESSAGE
+          || kind == RecordKind.ALLOC
+          || kind == RecordKind.FREE
+          || kind == RecordKind.COUNTER;
+    }
+
+    private static String oneLine(Exception e) {
+      String m = String.valueOf(e.getMessage());
+      int nl = m.indexOf('\n');
+      return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    private static String hex(byte[] b, int n) {
+      StringBuilder s = new StringBuilder("0x");
+      for (int i = 0; i < n; i++) {
+        s.append(String.format("%02x", b[i] & 0xFF));
+      }
+      return s.toString();
+    }
+  }
+}

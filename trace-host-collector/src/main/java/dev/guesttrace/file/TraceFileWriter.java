@@ -1,0 +1,392 @@
+package dev.guesttrace.file;
+
+import static dev.guesttrace.file.TraceFileFormat.HAS_ARG0;
+import static dev.guesttrace.file.TraceFileFormat.HAS_ARG1;
+import static dev.guesttrace.file.TraceFileFormat.HAS_NAME;
+
+import com.google.protobuf.ByteString;
+import dev.guesttrace.abi.RecordKind;
+import dev.guesttrace.collect.CalibrationPair;
+import dev.guesttrace.collect.Diagnostic;
+import dev.guesttrace.collect.ExitProfileRow;
+import dev.guesttrace.collect.HostSpan;
+import dev.guesttrace.collect.LossCounters;
+import dev.guesttrace.collect.RecordBatch;
+import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.collect.TraceEnd;
+import dev.guesttrace.collect.TraceHeader;
+import dev.guesttrace.collect.TraceSink;
+import dev.guesttrace.collect.VcpuRecords;
+import dev.guesttrace.file.proto.Calibration;
+import dev.guesttrace.file.proto.Chunk;
+import dev.guesttrace.file.proto.End;
+import dev.guesttrace.file.proto.Header;
+import dev.guesttrace.file.proto.HostSpans;
+import dev.guesttrace.file.proto.Losses;
+import dev.guesttrace.file.proto.Name;
+import dev.guesttrace.file.proto.Names;
+import dev.guesttrace.file.proto.Records;
+import dev.guesttrace.span.SpanKind;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Writes a .gtrace file as a {@link TraceSink}: the preamble and header first, then names,
+ * calibration pairs, host spans and diagnostics as they come, each record batch as one compact
+ * columnar chunk, flushed to the operating system batch by batch so that a crash loses at most the
+ * batch in flight.
+ *
+ * <p>A sink cannot throw checked exceptions into the collector: the first I/O error stops the
+ * writing and is thrown by {@link #close()} (and reported by {@link #error()}).
+ */
+public final class TraceFileWriter implements TraceSink, AutoCloseable {
+  /** Calibration pairs or host spans buffered before they are written without a batch. */
+  private static final int PENDING_LIMIT = 1024;
+
+  private final OutputStream out;
+  private final String writerName;
+  private final CountingStream counting;
+  private Names.Builder names = Names.newBuilder();
+  private Calibration.Builder pairs = Calibration.newBuilder();
+  private HostSpans.Builder spans = HostSpans.newBuilder();
+  private long records;
+  private IOException error;
+  private boolean closed;
+
+  /**
+   * Writes to {@code out}, which this writer closes.
+   *
+   * @param writerName the program writing, e.g. {@code guesttrace 0.1.0}
+   */
+  public TraceFileWriter(OutputStream out, String writerName) {
+    this.counting = new CountingStream(Objects.requireNonNull(out, "out"));
+    this.out = new BufferedOutputStream(counting, 64 * 1024);
+    this.writerName = Objects.requireNonNull(writerName, "writerName");
+  }
+
+  /** Creates (or replaces) the file at {@code path}. */
+  public static TraceFileWriter create(Path path, String writerName) throws IOException {
+    return new TraceFileWriter(Files.newOutputStream(path), writerName);
+  }
+
+  /** Writes a whole trace held in memory (e.g. to convert or re-save one). */
+  public static void write(TraceData data, OutputStream out, String writerName) throws IOException {
+    try (TraceFileWriter w = new TraceFileWriter(out, writerName)) {
+      w.onHeader(data.header());
+      for (int v = 0; v < data.vcpuCount(); v++) {
+        VcpuRecords r = data.records(v);
+        for (int id = 1; id < r.nameLimit(); id++) {
+          if (r.name(id) != null) {
+            w.onName(v, id, r.name(id));
+          }
+        }
+      }
+      for (CalibrationPair p : data.calibrationPairs()) {
+        w.onCalibration(p);
+      }
+      for (HostSpan s : data.hostSpans()) {
+        w.onHostSpan(s);
+      }
+      RecordBatch batch = new RecordBatch(4096);
+      for (int v = 0; v < data.vcpuCount(); v++) {
+        VcpuRecords r = data.records(v);
+        batch.reset(v);
+        for (int i = 0; i < r.size(); i++) {
+          if (batch.isFull()) {
+            w.onRecords(batch);
+            batch.reset(v);
+          }
+          if (r.kind(i) == RecordKind.MESSAGE) {
+            batch.addMessage(r.tscTicks(i), r.message(i));
+          } else {
+            batch.add(r.kind(i), r.nameId(i), r.tscTicks(i), r.arg0(i), r.arg1(i));
+          }
+        }
+        if (batch.size() > 0) {
+          w.onRecords(batch);
+        }
+      }
+      if (data.end().isPresent()) {
+        w.onFinish(data.end().get());
+      } else {
+        for (Diagnostic d : data.diagnostics()) {
+          w.onDiagnostic(d);
+        }
+      }
+    }
+  }
+
+  /** Bytes handed to the underlying stream so far (the preamble included). */
+  public long bytesWritten() {
+    return counting.count;
+  }
+
+  /** Records written so far. */
+  public long recordsWritten() {
+    return records;
+  }
+
+  /** The first I/O error, if writing stopped because of one. */
+  public Optional<IOException> error() {
+    return Optional.ofNullable(error);
+  }
+
+  @Override
+  public void onHeader(TraceHeader h) {
+    if (error != null) {
+      return;
+    }
+    try {
+      out.write(TraceFileFormat.MAGIC);
+      out.write(TraceFileFormat.MAJOR);
+      out.write(TraceFileFormat.MINOR);
+    } catch (IOException e) {
+      error = e;
+      return;
+    }
+    Header.Builder b =
+        Header.newBuilder()
+            .setGuest(h.guest())
+            .setBackend(h.backend())
+            .setVcpuCount(h.vcpuCount())
+            .setMode(h.mode())
+            .setRingBytes(h.ringBytes())
+            .addAllArgs(h.args())
+            .setStartEpochNanos(h.startEpochNanos())
+            .setStartMonotonicNanos(h.startMonotonicNanos())
+            .setHostName(h.hostName())
+            .setCpuModel(h.cpuModel())
+            .setOs(h.os())
+            .setArch(h.arch())
+            .setJvm(h.jvm())
+            .setInvariantTsc(h.invariantTsc())
+            .setKvmTscKhz(h.kvmTscKhz())
+            .setHostAbiVersion(h.hostAbiVersion())
+            .setWriter(writerName);
+    write(Chunk.newBuilder().setHeader(b).build(), true);
+  }
+
+  @Override
+  public void onName(int vcpu, int nameId, String name) {
+    names.addNames(Name.newBuilder().setVcpu(vcpu).setId(nameId).setName(name));
+  }
+
+  @Override
+  public void onRecords(RecordBatch batch) {
+    int n = batch.size();
+    if (n == 0) {
+      return;
+    }
+    writePending();
+    byte[] flags = new byte[n];
+    Records.Builder b = Records.newBuilder().setVcpu(batch.vcpu()).setFirstTsc(batch.tscTicks(0));
+    long previous = batch.tscTicks(0);
+    for (int i = 0; i < n; i++) {
+      int kind = batch.kind(i);
+      int f = kind;
+      if (i > 0) {
+        long tsc = batch.tscTicks(i);
+        b.addTscDeltas(tsc - previous);
+        previous = tsc;
+      }
+      if (kind == RecordKind.MESSAGE) {
+        b.addMessages(batch.message(i));
+      } else {
+        int nameId = batch.nameId(i);
+        if (nameId != 0) {
+          f |= HAS_NAME;
+          b.addNameIds(nameId);
+        }
+        long arg0 = batch.arg0(i);
+        if (arg0 != 0) {
+          f |= HAS_ARG0;
+          b.addArgs(arg0);
+        }
+        long arg1 = batch.arg1(i);
+        if (arg1 != 0) {
+          f |= HAS_ARG1;
+          b.addArgs(arg1);
+        }
+      }
+      flags[i] = (byte) f;
+    }
+    b.setFlags(ByteString.copyFrom(flags));
+    records += n;
+    write(Chunk.newBuilder().setRecords(b).build(), true);
+  }
+
+  @Override
+  public void onCalibration(CalibrationPair pair) {
+    pairs.addVcpu(pair.vcpu()).addGuestTsc(pair.guestTscTicks()).addHostNanos(pair.hostNanos());
+    if (pairs.getVcpuCount() >= PENDING_LIMIT) {
+      writePending();
+    }
+  }
+
+  @Override
+  public void onHostSpan(HostSpan span) {
+    spans.addSpans(
+        dev.guesttrace.file.proto.HostSpan.newBuilder()
+            .setVcpu(span.vcpu())
+            .setKind(kind(span.kind()))
+            .setName(span.name())
+            .setStartHostNanos(span.startHostNanos())
+            .setEndHostNanos(span.endHostNanos()));
+    if (spans.getSpansCount() >= PENDING_LIMIT) {
+      writePending();
+    }
+  }
+
+  @Override
+  public void onDiagnostic(Diagnostic diagnostic) {
+    writePending();
+    write(Chunk.newBuilder().setDiagnostic(diagnostic(diagnostic)).build(), true);
+  }
+
+  @Override
+  public void onFinish(TraceEnd end) {
+    writePending();
+    LossCounters l = end.losses();
+    End.Builder b =
+        End.newBuilder()
+            .setOutcome(end.outcome())
+            .setFailed(end.failed())
+            .setEndMonotonicNanos(end.endMonotonicNanos())
+            .setLosses(
+                Losses.newBuilder()
+                    .setFlightOverwritten(l.flightOverwritten())
+                    .setStreamOverrun(l.streamOverrun())
+                    .setUndecodable(l.undecodable())
+                    .setQuotaDropped(l.quotaDropped())
+                    .setGuestDropped(l.guestDropped()));
+    for (Diagnostic d : end.diagnostics()) {
+      b.addDiagnostics(diagnostic(d));
+    }
+    for (ExitProfileRow r : end.exitProfile()) {
+      b.addExitProfile(
+          dev.guesttrace.file.proto.ExitProfileRow.newBuilder()
+              .setReason(r.reason())
+              .setPort(r.port())
+              .setPortName(r.portName())
+              .setCount(r.count())
+              .setErrors(r.errors())
+              .setTotalNanos(r.totalNanos())
+              .setMinNanos(r.minNanos())
+              .setMedianNanos(r.medianNanos())
+              .setP99Nanos(r.p99Nanos())
+              .setMaxNanos(r.maxNanos()));
+    }
+    write(Chunk.newBuilder().setEnd(b).build(), true);
+  }
+
+  /**
+   * Writes what is pending and closes the file.
+   *
+   * @throws IOException the first I/O error met while writing, if any
+   */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    writePending();
+    try {
+      out.close();
+    } catch (IOException e) {
+      if (error == null) {
+        error = e;
+      }
+    }
+    if (error != null) {
+      throw error;
+    }
+  }
+
+  private void writePending() {
+    if (names.getNamesCount() > 0) {
+      Names n = names.build();
+      names = Names.newBuilder();
+      write(Chunk.newBuilder().setNames(n).build(), false);
+    }
+    if (pairs.getVcpuCount() > 0) {
+      Calibration c = pairs.build();
+      pairs = Calibration.newBuilder();
+      write(Chunk.newBuilder().setCalibration(c).build(), false);
+    }
+    if (spans.getSpansCount() > 0) {
+      HostSpans s = spans.build();
+      spans = HostSpans.newBuilder();
+      write(Chunk.newBuilder().setHostSpans(s).build(), false);
+    }
+  }
+
+  private void write(Chunk chunk, boolean flush) {
+    if (error != null || closed && flush) {
+      return;
+    }
+    try {
+      chunk.writeDelimitedTo(out);
+      if (flush) {
+        out.flush();
+      }
+    } catch (IOException e) {
+      error = e;
+    }
+  }
+
+  private static dev.guesttrace.file.proto.Diagnostic diagnostic(Diagnostic d) {
+    return dev.guesttrace.file.proto.Diagnostic.newBuilder()
+        .setKind(d.kind())
+        .setVcpu(d.vcpu())
+        .setCount(d.count())
+        .setFirst(d.first())
+        .build();
+  }
+
+  private static dev.guesttrace.file.proto.HostSpan.Kind kind(SpanKind kind) {
+    return switch (kind) {
+      case HOST_RUN -> dev.guesttrace.file.proto.HostSpan.Kind.RUN;
+      case HOST_GUEST_CALL -> dev.guesttrace.file.proto.HostSpan.Kind.GUEST_CALL;
+      case HOST_CALL -> dev.guesttrace.file.proto.HostSpan.Kind.HOST_CALL;
+      case GUEST -> throw new IllegalArgumentException("not a host span kind: " + kind);
+    };
+  }
+
+  /** Counts bytes on their way to the file. */
+  private static final class CountingStream extends OutputStream {
+    private final OutputStream out;
+    long count;
+
+    CountingStream(OutputStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      out.write(b);
+      count++;
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      out.write(b, off, len);
+      count += len;
+    }
+
+    @Override
+    public void flush() throws IOException {
+      out.flush();
+    }
+
+    @Override
+    public void close() throws IOException {
+      out.close();
+    }
+  }
+}
