@@ -224,6 +224,21 @@ public final class Comparison {
     }
   }
 
+  /** Consecutive equal frames as one with a count: {@code fib;fib;fib} as {@code fib×3}. */
+  static List<String> collapse(List<String> frames) {
+    List<String> out = new ArrayList<>();
+    int i = 0;
+    while (i < frames.size()) {
+      int j = i;
+      while (j < frames.size() && frames.get(j).equals(frames.get(i))) {
+        j++;
+      }
+      out.add(j - i == 1 ? frames.get(i) : frames.get(i) + "×" + (j - i));
+      i = j;
+    }
+    return out;
+  }
+
   /** A span name as one path frame: ';' separates frames, so it cannot appear inside one. */
   static String frame(String name) {
     return name.replace(';', ':');
@@ -328,6 +343,14 @@ public final class Comparison {
     /** Whether the total or the self duration is marked. */
     public boolean marked() {
       return totalMark != Mark.NONE || selfMark != Mark.NONE;
+    }
+
+    /**
+     * The path for people: runs of the same frame written once with a count, {@code
+     * run;call;fib;fib;fib} as {@code run;call;fib×3}, so deep recursion stays readable.
+     */
+    public String displayPath() {
+      return String.join(";", collapse(List.of(path.split(";", -1))));
     }
 
     /** The path's last frame: the span name. */

@@ -3,7 +3,6 @@ package dev.guesttrace.compare;
 import dev.guesttrace.span.RunSummary;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -318,17 +317,7 @@ public final class ComparisonSvgRenderer {
 
   /** Consecutive equal frames as one, {@code fib;fib;fib} as {@code fib×3}, for labels only. */
   static List<String> collapse(List<String> frames) {
-    List<String> out = new ArrayList<>();
-    int i = 0;
-    while (i < frames.size()) {
-      int j = i;
-      while (j < frames.size() && frames.get(j).equals(frames.get(i))) {
-        j++;
-      }
-      out.add(j - i == 1 ? frames.get(i) : frames.get(i) + "×" + (j - i));
-      i = j;
-    }
-    return out;
+    return Comparison.collapse(frames);
   }
 
   static String ellipsizeEnd(String text, int maxChars) {

@@ -103,13 +103,17 @@ public final class ComparisonTextRenderer {
       for (int i = 0; i < line.length; i++) {
         text.append(" ".repeat(widths[i] - line[i].length())).append(line[i]).append("  ");
       }
-      text.append(r == 0 ? "path" : rows.get(r - 1).path());
+      text.append(r == 0 ? "path" : rows.get(r - 1).displayPath());
       out.append(text).append('\n');
     }
     if (shown < rows.size()) {
       out.append("... ").append(String.valueOf(rows.size() - shown)).append(" more paths\n");
     }
     out.append('\n');
+    boolean collapsed = false;
+    for (Comparison.Row row : rows.subList(0, shown)) {
+      collapsed |= !row.displayPath().equals(row.path());
+    }
     out.append("values: median per run")
         .append(rangeA || rangeB ? " [min..max over the side's runs]" : "")
         .append("; B/A: ratio of the medians; * = beyond the noise: every run of B differs from")
@@ -117,7 +121,7 @@ public final class ComparisonTextRenderer {
         .append(percent(comparison.options().minRelativeDifference()))
         .append(" of A's median and ")
         .append(Durations.format(comparison.options().minAbsoluteDifferenceNanos()))
-        .append('\n');
+        .append(collapsed ? "; fib×3 = fib;fib;fib\n" : "\n");
     out.append(summary(comparison)).append('\n');
   }
 

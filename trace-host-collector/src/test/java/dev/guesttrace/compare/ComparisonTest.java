@@ -196,6 +196,20 @@ class ComparisonTest {
   }
 
   @Test
+  void displayPath_collapsesRecursion() {
+    TraceTree deep =
+        tree(HOST_A, span("run", 0, 10, span("fib", 1, 9, span("fib", 2, 8, span("x", 3, 4)))));
+    Comparison comparison = Comparison.of(List.of(deep), List.of(deep), DEFAULTS);
+
+    assertThat(comparison.rows())
+        .extracting(Comparison.Row::displayPath)
+        .containsExactly("run", "run;fib", "run;fib×2", "run;fib×2;x");
+    StringBuilder text = new StringBuilder();
+    ComparisonTextRenderer.render(comparison, text);
+    assertThat(text.toString()).contains("  run;fib×2;x\n", "; fib×3 = fib;fib;fib\n");
+  }
+
+  @Test
   void of_rejectsAnEmptySide() {
     TraceTree one = tree(HOST_A, span("run", 0, 1));
     assertThatThrownBy(() -> Comparison.of(List.of(one), List.of(), DEFAULTS))
