@@ -8,6 +8,7 @@ import java.math.BigInteger;
 import java.math.RoundingMode;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * The time-stamp counter an emulated VM presents to its guest, built the way hardware TSC scaling
@@ -54,14 +55,17 @@ public final class GuestTsc {
   private final long offsetTicks;
   private final long vcpuOffsetTicks;
 
-  /** Per-vCPU counters of the stepped source; each written only by its vCPU's thread. */
-  private final long[] steps;
+  /**
+   * Per-vCPU counters of the stepped source. Atomic because a host thread may read a vCPU's TSC too
+   * (a deterministic run's host clock): no step is ever lost or repeated.
+   */
+  private final AtomicLongArray steps;
 
   private GuestTsc(TscConfig config, boolean hardware, long multiplier) {
     this.config = config;
     this.hardware = hardware;
     this.stepped = config.source() == TscSource.STEPPED;
-    this.steps = stepped ? new long[VmConfig.MAX_VCPUS] : null;
+    this.steps = stepped ? new AtomicLongArray(VmConfig.MAX_VCPUS) : null;
     this.scaled = config.ticksPerSecond() > 0;
     this.multiplier = multiplier;
     this.offsetTicks = config.offsetTicks();
@@ -117,7 +121,7 @@ public final class GuestTsc {
       return RdtscStub.rdtsc();
     }
     if (stepped) {
-      return steps[vcpuId] += STEP_TICKS;
+      return steps.addAndGet(vcpuId, STEP_TICKS);
     }
     return System.nanoTime() - VIRTUAL_ORIGIN_NANOS;
   }

@@ -92,6 +92,22 @@ class GuestTscTest {
   }
 
   @Test
+  void read_steppedSourceFromTwoThreads_losesNoStep() throws InterruptedException {
+    GuestTsc tsc = GuestTsc.create(new TscConfig(0, 0, 0, TscSource.STEPPED));
+    Runnable reads =
+        () -> {
+          for (int i = 0; i < 100_000; i++) {
+            tsc.read(0);
+          }
+        };
+    Thread other = Thread.ofPlatform().start(reads);
+    reads.run();
+    other.join();
+
+    assertThat(tsc.read(0)).isEqualTo(200_001 * GuestTsc.STEP_TICKS);
+  }
+
+  @Test
   void read_hardwareSource_isMonotonicAndHasNoExactTruth() {
     assumeTrue(
         RdtscStub.available(),
