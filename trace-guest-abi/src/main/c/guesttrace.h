@@ -297,19 +297,17 @@ static inline __attribute__((noreturn)) void gt_hlt(void) {
   }
 }
 
+/*
+ * memcpy and memset as one string instruction each: fast on hardware (ERMS), and a single
+ * instruction for a hypervisor that has to emulate the guest (KVM's non-PVM mode), where a byte
+ * loop costs microseconds per iteration.
+ */
 static inline void gt_memcpy(void *dst, const void *src, size_t n) {
-  uint8_t *d = (uint8_t *)dst;
-  const uint8_t *s = (const uint8_t *)src;
-  while (n--) {
-    *d++ = *s++;
-  }
+  __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
 }
 
 static inline void gt_memset(void *dst, int value, size_t n) {
-  uint8_t *d = (uint8_t *)dst;
-  while (n--) {
-    *d++ = (uint8_t)value;
-  }
+  __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(value) : "memory");
 }
 
 static inline size_t gt_strlen(const char *s) {
