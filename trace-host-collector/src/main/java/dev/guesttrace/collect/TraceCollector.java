@@ -64,6 +64,13 @@ public final class TraceCollector implements ExitListener, PortHandler {
   /** Records kept per run unless {@link Builder#setMaxRecords} says otherwise (~230 MB). */
   public static final long DEFAULT_MAX_RECORDS = 8_000_000;
 
+  /**
+   * Calibration pairs kept per vCPU before thinning: beyond it every 2nd, then every 4th, ... pair
+   * is kept, so a guest that exits a million times a second costs logarithmic memory, and the fit
+   * still sees the whole run.
+   */
+  public static final int PAIRS_BEFORE_THINNING = 16_384;
+
   /** Records per batch handed to the sink unless {@link Builder#setBatchRecords} says otherwise. */
   public static final int DEFAULT_BATCH_RECORDS = 4096;
 
@@ -81,6 +88,7 @@ public final class TraceCollector implements ExitListener, PortHandler {
   private final Diagnostics diagnostics = new Diagnostics();
   private final Map<Integer, Ring> rings = new HashMap<>();
   private final Map<Long, NameTableReader> tables = new HashMap<>();
+  private final Map<Integer, long[]> pairsSeen = new HashMap<>();
   private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
   private int vcpuCount;
   private boolean started;
@@ -163,11 +171,21 @@ public final class TraceCollector implements ExitListener, PortHandler {
     return ExitHandler.ExitAction.RESUME;
   }
 
-  /** Records a calibration pair and passes it to the sink. */
+  /**
+   * Records a calibration pair and passes it to the sink (thinned beyond {@link
+   * #PAIRS_BEFORE_THINNING} per vCPU).
+   */
   public synchronized void calibrationPair(int vcpu, long guestTscTicks, long hostNanos) {
     requireStarted();
     if (vcpu < 0 || vcpu >= vcpuCount) {
       return;
+    }
+    long seen = pairsSeen.computeIfAbsent(vcpu, v -> new long[1])[0]++;
+    if (seen >= PAIRS_BEFORE_THINNING) {
+      long stride = Long.highestOneBit(seen / PAIRS_BEFORE_THINNING) * 2;
+      if ((seen & (stride - 1)) != 0) {
+        return;
+      }
     }
     sink.onCalibration(new CalibrationPair(vcpu, guestTscTicks, hostNanos));
   }

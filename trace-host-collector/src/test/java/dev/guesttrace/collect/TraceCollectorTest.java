@@ -517,4 +517,22 @@ class TraceCollectorTest {
     TraceData data = g.finish();
     assertThat(data.losses()).isEqualTo(new LossCounters(0, 0, 0, 0, 12));
   }
+
+  @Test
+  void calibrationPairs_areThinnedLogarithmicallyForAGuestThatExitsConstantly() {
+    FakeGuest g = new FakeGuest(1);
+    FakeGuest.Cpu cpu = g.cpu(0);
+    int exits = TraceCollector.PAIRS_BEFORE_THINNING * 4;
+    for (int i = 0; i < exits; i++) {
+      cpu.register(Register.RCX, i);
+      cpu.out(ExitPorts.LOG, 3);
+    }
+    TraceData data = g.finish();
+    int l = TraceCollector.PAIRS_BEFORE_THINNING;
+    // All of the first L, every 2nd of the next L, every 4th of the next 2L.
+    assertThat(data.calibrationPairs()).hasSize(l + l / 2 + l / 2);
+    assertThat(data.calibrationPairs().get(l).guestTscTicks()).isEqualTo(l);
+    assertThat(data.calibrationPairs().get(l + 1).guestTscTicks()).isEqualTo(l + 2);
+    assertThat(data.calibrationPairs().getLast().guestTscTicks()).isEqualTo(4L * l - 4);
+  }
 }
