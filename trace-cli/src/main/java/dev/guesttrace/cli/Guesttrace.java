@@ -15,6 +15,9 @@ import picocli.CommandLine.Command;
     description = "Guest-performance tracing for micro-VMs: run a guest, see where its time goes.",
     subcommands = {
       RunCommand.class,
+      TreeCommand.class,
+      StatsCommand.class,
+      InfoCommand.class,
       GuestsCommand.class,
       CommandLine.HelpCommand.class,
     })

@@ -2,6 +2,7 @@ package dev.guesttrace.cli;
 
 import dev.guesttrace.abi.CallCodec.FunctionCall;
 import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.file.TraceFileWriter;
 import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.guest.GuestProgram;
 import dev.guesttrace.guest.GuestRuntime;
@@ -126,36 +127,73 @@ final class RunCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     RunConfig config = config(err);
     GuestRun.Result result;
+    TraceFileWriter writer = null;
     try {
-      result =
-          GuestRun.builder(config)
-              .setHostPrint(text -> printGuestOutput(err, text))
-              .build()
-              .execute();
+      GuestRun.Builder run =
+          GuestRun.builder(config).setHostPrint(text -> printGuestOutput(err, text));
+      if (output != null) {
+        writer = TraceFileWriter.create(output, "guesttrace run");
+        run.setSink(writer);
+      }
+      result = run.build().execute();
     } catch (VmException e) {
       throw CliException.badData(e.getMessage(), e);
+    } catch (java.io.IOException e) {
+      throw CliException.badData("cannot write " + output + ": " + e.getMessage(), e);
+    } finally {
+      if (writer != null) {
+        try {
+          writer.close();
+        } catch (java.io.IOException e) {
+          err.println("guesttrace run: cannot finish " + output + ": " + e.getMessage());
+        }
+      }
+    }
+    if (writer != null && writer.error().isPresent()) {
+      throw CliException.badData(
+          "writing "
+              + output
+              + " failed after "
+              + writer.recordsWritten()
+              + " records (what was written stays readable): "
+              + writer.error().get().getMessage());
     }
     TraceData data = result.data();
     if (!quiet) {
       TextTreeRenderer.full().compact(compact).render(SpanTreeBuilder.build(data), out);
     }
-    if (data.losses().total() > 0) {
-      err.println(
-          "guesttrace run: lost "
-              + InfoRenderer.losses(data.losses())
-              + " (see 'guesttrace info')");
+    reportLosses(data, err, "run");
+    if (output != null) {
+      err.println("guesttrace run: wrote " + output + " (" + data.recordCount() + " records)");
     }
-    if (!data.diagnostics().isEmpty()) {
-      err.println(
-          "guesttrace run: "
-              + data.diagnostics().size()
-              + " kinds of diagnostics in the guest's trace (see 'guesttrace info')");
-    }
-    err.flush();
     if (result.failed()) {
       throw CliException.badData(result.outcome());
     }
     return Errors.OK;
+  }
+
+  /** Loss and diagnostics are never silent: one line each on stderr when there are any. */
+  static void reportLosses(TraceData data, PrintWriter err, String verb) {
+    if (data.losses().total() > 0) {
+      err.println(
+          "guesttrace "
+              + verb
+              + ": lost "
+              + InfoRenderer.losses(data.losses())
+              + " (see 'guesttrace info')");
+    }
+    if (!data.diagnostics().isEmpty()) {
+      long count = data.diagnostics().stream().mapToLong(d -> d.count()).sum();
+      err.println(
+          "guesttrace "
+              + verb
+              + ": "
+              + count
+              + " diagnostics about the guest's trace, first: "
+              + dev.guesttrace.render.Printable.of(data.diagnostics().get(0).first())
+              + " (see 'guesttrace info')");
+    }
+    err.flush();
   }
 
   private RunConfig config(PrintWriter err) {

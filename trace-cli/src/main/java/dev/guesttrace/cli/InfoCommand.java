@@ -1,0 +1,32 @@
+package dev.guesttrace.cli;
+
+import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.render.InfoRenderer;
+import dev.guesttrace.span.SpanTreeBuilder;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code guesttrace info FILE}: the run, the host, the calibration, losses and diagnostics. */
+@Command(
+    name = "info",
+    mixinStandardHelpOptions = true,
+    description = "Host, backend, calibration and its error, records, losses, diagnostics, VM exits.")
+final class InfoCommand implements Callable<Integer> {
+  @Mixin CommonOptions common;
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
+  Path file;
+
+  @Override
+  public Integer call() {
+    TraceData data = TraceFiles.load(file, spec.commandLine().getErr(), "info");
+    InfoRenderer.render(data, SpanTreeBuilder.calibrate(data), spec.commandLine().getOut());
+    return Errors.OK;
+  }
+}
