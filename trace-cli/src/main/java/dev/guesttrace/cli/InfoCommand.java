@@ -15,7 +15,8 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "info",
     mixinStandardHelpOptions = true,
-    description = "Host, backend, calibration and its error, records, losses, diagnostics, VM exits.")
+    description =
+        "Host, backend, calibration and its error, records, losses, diagnostics, VM exits.")
 final class InfoCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Spec CommandSpec spec;

@@ -303,7 +303,14 @@ public final class GuestRun {
         }
         case RunOutcome.Stopped s -> {
           String abort = firstAbort.get();
-          failure = abort != null ? abort : "stopped on vCPU " + vcpu + " during " + what;
+          failure =
+              abort != null
+                  ? abort
+                  : "stopped on vCPU "
+                      + vcpu
+                      + " during "
+                      + what
+                      + dispatcher.firstHandlerError().map(e -> ": " + e).orElse("");
         }
         case RunOutcome.Faulted f ->
             failure = "guest fault on vCPU " + vcpu + " during " + what + ": " + f.reason();
