@@ -29,8 +29,17 @@ public final class KvmBackend implements Backend {
 
   private static final Path DEV_KVM = Path.of("/dev/kvm");
 
+  private final Path device;
+
   /** Creates the backend; nothing is opened until {@link #create}. */
-  public KvmBackend() {}
+  public KvmBackend() {
+    this(DEV_KVM);
+  }
+
+  /** A backend that checks {@code device} instead of {@code /dev/kvm} (tests). */
+  KvmBackend(Path device) {
+    this.device = device;
+  }
 
   @Override
   public String name() {
@@ -45,12 +54,12 @@ public final class KvmBackend implements Backend {
         || !(arch.equals("amd64") || arch.equals("x86_64"))) {
       return Optional.of("kvm needs x86-64 Linux: os=" + os + " arch=" + arch);
     }
-    if (!Files.exists(DEV_KVM)) {
-      return Optional.of("no /dev/kvm");
+    if (!Files.exists(device)) {
+      return Optional.of("no " + device);
     }
     int fd = -1;
     try {
-      fd = Native.open(DEV_KVM.toString(), Native.O_RDWR | Native.O_CLOEXEC);
+      fd = Native.open(device.toString(), Native.O_RDWR | Native.O_CLOEXEC);
       int api = Native.ioctl(fd, Kvm.GET_API_VERSION, 0, "KVM_GET_API_VERSION");
       if (api != Kvm.API_VERSION) {
         return Optional.of(
@@ -58,7 +67,7 @@ public final class KvmBackend implements Backend {
       }
       return Optional.empty();
     } catch (Native.NativeException e) {
-      return Optional.of("cannot open /dev/kvm: " + Native.strerror(e.errno));
+      return Optional.of("cannot open " + device + ": " + Native.strerror(e.errno));
     } catch (LinkageError e) {
       return Optional.of("cannot call libc through the FFM API: " + e.getMessage());
     } finally {
