@@ -18,6 +18,10 @@ import picocli.CommandLine.Command;
       TreeCommand.class,
       StatsCommand.class,
       InfoCommand.class,
+      ExportCommand.class,
+      PerfettoCommand.class,
+      FlameCommand.class,
+      CompareCommand.class,
       GuestsCommand.class,
       CommandLine.HelpCommand.class,
     })
@@ -37,6 +41,12 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace tree fib.gtrace --compact            print the tree again from the file
         guesttrace stats fib.gtrace                     per-function count, total, self, p99
         guesttrace info fib.gtrace                      host, calibration, losses, VM exits
+        guesttrace export fib.gtrace --otlp http://localhost:4317
+        guesttrace perfetto fib.gtrace -o fib.json      open in ui.perfetto.dev
+        guesttrace flame fib.gtrace --svg fib.svg       flame graph (folded stacks without --svg)
+        guesttrace run fib -o a1.gtrace; guesttrace run fib --arg slow=fib -o b1.gtrace
+        guesttrace compare a1.gtrace --vs b1.gtrace --svg cmp.svg
+        guesttrace run hello --backend kvm              the C twin under real KVM
       """;
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;

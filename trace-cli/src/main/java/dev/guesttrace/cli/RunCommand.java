@@ -108,6 +108,14 @@ final class RunCommand implements Callable<Integer> {
       description = "Write the trace file.")
   Path output;
 
+  @Option(
+      names = "--otlp",
+      paramLabel = "URL",
+      description = "Also send the trace over OTLP, e.g. http://localhost:4317.")
+  String otlp;
+
+  @Mixin OtlpOptions otlpOptions;
+
   @Option(names = "--quiet", description = "Do not print the tree.")
   boolean quiet;
 
@@ -159,8 +167,12 @@ final class RunCommand implements Callable<Integer> {
               + writer.error().get().getMessage());
     }
     TraceData data = result.data();
+    dev.guesttrace.span.TraceTree tree = SpanTreeBuilder.build(data);
     if (!quiet) {
-      TextTreeRenderer.full().compact(compact).render(SpanTreeBuilder.build(data), out);
+      TextTreeRenderer.full().compact(compact).render(tree, out);
+    }
+    if (otlp != null) {
+      otlpOptions.export(tree, otlp, err, "run");
     }
     reportLosses(data, err, "run");
     if (output != null) {
