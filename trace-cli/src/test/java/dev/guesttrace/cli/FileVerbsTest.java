@@ -1,0 +1,115 @@
+package dev.guesttrace.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The verbs that read a trace file, on files written by {@code run -o}. */
+class FileVerbsTest {
+  @TempDir static Path dir;
+  static Path hello;
+  static CliTest.Outcome helloRun;
+
+  @BeforeAll
+  static void writeTrace() {
+    hello = dir.resolve("hello.gtrace");
+    helloRun = CliTest.run("run", "hello", "--deterministic", "-o", hello.toString());
+  }
+
+  @Test
+  void runThenTree_printsTheSameTree() {
+    assertThat(helloRun.status()).isZero();
+    assertThat(helloRun.err()).contains("wrote " + hello);
+    CliTest.Outcome tree = CliTest.run("tree", hello.toString());
+    assertThat(tree.status()).isZero();
+    assertThat(tree.out()).isEqualTo(helloRun.out());
+    assertThat(CliTest.run("tree", hello.toString(), "--compact").out().lines())
+        .contains("[20µs     ]     dispatch_function 34µs");
+  }
+
+  @Test
+  void info_showsHostCalibrationLossesAndExits() {
+    CliTest.Outcome info = CliTest.run("info", hello.toString());
+    assertThat(info.status()).isZero();
+    assertThat(info.out())
+        .contains("guest        hello")
+        .contains("run          emulated backend, 1 vCPU, stream mode")
+        .contains("calibration  1.000000 GHz (fit)")
+        .contains("lost         none")
+        .contains("diagnostics  none")
+        .contains("out      host_call         1");
+  }
+
+  @Test
+  void stats_listsEveryFunctionWithCounts() {
+    CliTest.Outcome stats = CliTest.run("stats", hello.toString());
+    assertThat(stats.status()).isZero();
+    assertThat(stats.out().lines().filter(l -> l.startsWith("try_pop_shared_input_data_into")))
+        .singleElement()
+        .satisfies(l -> assertThat(l.split("\\s+")[1]).isEqualTo("2"));
+  }
+
+  @Test
+  void perfettoFlameCompare_writeTheirOutputs() throws IOException {
+    Path json = dir.resolve("hello.json");
+    assertThat(CliTest.run("perfetto", hello.toString(), "-o", json.toString()).status()).isZero();
+    assertThat(Files.readString(json))
+        .startsWith("{")
+        .contains("\"traceEvents\"", "dispatch_function");
+
+    CliTest.Outcome folded = CliTest.run("flame", hello.toString());
+    assertThat(folded.status()).isZero();
+    assertThat(folded.out().lines())
+        .anyMatch(l -> l.matches("run hello;PrintOutput;dispatch_function;.* \\d+"));
+    Path svg = dir.resolve("flame.svg");
+    assertThat(CliTest.run("flame", hello.toString(), "--svg", svg.toString()).status()).isZero();
+    assertThat(Files.readString(svg)).startsWith("<?xml").contains("<svg");
+
+    CliTest.Outcome compare = CliTest.run("compare", hello.toString(), "--vs", hello.toString());
+    assertThat(compare.status()).isZero();
+    assertThat(compare.out()).contains("dispatch_function", "no path differs beyond the noise");
+  }
+
+  @Test
+  void cutFile_readsToTheLastCompleteBatchWithAWarning() throws IOException {
+    byte[] whole = Files.readAllBytes(hello);
+    Path cut = dir.resolve("cut.gtrace");
+    Files.write(cut, Arrays.copyOf(whole, whole.length - 7));
+    CliTest.Outcome tree = CliTest.run("tree", cut.toString());
+    assertThat(tree.status()).isZero();
+    assertThat(tree.err()).startsWith("guesttrace tree: warning: ");
+  }
+
+  @Test
+  void notATrace_isOneLineAndExit1() throws IOException {
+    Path junk = dir.resolve("junk.gtrace");
+    Files.writeString(junk, "this is not a trace file at all");
+    CliTest.Outcome info = CliTest.run("info", junk.toString());
+    assertThat(info.status()).isEqualTo(1);
+    assertThat(info.err().lines())
+        .singleElement()
+        .asString()
+        .startsWith("guesttrace info: " + junk);
+    CliTest.Outcome missing = CliTest.run("tree", dir.resolve("nope.gtrace").toString());
+    assertThat(missing.status()).isEqualTo(1);
+    assertThat(missing.err())
+        .isEqualTo("guesttrace tree: no such file: " + dir.resolve("nope.gtrace") + "\n");
+  }
+
+  @Test
+  void exportToNothing_failsInOneLineAndLeavesTheFile() throws IOException {
+    byte[] before = Files.readAllBytes(hello);
+    CliTest.Outcome export =
+        CliTest.run(
+            "export", hello.toString(), "--otlp", "http://127.0.0.1:9", "--otlp-timeout", "2s");
+    assertThat(export.status()).isEqualTo(1);
+    assertThat(export.err().lines()).singleElement().asString().contains("failed");
+    assertThat(Files.readAllBytes(hello)).isEqualTo(before);
+  }
+}
