@@ -78,6 +78,26 @@ public final class KvmBackend implements Backend {
   }
 
   /**
+   * Which KVM implementation this host runs, from {@code /sys/module}: {@code kvm_intel} or {@code
+   * kvm_amd} (hardware virtualization) or {@code kvm_pvm} (PVM: shadow paging with the guest at CPL
+   * 3; a guest that is not a PVM-enlightened kernel, as guesttrace's are not, runs in KVM's
+   * instruction emulator, microseconds per instruction). Empty if none is loaded or it cannot be
+   * told. Worth showing next to any timing taken on this backend.
+   */
+  public static Optional<String> hypervisorModule() {
+    return hypervisorModule(Path.of("/sys/module"));
+  }
+
+  static Optional<String> hypervisorModule(Path sysModule) {
+    for (String module : new String[] {"kvm_intel", "kvm_amd", "kvm_pvm"}) {
+      if (Files.isDirectory(sysModule.resolve(module))) {
+        return Optional.of(module);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
    * Creates a VM running {@code guest}, which must be a {@link GuestSource.Elf}.
    *
    * @return a {@link KvmVm}

@@ -40,6 +40,17 @@ class KvmBackendTest {
   }
 
   @Test
+  void hypervisorModule_readsSysModule() throws Exception {
+    Path sys = Files.createDirectories(dir.resolve("module"));
+    assertThat(KvmBackend.hypervisorModule(sys)).isEmpty();
+    Files.createDirectories(sys.resolve("kvm"));
+    Files.createDirectories(sys.resolve("kvm_pvm"));
+    assertThat(KvmBackend.hypervisorModule(sys)).contains("kvm_pvm");
+    Files.createDirectories(sys.resolve("kvm_amd"));
+    assertThat(KvmBackend.hypervisorModule(sys)).contains("kvm_amd");
+  }
+
+  @Test
   void name_isKvm() {
     assertThat(new KvmBackend().name()).isEqualTo("kvm");
   }
