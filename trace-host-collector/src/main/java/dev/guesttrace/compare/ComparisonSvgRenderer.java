@@ -3,6 +3,7 @@ package dev.guesttrace.compare;
 import dev.guesttrace.span.RunSummary;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -60,8 +61,17 @@ public final class ComparisonSvgRenderer {
   }
 
   private static String svg(Comparison comparison, int maxRows) {
-    List<Comparison.Row> rows =
-        comparison.rows().subList(0, Math.min(maxRows, comparison.rows().size()));
+    // The top rows by impact, and every marked row even if its impact is small.
+    List<Comparison.Row> rows = new ArrayList<>();
+    int extraMarked = 0;
+    for (Comparison.Row row : comparison.rows()) {
+      if (rows.size() < maxRows) {
+        rows.add(row);
+      } else if (row.marked()) {
+        rows.add(row);
+        extraMarked++;
+      }
+    }
     List<String> notes = ComparisonTextRenderer.notes(comparison);
     StringBuilder body = new StringBuilder();
     int y = MARGIN + 22;
@@ -100,7 +110,12 @@ public final class ComparisonSvgRenderer {
         "#555",
         "start",
         (shownPaths < allPaths
-                ? "Top " + shownPaths + " of " + allPaths + " call paths"
+                ? "Top "
+                    + (shownPaths - extraMarked)
+                    + " of "
+                    + allPaths
+                    + " call paths"
+                    + (extraMarked > 0 ? " and " + extraMarked + " more marked" : "")
                 : "All " + allPaths + " call paths")
             + " by impact (|B - A| of the median total per run).");
     text(body, RATIO_X, y + 14, 12, "bold", "#555", "start", "B/A total (self)");

@@ -123,6 +123,34 @@ public final class ComparisonTextRenderer {
         .append(Durations.format(comparison.options().minAbsoluteDifferenceNanos()))
         .append(collapsed ? "; fib×3 = fib;fib;fib\n" : "\n");
     out.append(summary(comparison)).append('\n');
+    // The marked paths again, on their own: sorted by total impact they can sit far down a table.
+    List<String[]> marked = new ArrayList<>();
+    int width = 0;
+    for (Comparison.Row row : comparison.markedRows()) {
+      List<String> parts = new ArrayList<>();
+      if (row.totalMark() != Mark.NONE) {
+        parts.add(
+            "total " + markedRatio(row.a().totalNanos(), row.b().totalNanos(), row.totalMark()));
+      }
+      if (row.selfMark() != Mark.NONE) {
+        parts.add("self " + markedRatio(row.a().selfNanos(), row.b().selfNanos(), row.selfMark()));
+      }
+      String what = String.join(", ", parts);
+      width = Math.max(width, what.length());
+      marked.add(new String[] {what, row.displayPath()});
+    }
+    for (String[] line : marked) {
+      out.append("  ")
+          .append(line[0])
+          .append(" ".repeat(width - line[0].length() + 2))
+          .append(line[1])
+          .append('\n');
+    }
+  }
+
+  private static String markedRatio(Spread a, Spread b, Mark mark) {
+    return ratio(a.median(), b.median(), Mark.NONE).strip()
+        + (mark == Mark.SLOWER ? " slower" : " faster");
   }
 
   private static String summary(Comparison comparison) {

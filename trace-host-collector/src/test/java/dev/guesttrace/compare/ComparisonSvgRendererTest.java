@@ -64,7 +64,7 @@ class ComparisonSvgRendererTest {
   @Test
   void render_limitsRowsToTheTopByImpact() throws Exception {
     Comparison comparison =
-        Comparison.of(List.of(run(100_000)), List.of(run(200_000)), Comparison.Options.defaults());
+        Comparison.of(List.of(run(100_000)), List.of(run(100_000)), Comparison.Options.defaults());
     StringBuilder svg = new StringBuilder();
 
     ComparisonSvgRenderer.render(comparison, svg, 1);
@@ -72,6 +72,32 @@ class ComparisonSvgRendererTest {
     Document doc = parse(svg.toString());
     assertThat(doc.getElementsByTagName("g").getLength()).isEqualTo(1);
     assertThat(doc.getDocumentElement().getTextContent()).contains("Top 1 of 3 call paths");
+  }
+
+  @Test
+  void render_keepsMarkedRowsBeyondTheTop() throws Exception {
+    // run and fib change a lot but within the noise; "tiny" changes little but beyond it.
+    Comparison comparison =
+        Comparison.of(
+            List.of(tiny(100_000, 1_000), tiny(300_000, 1_050)),
+            List.of(tiny(150_000, 5_000), tiny(400_000, 5_100)),
+            Comparison.Options.defaults());
+    StringBuilder svg = new StringBuilder();
+
+    ComparisonSvgRenderer.render(comparison, svg, 1);
+
+    Document doc = parse(svg.toString());
+    NodeList groups = doc.getElementsByTagName("g");
+    assertThat(groups.getLength()).isEqualTo(2);
+    assertThat(groups.item(1).getTextContent().strip()).startsWith("run;fib;tiny\n");
+    assertThat(doc.getDocumentElement().getTextContent())
+        .contains("Top 1 of 3 call paths and 1 more marked");
+  }
+
+  private static TraceTree tiny(long fibNanos, long tinyNanos) {
+    return tree(
+        summary("fib", "host-a", 1.7e9),
+        span("run", 0, fibNanos, span("fib", 0, fibNanos, span("tiny", 0, tinyNanos))));
   }
 
   @Test

@@ -57,6 +57,8 @@ class ComparisonTextRendererTest {
             beyond the noise: every run of B differs from every run of A by at least 5% of A's \
             median and 1.00µs
             2 of 3 paths marked: 2 slower in B, 0 faster in B
+              total 2.00x slower, self 2.00x slower  run;fib
+              total 1.77x slower                     run
             """);
   }
 
