@@ -25,16 +25,20 @@ import java.util.Optional;
  *       cannot see an exit before the guest read its TSC): it is counted as a TSC jump. A pair far
  *       <em>later</em> is a slow exit (a host pause), set aside without blame.
  *   <li>The host sees an exit some microseconds after the guest read its TSC, never before: the
- *       residuals are one-sided delays. The slope is therefore refitted through the lower envelope
- *       (the least-delayed pair of each stretch of the run) and each vCPU's offset set at its
- *       least-delayed pair, as NTP keeps the sample with the shortest round trip. Converted guest
- *       times then fall when the guest read the TSC, not when the host noticed.
+ *       residuals are one-sided delays. The final slope is that of the highest line no pair lies
+ *       below (the lower convex hull across the middle of the run, a small linear program), and
+ *       each vCPU's offset is set at its least-delayed pair, as NTP keeps the sample with the
+ *       shortest round trip. Converted guest times then fall when the guest read the TSC, not when
+ *       the host noticed, and stretches where every exit was slow (a cold JIT, a busy host) do not
+ *       tilt the line.
  * </ol>
  *
- * <p>The reported error is twice the standard error of the fitted rate (about 95 %), in ppm; the
- * worst residual is the longest exit delay seen among the pairs used. With fewer than two distinct
- * guest TSC values the rate cannot be fitted: it comes from {@code KVM_GET_TSC_KHZ} if known,
- * otherwise one tick per nanosecond is assumed, and {@link #warnings()} says so.
+ * <p>The reported error is the larger of twice the standard error of a least-squares fit through
+ * the least-delayed pair of each stretch of the run (about 95 %) and the distance between that fit
+ * and the hull's slope, in ppm; the worst residual is the longest exit delay seen among the pairs
+ * used. With fewer than two distinct guest TSC values the rate cannot be fitted: it comes from
+ * {@code KVM_GET_TSC_KHZ} if known, otherwise one tick per nanosecond is assumed, and {@link
+ * #warnings()} says so.
  */
 public final class TscCalibration {
   /** Pairs further off the fit than this many robust standard deviations are set aside. */
@@ -229,15 +233,24 @@ public final class TscCalibration {
         }
         if (nanosPerTick > 0) {
           markEnvelope(groups, nanosPerTick);
+          double envelope = Double.NaN;
+          double envelopeError = Double.NaN;
           if (spread(groups, true) > 0 && envelopeCount(groups) >= 3) {
-            double envelope = slope(groups, true);
-            if (envelope > 0) {
-              ppmError = 2 * standardError(groups, envelope, true) / envelope * 1e6;
-              nanosPerTick = envelope;
-            }
-          } else {
-            ppmError = 2 * standardError(groups, nanosPerTick, false) / nanosPerTick * 1e6;
+            envelope = slope(groups, true);
+            envelopeError = standardError(groups, envelope, true);
           }
+          if (!(envelope > 0)) {
+            envelope = nanosPerTick;
+            envelopeError = standardError(groups, nanosPerTick, false);
+          }
+          double hull = hullSlope(groups, envelope);
+          nanosPerTick = hull > 0 ? hull : envelope;
+          // Honest about both: the statistical error of the envelope fit, and how far the hull
+          // (which ignores stretches where every exit was slow, e.g. before the JIT warmed up)
+          // moved away from it.
+          ppmError =
+              Math.max(2 * envelopeError / envelope, Math.abs(nanosPerTick - envelope) / envelope)
+                  * 1e6;
         }
       }
       if (nanosPerTick > 0 && Double.isFinite(nanosPerTick)) {
@@ -323,6 +336,39 @@ public final class TscCalibration {
         }
       }
       return sxy / sxx;
+    }
+
+    /**
+     * The slope of the highest line (one offset per vCPU) that no included pair lies below, taken
+     * at the middle of each vCPU's pairs: a linear program whose objective, for a given slope, is
+     * the sum over vCPUs of the lowest residual plus the slope times the mean tick offset. That is
+     * concave in the slope, so a ternary search around {@code start} finds its maximum.
+     */
+    private static double hullSlope(List<Group> groups, double start) {
+      double lo = start * (1 - 2e-3);
+      double hi = start * (1 + 2e-3);
+      for (int i = 0; i < 200 && hi - lo > start * 1e-13; i++) {
+        double m1 = lo + (hi - lo) / 3;
+        double m2 = hi - (hi - lo) / 3;
+        if (hullObjective(groups, m1) < hullObjective(groups, m2)) {
+          lo = m1;
+        } else {
+          hi = m2;
+        }
+      }
+      return (lo + hi) / 2;
+    }
+
+    private static double hullObjective(List<Group> groups, double slope) {
+      double sum = 0;
+      for (Group g : groups) {
+        g.means(false);
+        double lowest = g.lowestOffset(slope);
+        if (!Double.isNaN(lowest)) {
+          sum += lowest + slope * g.meanX;
+        }
+      }
+      return sum;
     }
 
     /** Median of the slopes between each pair and the pair half a vCPU's run later. */
