@@ -244,7 +244,9 @@ public final class TscCalibration {
             envelopeError = standardError(groups, nanosPerTick, false);
           }
           double hull = hullSlope(groups, envelope);
-          nanosPerTick = hull > 0 ? hull : envelope;
+          // Within the search's own resolution the two agree: keep the closed-form value.
+          boolean same = Math.abs(hull - envelope) <= envelope * 1e-12;
+          nanosPerTick = hull > 0 && !same ? hull : envelope;
           // Honest about both: the statistical error of the envelope fit, and how far the hull
           // (which ignores stretches where every exit was slow, e.g. before the JIT warmed up)
           // moved away from it.
