@@ -39,7 +39,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <ul>
  *   <li>{@link #toOtlpBytes}: the whole conversion, {@link OtlpExporter} with everything it does
- *       for a real export (SDK spans with explicit timestamps, attributes, events, batches of 512)
+ *       for a real export (SDK spans with explicit timestamps, attributes, events, batches of 2048)
  *       feeding an exporter that encodes each batch exactly as the OTLP exporters do by default (a
  *       reused {@code LowAllocationTraceRequestMarshaler}, the OTLP protobuf {@code
  *       ExportTraceServiceRequest}) into a stream that counts the bytes.
