@@ -11,9 +11,10 @@ import java.util.Set;
 
 /**
  * Draws a {@link Comparison} as a self-contained SVG chart: one row per call path (the top rows by
- * impact), a bar for each side's median total per run with a whisker for its min..max over the
- * runs, the B/A ratio, and rows beyond the noise highlighted. Each row is scaled to its own largest
- * value, so small paths stay readable; the numbers on the bars give the absolute times.
+ * impact, and every marked path), a bar for each side's median total per run (self time for a path
+ * marked in its self time only) with a whisker for its min..max over the runs, the B/A ratio, and
+ * rows beyond the noise highlighted. Each row is scaled to its own largest value, so small paths
+ * stay readable; the numbers on the bars give the absolute times.
  */
 public final class ComparisonSvgRenderer {
   /** Rows drawn when no count is given. */
@@ -96,8 +97,8 @@ public final class ComparisonSvgRenderer {
         "normal",
         "#555",
         "start",
-        "Bars: median total time per run (calibrated); whiskers: min..max over the runs; each row"
-            + " scaled to its own largest value. Highlighted: beyond the run-to-run noise.");
+        "Bars: median total time per run (self time where only that is marked); whiskers:"
+            + " min..max over the runs; each row scaled to its own largest value.");
     y += 14;
     int shownPaths = rows.size();
     int allPaths = comparison.rows().size();
@@ -173,13 +174,20 @@ public final class ComparisonSvgRenderer {
       text(out, MARGIN, y + 34, 11, "normal", "#666", "start", ellipsizeStart(parent, 68));
     }
 
-    Spread a = row.a().totalNanos();
-    Spread b = row.b().totalNanos();
+    // Draw what the mark is about: a path marked in its own code only would otherwise show two
+    // equal total bars next to a red "self" label.
+    boolean drawSelf = row.totalMark() == Mark.NONE && row.selfMark() != Mark.NONE;
+    Spread a = drawSelf ? row.a().selfNanos() : row.a().totalNanos();
+    Spread b = drawSelf ? row.b().selfNanos() : row.b().totalNanos();
+    String suffix = drawSelf ? " self" : "";
     double scale = BAR_WIDTH / (double) Math.max(1, Math.max(a.max(), b.max()));
-    bar(out, a, scale, y + 5, COLOR_A);
-    bar(out, b, scale, y + 23, COLOR_B);
+    bar(out, a, scale, y + 5, COLOR_A, suffix);
+    bar(out, b, scale, y + 23, COLOR_B, suffix);
 
-    String totalRatio = ComparisonTextRenderer.ratio(a.median(), b.median(), Mark.NONE).strip();
+    String totalRatio =
+        ComparisonTextRenderer.ratio(
+                row.a().totalNanos().median(), row.b().totalNanos().median(), Mark.NONE)
+            .strip();
     String selfRatio =
         ComparisonTextRenderer.ratio(
                 row.a().selfNanos().median(), row.b().selfNanos().median(), Mark.NONE)
@@ -205,7 +213,8 @@ public final class ComparisonSvgRenderer {
     out.append("</g>\n");
   }
 
-  private static void bar(StringBuilder out, Spread spread, double scale, int y, String color) {
+  private static void bar(
+      StringBuilder out, Spread spread, double scale, int y, String color, String suffix) {
     int height = 14;
     double width = Math.max(1, spread.median() * scale);
     rect(out, BAR_X, y, width, height, color, null);
@@ -225,7 +234,7 @@ public final class ComparisonSvgRenderer {
         "normal",
         "#222",
         "start",
-        Durations.format(spread.median()));
+        Durations.format(spread.median()) + suffix);
   }
 
   private static void legend(StringBuilder out, int y) {

@@ -101,6 +101,34 @@ class ComparisonSvgRendererTest {
   }
 
   @Test
+  void render_drawsSelfTimeWhereOnlySelfIsMarked() throws Exception {
+    // fib's total stays 100 µs; its own time goes from 10 µs to 40 µs as its child shrinks.
+    Comparison comparison =
+        Comparison.of(
+            List.of(selfShift(90_000)), List.of(selfShift(60_000)), Comparison.Options.defaults());
+    StringBuilder svg = new StringBuilder();
+
+    ComparisonSvgRenderer.render(comparison, svg);
+
+    Document doc = parse(svg.toString());
+    NodeList groups = doc.getElementsByTagName("g");
+    String fibRow = null;
+    for (int i = 0; i < groups.getLength(); i++) {
+      String text = groups.item(i).getTextContent().strip();
+      if (text.startsWith("run;fib\n")) {
+        fibRow = text;
+      }
+    }
+    assertThat(fibRow).contains("10.0µs self", "40.0µs self", "self 4.00x slower");
+  }
+
+  private static TraceTree selfShift(long leafNanos) {
+    return tree(
+        summary("fib", "host-a", 1.7e9),
+        span("run", 0, 100_000, span("fib", 0, 100_000, span("leaf", 0, leafNanos))));
+  }
+
+  @Test
   void collapse_joinsRepeatedFrames() {
     assertThat(ComparisonSvgRenderer.collapse(List.of("run", "fib", "fib", "fib", "print")))
         .containsExactly("run", "fib×3", "print");
