@@ -177,6 +177,11 @@ final class SpanTreeConverter {
    * The end moves by less than 1 µs; the true duration is kept in an attribute.
    */
   static long endEpochNanos(long startEpochNanos, long endEpochNanos, boolean microsecondSpans) {
+    if (endEpochNanos < startEpochNanos) {
+      // The tree builder repairs spans that end before they start; should one get through, a
+      // negative duration is worse for every backend (SkyWalking drops the request) than none.
+      endEpochNanos = startEpochNanos;
+    }
     if (microsecondSpans && needsStretch(startEpochNanos, endEpochNanos)) {
       return (Math.floorDiv(startEpochNanos, 1_000) + 1) * 1_000;
     }

@@ -372,6 +372,21 @@ class OtlpExporterTest {
   }
 
   @Test
+  void export_endBeforeStartIsSentAsZeroDuration() {
+    SpanNode run = TestTrees.node("vcpu 0", SpanKind.HOST_RUN, 0, 0, 10_000);
+    run.addChild(TestTrees.node("backwards", SpanKind.GUEST, 0, 5_000, 4_000));
+    TraceTree tree =
+        new TraceTree(
+            TestTrees.summary("odd", 1, "halted"),
+            List.of(new TraceTree.VcpuTree(0, List.of(run))));
+
+    toMemory().build().export(tree);
+
+    SpanData backwards = byName().get("backwards");
+    assertThat(backwards.getEndEpochNanos()).isEqualTo(backwards.getStartEpochNanos());
+  }
+
+  @Test
   void export_emptyTreeSendsOnlyRunSpan() {
     TraceTree empty = new TraceTree(TestTrees.summary("idle", 1, "halted"), List.of());
     ExportResult result = toMemory().build().export(empty);
