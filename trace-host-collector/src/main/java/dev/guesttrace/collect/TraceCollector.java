@@ -94,6 +94,7 @@ public final class TraceCollector implements ExitListener, PortHandler {
   private boolean started;
   private boolean finished;
   private long keptRecords;
+  private long chargedSlots;
   private long flightOverwritten;
   private long streamOverrun;
   private long undecodable;
@@ -689,12 +690,28 @@ public final class TraceCollector implements ExitListener, PortHandler {
           memory, ValueLayout.JAVA_BYTE, cont + CONTINUATION_PAYLOAD_OFFSET, text, have, n);
       have += n;
     }
-    keep(RecordKind.MESSAGE, 0, tsc, 0, 0, utf8(text, have, vcpu, "message at sequence " + s));
+    keep(
+        RecordKind.MESSAGE,
+        0,
+        tsc,
+        0,
+        0,
+        utf8(text, have, vcpu, "message at sequence " + s),
+        next - s);
     return next;
   }
 
   private void keep(int kind, int nameId, long tsc, long arg0, long arg1, String message) {
-    if (keptRecords >= maxRecords) {
+    keep(kind, nameId, tsc, arg0, arg1, message, 1);
+  }
+
+  /**
+   * Keeps a record that took {@code slots} ring slots. The quota counts slots, not records: a
+   * message costs the slots its text took, so long messages cannot grow memory past the quota.
+   */
+  private void keep(
+      int kind, int nameId, long tsc, long arg0, long arg1, String message, long slots) {
+    if (chargedSlots + slots > maxRecords) {
       quotaDropped++;
       diagnostic(
           Diagnostics.QUOTA_EXCEEDED,
@@ -703,6 +720,7 @@ public final class TraceCollector implements ExitListener, PortHandler {
       return;
     }
     keptRecords++;
+    chargedSlots += slots;
     if (batch.isFull()) {
       int vcpu = batch.vcpu();
       flushBatch();
@@ -822,7 +840,10 @@ public final class TraceCollector implements ExitListener, PortHandler {
       this.sink = Objects.requireNonNull(sink, "sink");
     }
 
-    /** Most records kept per run; the rest are counted as {@code quotaDropped}. */
+    /**
+     * Most records kept per run, counted in ring slots (a message counts the slots its text took);
+     * the rest are counted as {@code quotaDropped}.
+     */
     public Builder setMaxRecords(long maxRecords) {
       if (maxRecords < 0) {
         throw new IllegalArgumentException("maxRecords must be >= 0: maxRecords=" + maxRecords);

@@ -535,4 +535,17 @@ class TraceCollectorTest {
     assertThat(data.calibrationPairs().get(l + 1).guestTscTicks()).isEqualTo(l + 2);
     assertThat(data.calibrationPairs().getLast().guestTscTicks()).isEqualTo(4L * l - 4);
   }
+
+  @Test
+  void quota_chargesMessagesTheSlotsTheirTextTook() {
+    FakeGuest g = new FakeGuest(1, 20);
+    FakeGuest.Cpu cpu = g.cpu(0);
+    Tracer t = g.tracer(cpu, 256, TraceRegionDescriptor.MODE_STREAM);
+    t.message("x".repeat(16 + 31 * 9)); // 10 slots
+    t.message("y".repeat(16 + 31 * 9)); // 10 slots: 20, the quota
+    t.message("z"); // 1 slot: over
+    TraceData data = g.finish();
+    assertThat(data.records(0).size()).isEqualTo(2);
+    assertThat(data.losses().quotaDropped()).isEqualTo(1);
+  }
 }
