@@ -45,7 +45,7 @@ import java.util.Set;
  *
  * <p>How sure a mark is depends on the number of runs: if both sides were the same, the chance that
  * noise alone puts all of B's n runs above all of A's n runs is {@code 1 / C(2n, n)}: 5 % for 3
- * runs per side, 0.8 % for 4, 0.4 % for 5 (before the floors, which lower it further). Identical
+ * runs per side, 1.4 % for 4, 0.4 % for 5 (before the floors, which lower it further). Identical
  * runs on both sides never mark anything: their ranges coincide.
  */
 public final class Comparison {
