@@ -9,6 +9,7 @@ class SampleGuestsTest {
   @Test
   void names_listsTheNumberedSamplesInOrder() {
     assertThat(SampleGuests.names())
+        .filteredOn(n -> !n.startsWith("hostile-"))
         .containsExactly("hello", "fib", "alloc", "multi-vcpu", "abort", "runaway");
   }
 

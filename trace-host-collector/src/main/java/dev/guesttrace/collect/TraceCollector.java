@@ -163,7 +163,8 @@ public final class TraceCollector implements ExitListener, PortHandler {
    * The {@link ExitPorts#TRACE} port's handler ({@link PortHandler}): {@link
    * ExitPorts#TRACE_OP_REGISTER} validates and registers the region at {@code RDI} ({@code RSI}
    * bytes); {@link ExitPorts#TRACE_OP_FLUSH} drains the ring. A refused registration leaves the
-   * vCPU untraced (see {@link #refusal()}); the guest always resumes.
+   * vCPU with the ring it had, if any, else untraced (see {@link #refusal()}); the guest always
+   * resumes.
    */
   @Override
   public synchronized ExitHandler.ExitAction handle(VcpuState vcpu, int op) {
@@ -317,11 +318,12 @@ public final class TraceCollector implements ExitListener, PortHandler {
   }
 
   private void register(int vcpu, MemorySegment memory, long address, long length) {
-    Ring previous = rings.remove(vcpu);
+    Ring previous = rings.get(vcpu);
     if (previous != null) {
-      // A guest that registers again (a reboot, a new ring) keeps what the old ring held.
+      // A guest that registers again (a reboot, a new ring) keeps what the old ring held. The old
+      // ring stays registered until the new one is accepted: a refused registration must not make
+      // the host stop reading the ring the guest may still be writing (records lost silently).
       drainRing(previous, memory);
-      previous.table.ifPresent(t -> t.vcpus.remove(Integer.valueOf(vcpu)));
     }
     if (vcpu < 0 || vcpu >= vcpuCount) {
       refuse(Diagnostics.VCPU_MISMATCH, -1, "vCPU out of range: vcpu=" + vcpu);
@@ -412,6 +414,10 @@ public final class TraceCollector implements ExitListener, PortHandler {
           Diagnostics.VCPU_MISMATCH,
           vcpu,
           "trace region claims vcpuId=" + claimed + ", registered by vCPU " + vcpu);
+    }
+    if (previous != null) {
+      rings.remove(vcpu);
+      previous.table.ifPresent(t -> t.vcpus.remove(Integer.valueOf(vcpu)));
     }
     Ring ring = new Ring(vcpu, address, (int) capacity, mode);
     // The cursor starts at 0, not at the guest's write sequence: records written before the
