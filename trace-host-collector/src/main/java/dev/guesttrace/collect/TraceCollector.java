@@ -320,10 +320,15 @@ public final class TraceCollector implements ExitListener, PortHandler {
   private void register(int vcpu, MemorySegment memory, long address, long length) {
     Ring previous = rings.get(vcpu);
     if (previous != null) {
-      // A guest that registers again (a reboot, a new ring) keeps what the old ring held. The old
-      // ring stays registered until the new one is accepted: a refused registration must not make
-      // the host stop reading the ring the guest may still be writing (records lost silently).
+      // A guest that registers again (a reboot, a new ring) keeps what the old ring held. A ring
+      // elsewhere stays registered until the new one is accepted: a refused registration must not
+      // make the host stop reading the ring the guest may still be writing (records lost
+      // silently). The same region registered again is judged by its new header alone.
       drainRing(previous, memory);
+      if (previous.address == address) {
+        forget(vcpu, previous);
+        previous = null;
+      }
     }
     if (vcpu < 0 || vcpu >= vcpuCount) {
       refuse(Diagnostics.VCPU_MISMATCH, -1, "vCPU out of range: vcpu=" + vcpu);
@@ -416,8 +421,7 @@ public final class TraceCollector implements ExitListener, PortHandler {
           "trace region claims vcpuId=" + claimed + ", registered by vCPU " + vcpu);
     }
     if (previous != null) {
-      rings.remove(vcpu);
-      previous.table.ifPresent(t -> t.vcpus.remove(Integer.valueOf(vcpu)));
+      forget(vcpu, previous);
     }
     Ring ring = new Ring(vcpu, address, (int) capacity, mode);
     // The cursor starts at 0, not at the guest's write sequence: records written before the
@@ -436,6 +440,11 @@ public final class TraceCollector implements ExitListener, PortHandler {
           t.vcpus.add(vcpu);
           refreshNames(t, memory, vcpu);
         });
+  }
+
+  private void forget(int vcpu, Ring ring) {
+    rings.remove(vcpu);
+    ring.table.ifPresent(t -> t.vcpus.remove(Integer.valueOf(vcpu)));
   }
 
   private NameTableReader nameTable(int vcpu, MemorySegment memory, long address, long length) {
