@@ -8,7 +8,7 @@ import java.util.Objects;
  *
  * @param target where the spans went, e.g. {@code grpc http://localhost:4317}
  * @param traceIdHex the run's trace id, 32 lowercase hex digits, as backends show it
- * @param spansTotal spans in the trace, the synthetic run span included
+ * @param spansTotal spans in the trace, the synthetic run span included when there is one
  * @param spansSent spans the backend acknowledged
  * @param spansFailed spans that were not delivered ({@code spansTotal - spansSent})
  * @param eventsDropped span events left out because a span had more than the per-span limit

@@ -29,6 +29,7 @@ import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -57,23 +58,34 @@ final class SpanTreeConverter {
 
   private SpanTreeConverter() {}
 
-  /** Spans a conversion produces: every node of every vCPU, plus the synthetic root. */
-  static long countSpans(TraceTree tree) {
-    long count = 1;
-    ArrayDeque<SpanNode> stack = new ArrayDeque<>();
+  /** The top-level spans of every vCPU, in vCPU order. */
+  static List<SpanNode> topLevel(TraceTree tree) {
+    List<SpanNode> tops = new ArrayList<>();
     for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
-      for (SpanNode root : vcpu.roots()) {
-        stack.push(root);
-        while (!stack.isEmpty()) {
-          SpanNode node = stack.pop();
-          count++;
-          for (SpanNode child : node.children()) {
-            stack.push(child);
-          }
-        }
+      tops.addAll(vcpu.roots());
+    }
+    return tops;
+  }
+
+  /** Spans a conversion produces: every node of every vCPU, plus the synthetic root if any. */
+  static long countSpans(TraceTree tree) {
+    List<SpanNode> tops = topLevel(tree);
+    long count = tops.size() == 1 ? 0 : 1;
+    ArrayDeque<SpanNode> stack = new ArrayDeque<>(tops);
+    while (!stack.isEmpty()) {
+      SpanNode node = stack.pop();
+      count++;
+      for (SpanNode child : node.children()) {
+        stack.push(child);
       }
     }
     return count;
+  }
+
+  /** Name of the synthetic root: {@code run multi-vcpu (4 vCPUs)}. */
+  static String runSpanName(RunSummary run) {
+    int n = run.vcpuCount();
+    return RUN_SPAN_PREFIX + run.guest() + " (" + n + (n == 1 ? " vCPU)" : " vCPUs)");
   }
 
   /**
@@ -85,13 +97,20 @@ final class SpanTreeConverter {
   static Span emit(TraceTree tree, Tracer tracer, boolean microsecondSpans, BooleanSupplier stop) {
     RunSummary run = tree.summary();
     long epoch = run.startEpochNanos();
+    List<SpanNode> tops = topLevel(tree);
+    if (tops.size() == 1) {
+      // One vCPU, one host run span: it is the run, and the trace's root.
+      SpanNode only = tops.getFirst();
+      Span root = start(only, Context.root(), tracer, epoch, microsecondSpans);
+      describeRun(root, run);
+      walk(only, root, tracer, epoch, microsecondSpans, stop);
+      return root;
+    }
     long start = Long.MAX_VALUE;
     long end = Long.MIN_VALUE;
-    for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
-      for (SpanNode root : vcpu.roots()) {
-        start = Math.min(start, root.startNanos());
-        end = Math.max(end, root.endNanos());
-      }
+    for (SpanNode top : tops) {
+      start = Math.min(start, top.startNanos());
+      end = Math.max(end, top.endNanos());
     }
     if (start > end) {
       start = 0;
@@ -99,55 +118,72 @@ final class SpanTreeConverter {
     }
     Span rootSpan =
         tracer
-            .spanBuilder(RUN_SPAN_PREFIX + run.guest())
+            .spanBuilder(runSpanName(run))
             .setNoParent()
             .setSpanKind(io.opentelemetry.api.trace.SpanKind.INTERNAL)
             .setStartTimestamp(epoch + start, TimeUnit.NANOSECONDS)
             .setAttribute(SPAN_KIND, "run")
-            .setAttribute(VCPU_COUNT, (long) run.vcpuCount())
             .startSpan();
     markStretched(rootSpan, epoch + start, epoch + end, microsecondSpans);
+    describeRun(rootSpan, run);
+    Context rootContext = Context.root().with(rootSpan);
+    for (SpanNode top : tops) {
+      Span span = start(top, rootContext, tracer, epoch, microsecondSpans);
+      if (!walk(top, span, tracer, epoch, microsecondSpans, stop)) {
+        return rootSpan;
+      }
+    }
+    rootSpan.end(endEpochNanos(epoch + start, epoch + end, microsecondSpans), TimeUnit.NANOSECONDS);
+    return rootSpan;
+  }
+
+  /** The run's own attributes, on the trace's root span. */
+  private static void describeRun(Span root, RunSummary run) {
+    root.setAttribute(VCPU_COUNT, (long) run.vcpuCount());
     String outcome = run.outcome();
     if (outcome != null && !outcome.isBlank()) {
-      rootSpan.setAttribute(RUN_OUTCOME, outcome);
+      root.setAttribute(RUN_OUTCOME, outcome);
       if (!outcome.startsWith("halted")) {
         // Aborts, faults and timeouts show in red in Jaeger and Tempo.
-        rootSpan.setStatus(StatusCode.ERROR, outcome);
+        root.setStatus(StatusCode.ERROR, outcome);
       }
     }
-    Context rootContext = Context.root().with(rootSpan);
+  }
+
+  /**
+   * Emits {@code node}'s subtree below its already started span, depth first without recursion
+   * (guest trees can be deep), ending each span once its children are done.
+   *
+   * @return false if {@code stop} ended the walk early
+   */
+  private static boolean walk(
+      SpanNode node,
+      Span span,
+      Tracer tracer,
+      long epoch,
+      boolean microsecondSpans,
+      BooleanSupplier stop) {
     ArrayDeque<Frame> stack = new ArrayDeque<>();
-    walk:
-    for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
-      for (SpanNode root : vcpu.roots()) {
-        stack.push(new Frame(root, start(root, rootContext, tracer, epoch, microsecondSpans)));
-        while (!stack.isEmpty()) {
-          if (stop.getAsBoolean()) {
-            break walk;
-          }
-          Frame frame = stack.peek();
-          List<SpanNode> children = frame.node.children();
-          if (frame.nextChild < children.size()) {
-            SpanNode child = children.get(frame.nextChild++);
-            stack.push(
-                new Frame(child, start(child, frame.context(), tracer, epoch, microsecondSpans)));
-          } else {
-            frame.span.end(
-                endEpochNanos(
-                    epoch + frame.node.startNanos(),
-                    epoch + frame.node.endNanos(),
-                    microsecondSpans),
-                TimeUnit.NANOSECONDS);
-            stack.pop();
-          }
-        }
+    stack.push(new Frame(node, span));
+    while (!stack.isEmpty()) {
+      if (stop.getAsBoolean()) {
+        return false;
+      }
+      Frame frame = stack.peek();
+      List<SpanNode> children = frame.node.children();
+      if (frame.nextChild < children.size()) {
+        SpanNode child = children.get(frame.nextChild++);
+        stack.push(
+            new Frame(child, start(child, frame.context(), tracer, epoch, microsecondSpans)));
+      } else {
+        frame.span.end(
+            endEpochNanos(
+                epoch + frame.node.startNanos(), epoch + frame.node.endNanos(), microsecondSpans),
+            TimeUnit.NANOSECONDS);
+        stack.pop();
       }
     }
-    if (!stop.getAsBoolean()) {
-      rootSpan.end(
-          endEpochNanos(epoch + start, epoch + end, microsecondSpans), TimeUnit.NANOSECONDS);
-    }
-    return rootSpan;
+    return true;
   }
 
   private static final class Frame {

@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * docs/performance.md, "OTLP conversion", has the commands and the numbers. Run it with {@code
  * -Xmx512m} to show that the export, the tree included, fits in 512 MB.
  *
- * <p>Arguments: {@code skywalking|http CALLS TIMEOUT_SECONDS}. The tree has {@code 2 + CALLS x 10}
+ * <p>Arguments: {@code skywalking|http CALLS TIMEOUT_SECONDS}. The tree has {@code 1 + CALLS x 10}
  * spans (a guest call with 9 nested guest spans, a message on the innermost). {@code skywalking}
  * sends over OTLP/gRPC to SkyWalking OAP started as in the integration test (2 GB heap for OAP);
  * {@code http} sends OTLP/HTTP to a receiver in this JVM that reads and counts the bytes, so the

@@ -75,7 +75,7 @@ class OtlpExporterTest {
     toMemory().build().export(TestTrees.twoVcpus());
     Map<String, SpanData> spans = byName();
 
-    assertThat(spans.get("run guest02-nested"))
+    assertThat(spans.get("run guest02-nested (2 vCPUs)"))
         .hasKind(io.opentelemetry.api.trace.SpanKind.INTERNAL)
         .hasAttributes(
             attributeEntry("guesttrace.span.kind", "run"),
@@ -224,7 +224,7 @@ class OtlpExporterTest {
             TestTrees.summary("guest02-nested", 2, "aborted code=3: boom"), halted.vcpus());
     toMemory().build().export(aborted);
 
-    assertThat(byName().get("run guest02-nested"))
+    assertThat(byName().get("run guest02-nested (2 vCPUs)"))
         .hasStatus(
             io.opentelemetry.sdk.trace.data.StatusData.create(
                 StatusCode.ERROR, "aborted code=3: boom"));
@@ -241,12 +241,12 @@ class OtlpExporterTest {
             .export(tree, (done, total) -> progress.add(new long[] {done, total}));
 
     assertThat(outline(memory.getFinishedSpanItems())).isEqualTo(TestTrees.outline(tree));
-    assertThat(result.spansTotal()).isEqualTo(2 + 50 * 4);
-    assertThat(result.spansSent()).isEqualTo(202);
-    // 202 spans in batches of 7: 28 full batches and one of 6.
+    assertThat(result.spansTotal()).isEqualTo(1 + 50 * 4);
+    assertThat(result.spansSent()).isEqualTo(201);
+    // 201 spans in batches of 7: 28 full batches and one of 5.
     assertThat(progress).hasSize(29);
-    assertThat(progress.getFirst()).containsExactly(7, 202);
-    assertThat(progress.getLast()).containsExactly(202, 202);
+    assertThat(progress.getFirst()).containsExactly(7, 201);
+    assertThat(progress.getLast()).containsExactly(201, 201);
     for (int i = 1; i < progress.size(); i++) {
       assertThat(progress.get(i)[0]).isGreaterThan(progress.get(i - 1)[0]);
     }
@@ -273,7 +273,7 @@ class OtlpExporterTest {
             .build()
             .export(tree);
 
-    assertThat(result.spansSent()).isEqualTo(100_002);
+    assertThat(result.spansSent()).isEqualTo(100_001);
   }
 
   @Test
@@ -307,14 +307,14 @@ class OtlpExporterTest {
             .export(TestTrees.large(100, 3));
 
     assertThat(result.isSuccess()).isFalse();
-    assertThat(result.spansTotal()).isEqualTo(402);
+    assertThat(result.spansTotal()).isEqualTo(401);
     assertThat(result.spansSent()).isZero();
-    assertThat(result.spansFailed()).isEqualTo(402);
+    assertThat(result.spansFailed()).isEqualTo(401);
     assertThat(result.failure()).isEqualTo("backend said no");
     // The first batch fails; at most the second, already in flight, is tried before the walk stops.
     assertThat(failing.calls).isBetween(1, 2);
     assertThat(result.summary())
-        .endsWith("failed: 0 of 402 spans sent, 402 failed: backend said no");
+        .endsWith("failed: 0 of 401 spans sent, 401 failed: backend said no");
   }
 
   @Test
@@ -334,11 +334,10 @@ class OtlpExporterTest {
     assertThat(outline(memory.getFinishedSpanItems()))
         .isEqualTo(
             """
-            run short [0 +10000]
-              vcpu 0 [0 +10000]
-                crosses [850 +150]
-                within [2000 +877]
-                empty [3000 +877]
+            vcpu 0 [0 +10000]
+              crosses [850 +150]
+              within [2000 +877]
+              empty [3000 +877]
             """);
     Map<String, SpanData> spans = byName();
     assertThat(
@@ -387,11 +386,38 @@ class OtlpExporterTest {
   }
 
   @Test
+  void export_singleRunSpanIsTheRootAndDescribesTheRun() {
+    TraceTree tree = TestTrees.large(2, 1);
+    toMemory().build().export(tree);
+
+    assertThat(outline(memory.getFinishedSpanItems()))
+        .isEqualTo(
+            """
+            vcpu 0 [0 +3000]
+              guest call [10 +900]
+                f0 [11 +799]
+              guest call [1010 +900]
+                f0 [1011 +799]
+            """);
+    assertThat(
+            memory.getFinishedSpanItems().stream()
+                .filter(span -> span.getName().equals("vcpu 0"))
+                .findFirst()
+                .orElseThrow())
+        .hasParentSpanId(io.opentelemetry.api.trace.SpanId.getInvalid())
+        .hasAttributes(
+            attributeEntry("guesttrace.span.kind", "host_run"),
+            attributeEntry("guesttrace.vcpu", 0L),
+            attributeEntry("guesttrace.vcpu.count", 1L),
+            attributeEntry("guesttrace.run.outcome", "halted"));
+  }
+
+  @Test
   void export_emptyTreeSendsOnlyRunSpan() {
     TraceTree empty = new TraceTree(TestTrees.summary("idle", 1, "halted"), List.of());
     ExportResult result = toMemory().build().export(empty);
 
-    assertThat(outline(memory.getFinishedSpanItems())).isEqualTo("run idle [0 +0]\n");
+    assertThat(outline(memory.getFinishedSpanItems())).isEqualTo("run idle (1 vCPU) [0 +0]\n");
     assertThat(result.spansSent()).isEqualTo(1);
   }
 

@@ -248,8 +248,8 @@ class OtlpHttpExportTest {
             .build()
             .export(tree);
 
-    // 2 + 40 * 3 = 122 spans in batches of 16: 8 requests.
-    assertThat(result.spansSent()).isEqualTo(122);
+    // 1 + 40 * 3 = 121 spans in batches of 16: 8 requests.
+    assertThat(result.spansSent()).isEqualTo(121);
     assertThat(requests).hasSize(8);
     assertThat(outline(receivedSpans())).isEqualTo(TestTrees.outline(tree));
   }

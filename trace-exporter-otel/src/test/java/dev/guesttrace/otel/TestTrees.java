@@ -79,7 +79,7 @@ final class TestTrees {
   /** The outline {@link #twoVcpus()} must come back as: name [start offset ns +duration ns]. */
   static final String TWO_VCPUS_OUTLINE =
       """
-      run guest02-nested [0 +1000000]
+      run guest02-nested (2 vCPUs) [0 +1000000]
         vcpu 0 [0 +1000000]
           guest call main [10000 +890000]
             main [12345 +887654]
@@ -93,7 +93,8 @@ final class TestTrees {
 
   /**
    * A wide, deep tree of {@code calls} guest calls, each with {@code depth} nested spans and one
-   * message at the innermost level: 1 + 1 + calls * (1 + depth) spans.
+   * message at the innermost level, on one vCPU: 1 + calls * (1 + depth) spans (the host run span
+   * is the trace's root).
    */
   static TraceTree large(int calls, int depth) {
     return large(calls, depth, EPOCH_NANOS);
@@ -125,10 +126,17 @@ final class TestTrees {
 
   /**
    * The outline of a tree as the exporter must reproduce it, computed from the tree itself (for
-   * trees too large to write out): the synthetic run span, then every node, children in start
-   * order.
+   * trees too large to write out): the synthetic run span when there is more than one top-level
+   * span, then every node, children in start order.
    */
   static String outline(TraceTree tree) {
+    List<SpanNode> tops = new ArrayList<>();
+    tree.vcpus().forEach(v -> tops.addAll(v.roots()));
+    if (tops.size() == 1) {
+      StringBuilder out = new StringBuilder();
+      appendNode(out, tops.getFirst(), 0);
+      return out.toString();
+    }
     long start = Long.MAX_VALUE;
     long end = Long.MIN_VALUE;
     List<SpanNode> roots = new ArrayList<>();
@@ -142,6 +150,9 @@ final class TestTrees {
     StringBuilder out = new StringBuilder();
     out.append("run ")
         .append(tree.summary().guest())
+        .append(" (")
+        .append(tree.summary().vcpuCount())
+        .append(tree.summary().vcpuCount() == 1 ? " vCPU)" : " vCPUs)")
         .append(" [")
         .append(start)
         .append(" +")
