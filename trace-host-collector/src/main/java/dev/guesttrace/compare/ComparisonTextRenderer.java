@@ -202,7 +202,32 @@ public final class ComparisonTextRenderer {
     if (comparison.options().perVcpu()) {
       notes.add("paths are per vCPU");
     }
+    int a = comparison.sideA().size();
+    int b = comparison.sideB().size();
+    double chance = chanceOfSeparation(a, b);
+    if (chance > 0.01) {
+      notes.add(
+          String.format(
+              Locale.ROOT,
+              "with %s against %s, noise alone puts all runs of B above all runs of A on %s of"
+                  + " paths; only the floors guard the marks: take 5 runs per side",
+              runs(a),
+              runs(b),
+              percent(chance)));
+    }
     return notes;
+  }
+
+  /**
+   * The chance that, for two sides drawn from the same distribution, all {@code b} runs of B fall
+   * above all {@code a} runs of A: {@code 1 / C(a + b, a)}.
+   */
+  static double chanceOfSeparation(int a, int b) {
+    double combinations = 1;
+    for (int i = 1; i <= a; i++) {
+      combinations = combinations * (b + i) / i;
+    }
+    return 1 / combinations;
   }
 
   private static double[] tscRange(List<Comparison.Run> runs) {

@@ -4,6 +4,7 @@ import static dev.guesttrace.compare.TestTrees.span;
 import static dev.guesttrace.compare.TestTrees.summary;
 import static dev.guesttrace.compare.TestTrees.tree;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.guesttrace.span.TraceTree;
 import java.util.List;
@@ -47,6 +48,8 @@ class ComparisonTextRendererTest {
             B  b2.gtrace  fib on host-b, emulated, 1 vCPU, TSC 3.100000 GHz ±0.4 ppm, Test CPU @ 2.60GHz
             note: the sides ran at different TSC rates (A 1.700 GHz, B 3.100 GHz); calibrated \
             durations compare directly
+            note: with 2 runs against 2 runs, noise alone puts all runs of B above all runs of A on \
+            16.7% of paths; only the floors guard the marks: take 5 runs per side
 
             calls A  calls B              total A              total B    B/A                 self A               self B    B/A    path
                   1        1     101µs [100..102]     202µs [200..204]  2.00x *     101µs [100..102]     202µs [200..204]  2.00x *  run;fib
@@ -78,6 +81,8 @@ class ComparisonTextRendererTest {
             converted with its own calibration)
             A  A1  fib on host-a, emulated, 1 vCPU, TSC 1.700000 GHz ±0.4 ppm, Test CPU @ 2.60GHz
             B  B1  fib on host-a, emulated, 1 vCPU, TSC 1.700000 GHz ±0.4 ppm, Test CPU @ 2.60GHz
+            note: with 1 run against 1 run, noise alone puts all runs of B above all runs of A on 50% \
+            of paths; only the floors guard the marks: take 5 runs per side
 
             calls A  calls B  total A  total B    B/A    self A  self B    B/A    path
                   1        1    130µs    130µs  1.00x    10.0µs  10.0µs  1.00x    run
@@ -87,6 +92,14 @@ class ComparisonTextRendererTest {
             of B differs from every run of A by at least 5% of A's median and 1.00µs
             no path differs beyond the noise (3 paths compared)
             """);
+  }
+
+  @Test
+  void chanceOfSeparation_isOneOverTheBinomial() {
+    assertThat(ComparisonTextRenderer.chanceOfSeparation(1, 1)).isEqualTo(0.5);
+    assertThat(ComparisonTextRenderer.chanceOfSeparation(3, 3)).isCloseTo(1 / 20.0, within(1e-12));
+    assertThat(ComparisonTextRenderer.chanceOfSeparation(5, 5)).isCloseTo(1 / 252.0, within(1e-12));
+    assertThat(ComparisonTextRenderer.chanceOfSeparation(2, 6)).isCloseTo(1 / 28.0, within(1e-12));
   }
 
   @Test
