@@ -11,7 +11,6 @@ import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.collect.VcpuRecords;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 
@@ -225,19 +224,17 @@ public final class SpanTreeBuilder {
           Comparator.comparingLong((Node n) -> n.start)
               .thenComparing(Comparator.comparingLong((Node n) -> n.end).reversed())
               .thenComparingInt(n -> n.kind.ordinal()));
+      // Guest timestamps that went backwards can leave a list out of order; insertion needs order.
+      sortByStart(roots);
       for (Node h : hosts) {
         insert(roots, h);
       }
-      roots.sort(Comparator.comparingLong(n -> n.start));
       for (SpanEvent e : loose) {
         Node at = deepest(roots, e.timeNanos());
         if (at == null) {
           // Outside every span: the span just before it in time keeps it, else the first one.
-          for (Node n : roots) {
-            if (at == null || n.start <= e.timeNanos()) {
-              at = n;
-            }
-          }
+          int before = lastStartingAtOrBefore(roots, e.timeNanos());
+          at = roots.isEmpty() ? null : roots.get(Math.max(0, before));
         }
         if (at != null) {
           at.events.add(e);
@@ -327,33 +324,66 @@ public final class SpanTreeBuilder {
 
     /**
      * Puts host span {@code h} where it fits by time: inside what holds it, around what it holds.
+     * Sibling lists are kept sorted by start and are (nearly) disjoint, so only the neighbours of
+     * {@code h}'s start can hold it and what it holds is one run: logarithmic, not quadratic, in
+     * runs of a hundred thousand guest calls.
      */
     private static void insert(List<Node> siblings, Node h) {
-      for (Node s : siblings) {
+      int i = lastStartingAtOrBefore(siblings, h.start);
+      for (int k = Math.max(0, i); k <= i + 1 && k < siblings.size(); k++) {
+        Node s = siblings.get(k);
         if (s.contains(h) || (!h.contains(s) && s.holdsMiddleOf(h))) {
           insert(s.children, h);
           return;
         }
       }
-      for (Iterator<Node> it = siblings.iterator(); it.hasNext(); ) {
-        Node s = it.next();
-        if (h.contains(s) || h.holdsMiddleOf(s)) {
-          h.children.add(s);
-          it.remove();
+      int from = i >= 0 && holds(h, siblings.get(i)) ? i : i + 1;
+      int to = from;
+      while (to < siblings.size() && holds(h, siblings.get(to))) {
+        to++;
+      }
+      List<Node> adopted = siblings.subList(from, to);
+      h.children.addAll(adopted);
+      adopted.clear();
+      siblings.add(from, h);
+    }
+
+    private static boolean holds(Node h, Node s) {
+      return h.contains(s) || h.holdsMiddleOf(s);
+    }
+
+    /** Index of the last node starting at or before {@code t}, -1 if none (sorted by start). */
+    private static int lastStartingAtOrBefore(List<Node> nodes, long t) {
+      int lo = 0;
+      int hi = nodes.size() - 1;
+      int found = -1;
+      while (lo <= hi) {
+        int mid = (lo + hi) >>> 1;
+        if (nodes.get(mid).start <= t) {
+          found = mid;
+          lo = mid + 1;
+        } else {
+          hi = mid - 1;
         }
       }
-      siblings.add(h);
-      siblings.sort(Comparator.comparingLong(n -> n.start));
+      return found;
     }
 
     private static Node deepest(List<Node> nodes, long t) {
-      for (Node n : nodes) {
-        if (n.start <= t && t <= n.end) {
-          Node inner = deepest(n.children, t);
-          return inner != null ? inner : n;
-        }
+      int i = lastStartingAtOrBefore(nodes, t);
+      if (i < 0 || nodes.get(i).end < t) {
+        return null;
       }
-      return null;
+      Node n = nodes.get(i);
+      Node inner = deepest(n.children, t);
+      return inner != null ? inner : n;
+    }
+
+    private static void sortByStart(List<Node> nodes) {
+      nodes.sort(Comparator.comparingLong(n -> n.start));
+      for (Node n : nodes) {
+        sortByStart(n.children);
+      }
     }
   }
 
