@@ -350,9 +350,11 @@ public final class TraceFileReader {
             throw new IllegalArgumentException("records: more named records than name ids");
           }
           nameId = r.getNameIds(names++);
-          if (nameId < 1 || nameId > NameTableDescriptor.MAX_NAMES) {
-            throw new IllegalArgumentException(
-                "record " + i + " name id out of range: " + Integer.toUnsignedString(nameId));
+          // Any id but 0: the collector keeps records naming ids the guest never defined (counted
+          // as undefined_name) and views show them as such; a range check here made the whole
+          // file of such a run unreadable.
+          if (nameId == 0) {
+            throw new IllegalArgumentException("record " + i + " flagged as named has name id 0");
           }
         }
         long arg0 = 0;
