@@ -134,6 +134,10 @@ public final class OtlpExporter {
               tree, provider.get(INSTRUMENTATION_SCOPE), microsecondSpans, sink::stopped);
       sink.finish();
       long spansSent = sink.spansSent();
+      if (sink.stopped()) {
+        // The spans never tried are given up on too: progress ends at the total either way.
+        progress.onProgress(spansTotal, spansTotal);
+      }
       return new ExportResult(
           target(),
           root.getSpanContext().getTraceId(),

@@ -298,13 +298,15 @@ class OtlpExporterTest {
   @Test
   void export_failingExporterCountsEverySpanAndStops() {
     FailingExporter failing = new FailingExporter();
+    List<long[]> progress = new ArrayList<>();
     ExportResult result =
         OtlpExporter.builder()
             .setEnvironment(Map.of())
             .setSpanExporter(failing)
             .setBatchSize(10)
             .build()
-            .export(TestTrees.large(100, 3));
+            .export(
+                TestTrees.large(100, 3), (done, total) -> progress.add(new long[] {done, total}));
 
     assertThat(result.isSuccess()).isFalse();
     assertThat(result.spansTotal()).isEqualTo(401);
@@ -313,6 +315,7 @@ class OtlpExporterTest {
     assertThat(result.failure()).isEqualTo("backend said no");
     // The first batch fails; at most the second, already in flight, is tried before the walk stops.
     assertThat(failing.calls).isBetween(1, 2);
+    assertThat(progress.getLast()).containsExactly(401, 401);
     assertThat(result.summary())
         .endsWith("failed: 0 of 401 spans sent, 401 failed: backend said no");
   }
