@@ -35,7 +35,7 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace guests                               list the sample guests
         guesttrace run hello                            run a guest, print its span tree
         guesttrace run fib --arg n=18 -o fib.gtrace     run and keep the trace file
-        guesttrace run multi --vcpus 4 --compact        four vCPUs, one line per span
+        guesttrace run multi-vcpu --compact             four vCPUs, one line per span
         guesttrace run hello --mode flight --quiet -o h.gtrace
         guesttrace run hello --tsc-ghz 1.7 --tsc-offset 1000000000
         guesttrace tree fib.gtrace --compact            print the tree again from the file

@@ -25,6 +25,19 @@ final class OtlpOptions {
   Duration timeout;
 
   @Option(
+      names = "--otlp-header",
+      paramLabel = "KEY=VALUE",
+      description = "A header for every export request, e.g. authorization=... (repeatable).")
+  java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
+
+  @Option(
+      names = "--otlp-microsecond-spans",
+      description =
+          "Stretch spans shorter than 1 µs to end at the next microsecond (true duration kept in"
+              + " guesttrace.duration_ns): SkyWalking rejects requests with zero-µs spans.")
+  boolean microsecondSpans;
+
+  @Option(
       names = "--service-name",
       description = "service.name (default: OTEL_SERVICE_NAME, else the guest's name).")
   String serviceName;
@@ -53,6 +66,10 @@ final class OtlpOptions {
     }
     if (serviceName != null) {
       builder.setServiceName(serviceName);
+    }
+    headers.forEach(builder::addHeader);
+    if (microsecondSpans) {
+      builder.setMicrosecondSpans(true);
     }
     OtlpExporter exporter;
     try {
