@@ -45,8 +45,11 @@ import java.util.function.Consumer;
  * keeps more than its record limit.
  */
 public final class TraceFileReader {
-  /** Records kept from one file unless told otherwise. */
-  public static final long DEFAULT_MAX_RECORDS = 64_000_000;
+  /**
+   * Records kept from one file unless told otherwise: twice what a run keeps by default, about 0.5
+   * GB in memory; a larger file is refused in one line rather than exhausting the heap.
+   */
+  public static final long DEFAULT_MAX_RECORDS = 16_000_000;
 
   private static final int BATCH = 4096;
 
