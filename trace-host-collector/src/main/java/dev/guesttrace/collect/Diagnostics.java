@@ -111,6 +111,21 @@ public final class Diagnostics {
     return new Diagnostic(kind, vcpu, n, detail);
   }
 
+  /**
+   * Counts one more occurrence of {@code kind} if it was seen before, so that a caller builds the
+   * words of a diagnostic only for its first occurrence (a hostile guest may produce millions).
+   *
+   * @return whether {@code kind} had been seen (and is now counted once more)
+   */
+  public synchronized boolean countIfSeen(String kind) {
+    Entry e = entries.get(kind);
+    if (e == null) {
+      return false;
+    }
+    e.count++;
+    return true;
+  }
+
   /** How many times {@code kind} occurred. */
   public synchronized long count(String kind) {
     Entry e = entries.get(kind);

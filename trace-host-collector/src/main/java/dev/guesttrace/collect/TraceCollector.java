@@ -594,16 +594,18 @@ public final class TraceCollector implements ExitListener, PortHandler {
               && kind != RecordKind.ALLOC
               && kind != RecordKind.FREE
               && Integer.compareUnsigned(nameId, knownNames) > 0) {
-            diagnostic(
-                Diagnostics.UNDEFINED_NAME,
-                vcpu,
-                RecordKind.name(kind)
-                    + " names an undefined id: nameId="
-                    + Integer.toUnsignedString(nameId)
-                    + " sequence="
-                    + s
-                    + " defined="
-                    + knownNames);
+            if (!diagnostics.countIfSeen(Diagnostics.UNDEFINED_NAME)) {
+              diagnostic(
+                  Diagnostics.UNDEFINED_NAME,
+                  vcpu,
+                  RecordKind.name(kind)
+                      + " names an undefined id: nameId="
+                      + Integer.toUnsignedString(nameId)
+                      + " sequence="
+                      + s
+                      + " defined="
+                      + knownNames);
+            }
           }
           checkTime(ring, tsc, s);
           keep(
@@ -621,24 +623,30 @@ public final class TraceCollector implements ExitListener, PortHandler {
         }
         case RecordKind.EMPTY -> {
           undecodable++;
-          diagnostic(
-              Diagnostics.EMPTY_SLOT, vcpu, "empty slot in the written range: sequence=" + s);
+          if (!diagnostics.countIfSeen(Diagnostics.EMPTY_SLOT)) {
+            diagnostic(
+                Diagnostics.EMPTY_SLOT, vcpu, "empty slot in the written range: sequence=" + s);
+          }
           s++;
         }
         case RecordKind.CONTINUATION -> {
           undecodable++;
-          diagnostic(
-              Diagnostics.CONTINUATION_DANGLING,
-              vcpu,
-              "continuation slot without a message: sequence=" + s);
+          if (!diagnostics.countIfSeen(Diagnostics.CONTINUATION_DANGLING)) {
+            diagnostic(
+                Diagnostics.CONTINUATION_DANGLING,
+                vcpu,
+                "continuation slot without a message: sequence=" + s);
+          }
           s++;
         }
         default -> {
           undecodable++;
-          diagnostic(
-              Diagnostics.UNKNOWN_KIND,
-              vcpu,
-              "unknown record kind: kind=" + kind + " sequence=" + s);
+          if (!diagnostics.countIfSeen(Diagnostics.UNKNOWN_KIND)) {
+            diagnostic(
+                Diagnostics.UNKNOWN_KIND,
+                vcpu,
+                "unknown record kind: kind=" + kind + " sequence=" + s);
+          }
           s++;
         }
       }
@@ -728,10 +736,12 @@ public final class TraceCollector implements ExitListener, PortHandler {
       int kind, int nameId, long tsc, long arg0, long arg1, String message, long slots) {
     if (chargedSlots + slots > maxRecords) {
       quotaDropped++;
-      diagnostic(
-          Diagnostics.QUOTA_EXCEEDED,
-          batch.vcpu(),
-          "record quota reached, further records dropped: maxRecords=" + maxRecords);
+      if (!diagnostics.countIfSeen(Diagnostics.QUOTA_EXCEEDED)) {
+        diagnostic(
+            Diagnostics.QUOTA_EXCEEDED,
+            batch.vcpu(),
+            "record quota reached, further records dropped: maxRecords=" + maxRecords);
+      }
       return;
     }
     keptRecords++;
@@ -757,15 +767,17 @@ public final class TraceCollector implements ExitListener, PortHandler {
 
   private void checkTime(Ring ring, long tsc, long sequence) {
     if (tsc < ring.lastTsc) {
-      diagnostic(
-          Diagnostics.TIMESTAMP_BACKWARDS,
-          ring.vcpu,
-          "guest TSC went back: sequence="
-              + sequence
-              + " tscTicks="
-              + tsc
-              + " before="
-              + ring.lastTsc);
+      if (!diagnostics.countIfSeen(Diagnostics.TIMESTAMP_BACKWARDS)) {
+        diagnostic(
+            Diagnostics.TIMESTAMP_BACKWARDS,
+            ring.vcpu,
+            "guest TSC went back: sequence="
+                + sequence
+                + " tscTicks="
+                + tsc
+                + " before="
+                + ring.lastTsc);
+      }
     }
     ring.lastTsc = tsc;
   }

@@ -104,7 +104,9 @@ class TraceDataTest {
     assertThat(d.count("a", 0, "first")).isEqualTo(new Diagnostic("a", 0, 1, "first"));
     assertThat(d.count("a", 1, "second")).isNull();
     assertThat(d.count("b", -1, 5, "b")).isEqualTo(new Diagnostic("b", -1, 5, "b"));
+    assertThat(d.countIfSeen("a")).isTrue();
+    assertThat(d.countIfSeen("c")).isFalse();
     assertThat(d.snapshot())
-        .containsExactly(new Diagnostic("a", 0, 2, "first"), new Diagnostic("b", -1, 5, "b"));
+        .containsExactly(new Diagnostic("a", 0, 3, "first"), new Diagnostic("b", -1, 5, "b"));
   }
 }
