@@ -26,56 +26,62 @@ import java.util.List;
  * a plain run prints the same tree with real times):
  *
  *   [1µs      ] > [host] run hello
- *   [5µs      ]   > entrypoint
- *   [6µs      ]     > load_gdt
- *   [7µs      ]     < load_gdt 1µs
- *   [8µs      ]     > load_idt
- *   [9µs      ]       > init_idt
- *   [10µs     ]       < init_idt 1µs
- *   [11µs     ]     < load_idt 3µs
- *   [12µs     ]     > hyperlight_main
- *   [13µs     ]     < hyperlight_main 1µs
- *   [14µs     ]   < entrypoint 9µs
- *   [15µs     ]   > halt
- *   [18µs     ]   < halt 3µs
- *   [18µs     ]   > [host] PrintOutput
- *   [20µs     ]     > dispatch_function
- *   [21µs     ]       > internal_dispatch_function
- *   [22µs     ]         > try_pop_shared_input_data_into
- *   [23µs     ]           Start converting buffer
- *   [24µs     ]           Finish converting buffer
- *   [25µs     ]         < try_pop_shared_input_data_into 3µs
- *   [26µs     ]         > call_guest_function
- *   [27µs     ]           Calling guest function
- *   [28µs     ]           > call_host_function
- *   [29µs     ]             > call_host_function_without_returning_result
- *   [30µs     ]               > push_shared_output_data
- *   [31µs     ]                 Start copy of data
- *   [32µs     ]                 Finish copy of data
- *   [33µs     ]               < push_shared_output_data 3µs
- *   [34µs     ]               > out32
- *   [36µs     ]                 > [host] HostPrint
- *   [37µs     ]                 < [host] HostPrint 1µs
- *   [39µs     ]               < out32 5µs
- *   [40µs     ]             < call_host_function_without_returning_result 11µs
- *   [41µs     ]             > get_host_return_value
- *   [42µs     ]               > try_pop_shared_input_data_into
- *   [43µs     ]                 Start converting buffer
- *   [44µs     ]                 Finish converting buffer
- *   [45µs     ]               < try_pop_shared_input_data_into 3µs
- *   [46µs     ]             < get_host_return_value 5µs
- *   [47µs     ]           < call_host_function 19µs
- *   [48µs     ]         < call_guest_function 22µs
- *   [49µs     ]         > push_shared_output_data
- *   [50µs     ]           Start copy of data
- *   [51µs     ]           Finish copy of data
- *   [52µs     ]         < push_shared_output_data 3µs
- *   [53µs     ]       < internal_dispatch_function 32µs
- *   [54µs     ]     < dispatch_function 34µs
- *   [55µs     ]     > halt
- *   [58µs     ]     < halt 3µs
- *   [58µs     ]   < [host] PrintOutput 40µs
- *   [59µs     ] < [host] run hello 58µs
+ *   [4µs      ]   > [host] trace register
+ *   [5µs      ]   < [host] trace register 1µs
+ *   [7µs      ]   > entrypoint
+ *   [8µs      ]     > load_gdt
+ *   [9µs      ]     < load_gdt 1µs
+ *   [10µs     ]     > load_idt
+ *   [11µs     ]       > init_idt
+ *   [12µs     ]       < init_idt 1µs
+ *   [13µs     ]     < load_idt 3µs
+ *   [14µs     ]     > hyperlight_main
+ *   [15µs     ]     < hyperlight_main 1µs
+ *   [16µs     ]   < entrypoint 9µs
+ *   [17µs     ]   > halt
+ *   [19µs     ]     > [host] trace flush
+ *   [20µs     ]     < [host] trace flush 1µs
+ *   [22µs     ]   < halt 5µs
+ *   [22µs     ]   > [host] PrintOutput
+ *   [24µs     ]     > dispatch_function
+ *   [25µs     ]       > internal_dispatch_function
+ *   [26µs     ]         > try_pop_shared_input_data_into
+ *   [27µs     ]           Start converting buffer
+ *   [28µs     ]           Finish converting buffer
+ *   [29µs     ]         < try_pop_shared_input_data_into 3µs
+ *   [30µs     ]         > call_guest_function
+ *   [31µs     ]           Calling guest function
+ *   [32µs     ]           > call_host_function
+ *   [33µs     ]             > call_host_function_without_returning_result
+ *   [34µs     ]               > push_shared_output_data
+ *   [35µs     ]                 Start copy of data
+ *   [36µs     ]                 Finish copy of data
+ *   [37µs     ]               < push_shared_output_data 3µs
+ *   [38µs     ]               > out32
+ *   [40µs     ]                 > [host] HostPrint
+ *   [41µs     ]                 < [host] HostPrint 1µs
+ *   [43µs     ]               < out32 5µs
+ *   [44µs     ]             < call_host_function_without_returning_result 11µs
+ *   [45µs     ]             > get_host_return_value
+ *   [46µs     ]               > try_pop_shared_input_data_into
+ *   [47µs     ]                 Start converting buffer
+ *   [48µs     ]                 Finish converting buffer
+ *   [49µs     ]               < try_pop_shared_input_data_into 3µs
+ *   [50µs     ]             < get_host_return_value 5µs
+ *   [51µs     ]           < call_host_function 19µs
+ *   [52µs     ]         < call_guest_function 22µs
+ *   [53µs     ]         > push_shared_output_data
+ *   [54µs     ]           Start copy of data
+ *   [55µs     ]           Finish copy of data
+ *   [56µs     ]         < push_shared_output_data 3µs
+ *   [57µs     ]       < internal_dispatch_function 32µs
+ *   [58µs     ]     < dispatch_function 34µs
+ *   [59µs     ]     > halt
+ *   [61µs     ]       > [host] trace flush
+ *   [62µs     ]       < [host] trace flush 1µs
+ *   [64µs     ]     < halt 5µs
+ *   [64µs     ]   < [host] PrintOutput 42µs
+ *   [65µs     ] < [host] run hello 64µs
  */
 
 /** Hello, World: a guest call that calls the host back. */

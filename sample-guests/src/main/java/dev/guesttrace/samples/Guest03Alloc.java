@@ -26,29 +26,32 @@ import java.util.List;
  * Expected output of `./guesttrace run alloc --deterministic --arg ops=4 --compact` (a stepped clock, so exact;
  * a plain run prints the same tree with real times):
  *
- *   [1µs      ] [host] run alloc 64µs
- *   [5µs      ]   entrypoint 9µs
- *   [6µs      ]     load_gdt 1µs
- *   [8µs      ]     load_idt 3µs
- *   [9µs      ]       init_idt 1µs
- *   [12µs     ]     hyperlight_main 1µs
- *   [15µs     ]   halt 3µs
- *   [18µs     ]   [host] Churn 46µs
- *   [20µs     ]     dispatch_function 40µs
- *   [21µs     ]       internal_dispatch_function 38µs
- *   [22µs     ]         try_pop_shared_input_data_into 3µs
- *   [26µs     ]         call_guest_function 28µs
- *   [28µs     ]           churn 25µs
- *   [29µs     ]             malloc 1µs
- *   [32µs     ]             malloc 1µs
- *   [35µs     ]             malloc 1µs
- *   [38µs     ]             malloc 1µs
- *   [41µs     ]             free 1µs
- *   [44µs     ]             free 1µs
- *   [47µs     ]             free 1µs
- *   [50µs     ]             free 1µs
- *   [55µs     ]         push_shared_output_data 3µs
- *   [61µs     ]     halt 3µs
+ *   [1µs      ] [host] run alloc 70µs
+ *   [4µs      ]   [host] trace register 1µs
+ *   [7µs      ]   entrypoint 9µs
+ *   [8µs      ]     load_gdt 1µs
+ *   [10µs     ]     load_idt 3µs
+ *   [11µs     ]       init_idt 1µs
+ *   [14µs     ]     hyperlight_main 1µs
+ *   [17µs     ]   halt 5µs
+ *   [19µs     ]     [host] trace flush 1µs
+ *   [22µs     ]   [host] Churn 48µs
+ *   [24µs     ]     dispatch_function 40µs
+ *   [25µs     ]       internal_dispatch_function 38µs
+ *   [26µs     ]         try_pop_shared_input_data_into 3µs
+ *   [30µs     ]         call_guest_function 28µs
+ *   [32µs     ]           churn 25µs
+ *   [33µs     ]             malloc 1µs
+ *   [36µs     ]             malloc 1µs
+ *   [39µs     ]             malloc 1µs
+ *   [42µs     ]             malloc 1µs
+ *   [45µs     ]             free 1µs
+ *   [48µs     ]             free 1µs
+ *   [51µs     ]             free 1µs
+ *   [54µs     ]             free 1µs
+ *   [59µs     ]         push_shared_output_data 3µs
+ *   [65µs     ]     halt 5µs
+ *   [67µs     ]       [host] trace flush 1µs
  */
 
 /** An allocator workload that records alloc and free. */

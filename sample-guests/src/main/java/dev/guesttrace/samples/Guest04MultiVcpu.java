@@ -26,19 +26,19 @@ import java.util.List;
  * the test compares the shape):
  *
  *   == vCPU 0 ==
- *   [109.579ms] [host] run multi-vcpu 60.81ms
- *   [127.148ms]   entrypoint 126.9µs
- *   [127.154ms]     load_gdt 5.351µs
- *   [127.165ms]     load_idt 15.05µs
- *   [127.17ms ]       init_idt 5.28µs
- *   [127.185ms]     hyperlight_main 85.17µs
- *   [127.203ms]       vcpu_work 60.76µs
- *   [127.209ms]         work 49.89µs
- *   [127.214ms]           mix 5.762µs
- *   [127.225ms]           mix 6.162µs
- *   [127.236ms]           mix 6.011µs
- *   [127.247ms]           mix 6.042µs
- *   [127.28ms ]   halt 100.3µs
+ *   [62.949ms ] [host] run multi-vcpu 33.08ms
+ *   [78.759ms ]   [host] trace register 53.24µs
+ *   [80.169ms ]   entrypoint 2.64ms
+ *   [81.017ms ]     load_gdt 10.51µs
+ *   [81.035ms ]     load_idt 1.639ms
+ *   [81.041ms ]       init_idt 5.479µs
+ *   [82.686ms ]     hyperlight_main 107.6µs
+ *   [82.704ms ]       vcpu_work 82.5µs
+ *   [82.711ms ]         work 68.33µs
+ *   [82.718ms ]           mix 8.646µs
+ *   [82.734ms ]           mix 7.694µs
+ *   [82.75ms  ]           mix 7.874µs
+ *   [82.764ms ]           mix 9.417µs
  */
 
 /** Four vCPUs, each with its own ring, TSC offset and amount of work. */

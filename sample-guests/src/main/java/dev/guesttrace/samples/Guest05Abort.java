@@ -26,20 +26,20 @@ import java.util.List;
  * Expected output of `./guesttrace run abort --deterministic --compact` (a stepped clock, so exact;
  * a plain run prints the same tree with real times):
  *
- *   [1µs      ] [host] run abort 61µs
- *   [5µs      ]   entrypoint 9µs
- *   [6µs      ]     load_gdt 1µs
- *   [8µs      ]     load_idt 3µs
- *   [9µs      ]       init_idt 1µs
- *   [12µs     ]     hyperlight_main 1µs
- *   [15µs     ]   halt 3µs
- *   [18µs     ]   [host] Run 43µs
- *   [20µs     ]     dispatch_function 41µs (never ended)
- *   [21µs     ]       internal_dispatch_function 40µs (never ended)
- *   [22µs     ]         try_pop_shared_input_data_into 3µs
- *   [26µs     ]         call_guest_function 35µs (never ended)
- *   [28µs     ]           step 3µs
- *   [29µs     ]             compute 1µs
+ *   [1µs      ] [host] run abort 65µs
+ *   [4µs      ]   [host] trace register 1µs
+ *   [7µs      ]   entrypoint 9µs
+ *   [8µs      ]     load_gdt 1µs
+ *   [10µs     ]     load_idt 3µs
+ *   [11µs     ]       init_idt 1µs
+ *   [14µs     ]     hyperlight_main 1µs
+ *   [17µs     ]   halt 5µs
+ *   [19µs     ]     [host] trace flush 1µs
+ *   [22µs     ]   [host] Run 43µs
+ *   [24µs     ]     dispatch_function 41µs (never ended)
+ *   [25µs     ]       internal_dispatch_function 40µs (never ended)
+ *   [26µs     ]         try_pop_shared_input_data_into 3µs
+ *   [30µs     ]         call_guest_function 35µs (never ended)
  *   [32µs     ]           step 3µs
  *   [33µs     ]             compute 1µs
  *   [36µs     ]           step 3µs
@@ -52,8 +52,10 @@ import java.util.List;
  *   [49µs     ]             compute 1µs
  *   [52µs     ]           step 3µs
  *   [53µs     ]             compute 1µs
- *   [56µs     ]           step 5µs (never ended)
+ *   [56µs     ]           step 3µs
  *   [57µs     ]             compute 1µs
+ *   [60µs     ]           step 5µs (never ended)
+ *   [61µs     ]             compute 1µs
  */
 
 /** Aborts midway with records still unflushed in its ring. */

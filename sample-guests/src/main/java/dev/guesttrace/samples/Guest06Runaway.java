@@ -26,22 +26,22 @@ import java.util.List;
  * Expected output of `./guesttrace run runaway --timeout 200ms`, first 16 lines (times vary;
  * the test compares the shape):
  *
- *   [36.303ms ] > [host] run runaway
- *   [64.234ms ]   > entrypoint
- *   [64.845ms ]     > load_gdt
- *   [64.857ms ]     < load_gdt 11.65µs
- *   [64.865ms ]     > load_idt
- *   [64.871ms ]       > init_idt
- *   [64.877ms ]       < init_idt 6.105µs
- *   [64.884ms ]     < load_idt 18.9µs
- *   [64.889ms ]     > hyperlight_main
- *   [64.917ms ]     < hyperlight_main 27.3µs
- *   [64.923ms ]   < entrypoint 688.2µs
- *   [64.929ms ]   > halt
- *   [66.012ms ]   < halt 1.083ms
- *   [72.616ms ]   > [host] Spin
- *   [76.69ms  ]     > dispatch_function
- *   [76.721ms ]       > internal_dispatch_function
+ *   [18.738ms ] > [host] run runaway
+ *   [30.787ms ]   > [host] trace register
+ *   [35.153ms ]   < [host] trace register 4.366ms
+ *   [35.938ms ]   > entrypoint
+ *   [36.664ms ]     > load_gdt
+ *   [36.783ms ]     < load_gdt 119.3µs
+ *   [36.807ms ]     > load_idt
+ *   [36.813ms ]       > init_idt
+ *   [36.819ms ]       < init_idt 5.508µs
+ *   [36.825ms ]     < load_idt 18.23µs
+ *   [36.831ms ]     > hyperlight_main
+ *   [36.864ms ]     < hyperlight_main 33.19µs
+ *   [36.869ms ]   < entrypoint 930.9µs
+ *   [36.875ms ]   > halt
+ *   [36.915ms ]     > [host] trace flush
+ *   [40.005ms ]     < [host] trace flush 3.09ms
  */
 
 /** Never halts: the timeout must stop it. */

@@ -27,7 +27,9 @@ final class InfoCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     TraceData data = TraceFiles.load(file, spec.commandLine().getErr(), "info");
-    InfoRenderer.render(data, SpanTreeBuilder.calibrate(data), spec.commandLine().getOut());
+    SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
+    InfoRenderer.render(
+        data, built.calibration(), built.diagnostics(), spec.commandLine().getOut());
     return Errors.OK;
   }
 }

@@ -167,14 +167,15 @@ final class RunCommand implements Callable<Integer> {
               + writer.error().get().getMessage());
     }
     TraceData data = result.data();
-    dev.guesttrace.span.TraceTree tree = SpanTreeBuilder.build(data);
+    SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
+    dev.guesttrace.span.TraceTree tree = built.tree();
     if (!quiet) {
       TextTreeRenderer.full().compact(compact).render(tree, out);
     }
     if (otlp != null) {
       otlpOptions.export(tree, otlp, err, "run");
     }
-    reportLosses(data, err, "run");
+    reportLosses(data, built.diagnostics(), err, "run");
     if (output != null) {
       err.println("guesttrace run: wrote " + output + " (" + data.recordCount() + " records)");
     }
@@ -186,6 +187,17 @@ final class RunCommand implements Callable<Integer> {
 
   /** Loss and diagnostics are never silent: one line each on stderr when there are any. */
   static void reportLosses(TraceData data, PrintWriter err, String verb) {
+    reportLosses(data, List.of(), err, verb);
+  }
+
+  /** As above, with the span-tree builder's diagnostics too (unbalanced spans). */
+  static void reportLosses(
+      TraceData data,
+      List<dev.guesttrace.collect.Diagnostic> treeDiagnostics,
+      PrintWriter err,
+      String verb) {
+    List<dev.guesttrace.collect.Diagnostic> all = new java.util.ArrayList<>(data.diagnostics());
+    all.addAll(treeDiagnostics);
     if (data.losses().total() > 0) {
       err.println(
           "guesttrace "
@@ -194,15 +206,15 @@ final class RunCommand implements Callable<Integer> {
               + InfoRenderer.losses(data.losses())
               + " (see 'guesttrace info')");
     }
-    if (!data.diagnostics().isEmpty()) {
-      long count = data.diagnostics().stream().mapToLong(d -> d.count()).sum();
+    if (!all.isEmpty()) {
+      long count = all.stream().mapToLong(d -> d.count()).sum();
       err.println(
           "guesttrace "
               + verb
               + ": "
               + count
               + " diagnostics about the guest's trace, first: "
-              + dev.guesttrace.render.Printable.of(data.diagnostics().get(0).first())
+              + dev.guesttrace.render.Printable.of(all.get(0).first())
               + " (see 'guesttrace info')");
     }
     err.flush();

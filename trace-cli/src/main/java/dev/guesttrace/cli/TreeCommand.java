@@ -44,8 +44,9 @@ final class TreeCommand implements Callable<Integer> {
     if (vcpu != null) {
       renderer = renderer.onlyVcpu(vcpu);
     }
-    renderer.render(SpanTreeBuilder.build(data), out);
-    RunCommand.reportLosses(data, err, "tree");
+    SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
+    renderer.render(built.tree(), out);
+    RunCommand.reportLosses(data, built.diagnostics(), err, "tree");
     return Errors.OK;
   }
 }

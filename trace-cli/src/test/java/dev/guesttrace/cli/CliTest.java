@@ -38,8 +38,10 @@ class CliTest {
     assertThat(o.status()).isZero();
     assertThat(o.err()).isEqualTo("guest: Hello, World!\n");
     assertThat(o.out().lines().map(l -> l.substring(l.indexOf(']') + 2).stripTrailing()))
-        .startsWith("> [host] run hello", "  > entrypoint", "    > load_gdt")
+        .startsWith("> [host] run hello", "  > [host] trace register")
         .contains(
+            "  > entrypoint",
+            "      > [host] trace flush",
             "  > [host] PrintOutput",
             "    > dispatch_function",
             "      > internal_dispatch_function",

@@ -30,7 +30,7 @@ class FileVerbsTest {
     assertThat(tree.status()).isZero();
     assertThat(tree.out()).isEqualTo(helloRun.out());
     assertThat(CliTest.run("tree", hello.toString(), "--compact").out().lines())
-        .contains("[20µs     ]     dispatch_function 34µs");
+        .contains("[24µs     ]     dispatch_function 34µs");
   }
 
   @Test

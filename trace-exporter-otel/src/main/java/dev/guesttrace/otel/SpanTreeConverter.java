@@ -277,7 +277,7 @@ final class SpanTreeConverter {
     return switch (kind) {
       case HOST_GUEST_CALL -> io.opentelemetry.api.trace.SpanKind.CLIENT;
       case HOST_CALL -> io.opentelemetry.api.trace.SpanKind.SERVER;
-      case GUEST, HOST_RUN -> io.opentelemetry.api.trace.SpanKind.INTERNAL;
+      case GUEST, HOST_RUN, HOST_EXIT -> io.opentelemetry.api.trace.SpanKind.INTERNAL;
     };
   }
 
@@ -287,6 +287,7 @@ final class SpanTreeConverter {
       case HOST_RUN -> "host_run";
       case HOST_GUEST_CALL -> "host_guest_call";
       case HOST_CALL -> "host_call";
+      case HOST_EXIT -> "host_exit";
     };
   }
 

@@ -446,6 +446,7 @@ public final class TraceFileReader {
         case RUN -> SpanKind.HOST_RUN;
         case GUEST_CALL -> SpanKind.HOST_GUEST_CALL;
         case HOST_CALL -> SpanKind.HOST_CALL;
+        case EXIT -> SpanKind.HOST_EXIT;
         default -> throw new IllegalArgumentException("host span kind unknown: " + kind);
       };
     }

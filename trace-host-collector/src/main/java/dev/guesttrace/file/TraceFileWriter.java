@@ -354,6 +354,7 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
       case HOST_RUN -> dev.guesttrace.file.proto.HostSpan.Kind.RUN;
       case HOST_GUEST_CALL -> dev.guesttrace.file.proto.HostSpan.Kind.GUEST_CALL;
       case HOST_CALL -> dev.guesttrace.file.proto.HostSpan.Kind.HOST_CALL;
+      case HOST_EXIT -> dev.guesttrace.file.proto.HostSpan.Kind.EXIT;
       case GUEST -> throw new IllegalArgumentException("not a host span kind: " + kind);
     };
   }

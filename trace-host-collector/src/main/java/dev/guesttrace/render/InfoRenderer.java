@@ -19,6 +19,15 @@ public final class InfoRenderer {
 
   /** Writes the report. */
   public static void render(TraceData data, TscCalibration calibration, PrintWriter out) {
+    render(data, calibration, List.of(), out);
+  }
+
+  /**
+   * Writes the report, with the diagnostics the span-tree builder found on top of the collector's
+   * (spans ended without a begin, mismatched ends, spans never ended).
+   */
+  public static void render(
+      TraceData data, TscCalibration calibration, List<Diagnostic> treeDiagnostics, PrintWriter out) {
     TraceHeader h = data.header();
     out.printf("guest        %s%n", Printable.of(h.guest()));
     out.printf(
@@ -39,10 +48,12 @@ public final class InfoRenderer {
         h.invariantTsc() ? "invariant (constant_tsc, nonstop_tsc)" : "NOT invariant on this host",
         h.kvmTscKhz() > 0 ? ", KVM_GET_TSC_KHZ " + h.kvmTscKhz() + " kHz" : "");
     out.printf(
-        "calibration  %.6f GHz (%s), error %.2f ppm, worst residual %s, %d/%d pairs used%s%n",
+        "calibration  %.6f GHz (%s), error %s, worst residual %s, %d/%d pairs used%s%n",
         calibration.ticksPerSecond() / 1e9,
         calibration.rateSource().name().toLowerCase(java.util.Locale.ROOT),
-        calibration.ppmError(),
+        Double.isNaN(calibration.ppmError())
+            ? "unknown (fewer than 3 pairs)"
+            : String.format(java.util.Locale.ROOT, "%.2f ppm", calibration.ppmError()),
         Durations.duration(calibration.worstResidualNanos()),
         calibration.usedPairs(),
         calibration.pairCount(),
@@ -57,7 +68,8 @@ public final class InfoRenderer {
     out.printf("records      %d%n", data.recordCount());
     LossCounters l = data.losses();
     out.printf("lost         %s%n", losses(l));
-    List<Diagnostic> diagnostics = data.diagnostics();
+    List<Diagnostic> diagnostics = new java.util.ArrayList<>(data.diagnostics());
+    diagnostics.addAll(treeDiagnostics);
     out.printf("diagnostics  %s%n", diagnostics.isEmpty() ? "none" : diagnostics.size() + " kinds");
     for (Diagnostic d : diagnostics) {
       out.printf(

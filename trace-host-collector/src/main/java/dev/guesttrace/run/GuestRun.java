@@ -119,9 +119,23 @@ public final class GuestRun {
                     clock.getAsLong()));
             return action;
           };
+      // Trace exits are timed as host spans: the guest span that flushed pays for them.
+      PortHandler timedTraceExits =
+          (vcpu, value) -> {
+            long start = clock.getAsLong();
+            ExitHandler.ExitAction action = collector.handle(vcpu, value);
+            collector.hostSpan(
+                new HostSpan(
+                    vcpu.vcpuId(),
+                    SpanKind.HOST_EXIT,
+                    value == ExitPorts.TRACE_OP_REGISTER ? "trace register" : "trace flush",
+                    start,
+                    clock.getAsLong()));
+            return action;
+          };
       ExitDispatcher dispatcher =
           new ExitDispatcher()
-              .register(ExitPorts.TRACE, collector)
+              .register(ExitPorts.TRACE, timedTraceExits)
               .register(ExitPorts.HOST_CALL, timedHostCalls)
               .register(ExitPorts.LOG, new LogHandler(boot, logListener))
               .register(

@@ -255,7 +255,7 @@ public final class SpanTreeBuilder {
         long hs = h.startHostNanos() - start;
         long he = h.endHostNanos() - start;
         if (h.vcpu() == vcpu
-            && h.kind() != SpanKind.HOST_CALL
+            && (h.kind() == SpanKind.HOST_RUN || h.kind() == SpanKind.HOST_GUEST_CALL)
             && hs <= t
             && t <= he
             && (best.isEmpty() || he < best.getAsLong())) {
