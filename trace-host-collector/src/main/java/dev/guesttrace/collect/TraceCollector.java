@@ -521,17 +521,29 @@ public final class TraceCollector implements ExitListener, PortHandler {
     if (written == ring.cursor) {
       return;
     }
+    long beforeJump = ring.beforeJump;
+    ring.beforeJump = -1;
     if (Long.compareUnsigned(written, ring.cursor) < 0) {
       diagnostic(
           Diagnostics.SEQUENCE_BACKWARDS,
           ring.vcpu,
           "write sequence went back: from=" + ring.cursor + " to=" + written);
+      if (beforeJump >= 0
+          && Long.compareUnsigned(written, beforeJump) > 0
+          && written - beforeJump <= ring.capacity) {
+        // Back from a jump to within a ring of where the guest was before it: the jump was the
+        // lie, and what the guest wrote since is real. Skipping it would lose it uncounted.
+        decode(ring, memory, beforeJump, written);
+      }
       ring.cursor = written;
       return;
     }
     long from = ring.cursor;
     long pending = written - from;
     if (Long.compareUnsigned(pending, ring.capacity) > 0) {
+      if (ring.mode != TraceRegionDescriptor.MODE_FLIGHT) {
+        ring.beforeJump = from;
+      }
       long lost = written - ring.capacity - from;
       if (lost < 0) {
         lost = Long.MAX_VALUE; // a sequence beyond 2^63: nothing sane was written
@@ -846,6 +858,10 @@ public final class TraceCollector implements ExitListener, PortHandler {
     long cursor;
     long lastTsc = Long.MIN_VALUE;
     long guestDropped;
+
+    /** Stream mode: the cursor before a jump seen at the last drain, else -1. */
+    long beforeJump = -1;
+
     boolean skipContinuations;
 
     Ring(int vcpu, long address, int capacity, int mode) {

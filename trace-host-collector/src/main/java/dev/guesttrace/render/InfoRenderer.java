@@ -27,7 +27,10 @@ public final class InfoRenderer {
    * (spans ended without a begin, mismatched ends, spans never ended).
    */
   public static void render(
-      TraceData data, TscCalibration calibration, List<Diagnostic> treeDiagnostics, PrintWriter out) {
+      TraceData data,
+      TscCalibration calibration,
+      List<Diagnostic> treeDiagnostics,
+      PrintWriter out) {
     TraceHeader h = data.header();
     out.printf("guest        %s%n", Printable.of(h.guest()));
     out.printf(
