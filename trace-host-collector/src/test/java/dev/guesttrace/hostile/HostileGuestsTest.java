@@ -59,6 +59,22 @@ class HostileGuestsTest {
   }
 
   @Test
+  void badNameTable_acrossTheEndOfMemory_refusedRingKeptNamesKnownStayKnown() throws Exception {
+    GuestRun.Result r = run("hostile-bad-name-table");
+
+    assertThat(r.failed()).isFalse();
+    // The same region registered again is a new ring: read again from sequence 0 (10 records
+    // twice), then the 6 after it; without a table every named one of those 16 is undefined.
+    assertThat(diagnostics(r.data()))
+        .containsExactly(
+            entry(Diagnostics.BAD_NAME_TABLE, 1L), entry(Diagnostics.UNDEFINED_NAME, 16L));
+    assertThat(r.data().recordCount()).isEqualTo(10 + 10 + 6);
+    List<String> expected = new ArrayList<>(BOOT_AND_BEFORE);
+    expected.addAll(begins("after", "halt"));
+    assertThat(beginNames(r.data())).isEqualTo(expected);
+  }
+
+  @Test
   void capacityLie_headerRewrittenAfterRegistration_ignoredWithoutLoss() throws Exception {
     GuestRun.Result r = run("hostile-capacity-lie");
 

@@ -24,6 +24,7 @@ class HostileTraceFileTest {
   @ValueSource(
       strings = {
         "hostile-bad-pointer",
+        "hostile-bad-name-table",
         "hostile-capacity-lie",
         "hostile-sequence-jump",
         "hostile-sequence-back",
