@@ -167,15 +167,19 @@ final class RunCommand implements Callable<Integer> {
               + writer.error().get().getMessage());
     }
     TraceData data = result.data();
-    SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
-    dev.guesttrace.span.TraceTree tree = built.tree();
-    if (!quiet) {
-      TextTreeRenderer.full().compact(compact).render(tree, out);
+    // The tree costs memory per span: build it only when something shows or sends it.
+    List<dev.guesttrace.collect.Diagnostic> treeDiagnostics = List.of();
+    if (!quiet || otlp != null) {
+      SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
+      treeDiagnostics = built.diagnostics();
+      if (!quiet) {
+        TextTreeRenderer.full().compact(compact).render(built.tree(), out);
+      }
+      if (otlp != null) {
+        otlpOptions.export(built.tree(), otlp, err, "run");
+      }
     }
-    if (otlp != null) {
-      otlpOptions.export(tree, otlp, err, "run");
-    }
-    reportLosses(data, built.diagnostics(), err, "run");
+    reportLosses(data, treeDiagnostics, err, "run");
     if (output != null) {
       err.println("guesttrace run: wrote " + output + " (" + data.recordCount() + " records)");
     }
