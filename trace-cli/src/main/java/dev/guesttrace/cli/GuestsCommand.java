@@ -16,6 +16,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = "List the guests 'guesttrace run' can run.")
 final class GuestsCommand implements Callable<Integer> {
+  /** Names of the robustness guests, listed apart from the teaching samples. */
+  static final String HOSTILE_PREFIX = "hostile-";
+
   @Mixin CommonOptions common;
   @Spec CommandSpec spec;
 
@@ -23,7 +26,14 @@ final class GuestsCommand implements Callable<Integer> {
   public Integer call() {
     List<GuestProgram> guests = Guests.all();
     int width = guests.stream().mapToInt(g -> g.name().length()).max().orElse(4);
+    boolean hostileHeader = false;
     for (GuestProgram g : guests) {
+      if (g.name().startsWith(HOSTILE_PREFIX) && !hostileHeader) {
+        spec.commandLine()
+            .getOut()
+            .printf("%nhostile guests (the host must survive them; docs/robustness.md):%n");
+        hostileHeader = true;
+      }
       spec.commandLine().getOut().printf("%-" + width + "s  %s%n", g.name(), g.summary());
     }
     spec.commandLine().getOut().flush();

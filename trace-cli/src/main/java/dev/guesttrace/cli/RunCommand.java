@@ -234,7 +234,12 @@ final class RunCommand implements Callable<Integer> {
                         "unknown guest '"
                             + guest
                             + "': expected one of "
-                            + String.join(", ", GuestsCommand.Guests.names())));
+                            + String.join(
+                                ", ",
+                                GuestsCommand.Guests.names().stream()
+                                    .filter(n -> !n.startsWith(GuestsCommand.HOSTILE_PREFIX))
+                                    .toList())
+                            + ", or a hostile-* guest (see 'guesttrace guests')"));
     int modeValue =
         switch (mode) {
           case "stream" -> BootInfo.MODE_STREAM;
