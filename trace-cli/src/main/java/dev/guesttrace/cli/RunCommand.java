@@ -328,8 +328,4 @@ final class RunCommand implements Callable<Integer> {
       }
     }
   }
-
-  static List<String> modes() {
-    return List.of("stream", "flight", "off");
-  }
 }
