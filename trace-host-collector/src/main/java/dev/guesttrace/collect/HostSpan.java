@@ -13,9 +13,23 @@ import java.util.Objects;
  * @param name e.g. {@code run}, the guest function called, the host function called
  * @param startHostNanos start, {@link System#nanoTime()}
  * @param endHostNanos end, {@link System#nanoTime()}
+ * @param recordPosition for work done during one exit (a host call, a trace exit): how many of the
+ *     vCPU's records the collector had kept when the exit came, so that the tree builder nests the
+ *     span inside the guest span open at that record, exactly, whatever the clock's error; -1 if
+ *     unknown (then it is nested by time)
  */
 public record HostSpan(
-    int vcpu, SpanKind kind, String name, long startHostNanos, long endHostNanos) {
+    int vcpu,
+    SpanKind kind,
+    String name,
+    long startHostNanos,
+    long endHostNanos,
+    long recordPosition) {
+
+  /** A host span placed by time only. */
+  public HostSpan(int vcpu, SpanKind kind, String name, long startHostNanos, long endHostNanos) {
+    this(vcpu, kind, name, startHostNanos, endHostNanos, -1);
+  }
 
   /** Checks the kind is a host kind and the end is not before the start. */
   public HostSpan {
@@ -23,6 +37,9 @@ public record HostSpan(
     Objects.requireNonNull(name, "name");
     if (!kind.isHost()) {
       throw new IllegalArgumentException("host span needs a host kind: kind=" + kind);
+    }
+    if (recordPosition < -1) {
+      throw new IllegalArgumentException("recordPosition must be >= -1: " + recordPosition);
     }
     if (endHostNanos < startHostNanos) {
       throw new IllegalArgumentException(

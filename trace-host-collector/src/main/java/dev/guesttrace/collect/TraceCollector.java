@@ -94,6 +94,7 @@ public final class TraceCollector implements ExitListener, PortHandler {
   private boolean started;
   private boolean finished;
   private long keptRecords;
+  private long[] keptByVcpu = new long[8];
   private long chargedSlots;
   private long flightOverwritten;
   private long streamOverrun;
@@ -256,6 +257,15 @@ public final class TraceCollector implements ExitListener, PortHandler {
   /** Diagnostics so far, in order of first occurrence. */
   public List<Diagnostic> diagnostics() {
     return diagnostics.snapshot();
+  }
+
+  /**
+   * Records of {@code vcpu} kept so far: the index its next record will have in {@link
+   * TraceData#records}. Read at an exit, after the drain, it places host work among the guest's
+   * records ({@link HostSpan#recordPosition}).
+   */
+  public synchronized long recordCount(int vcpu) {
+    return vcpu >= 0 && vcpu < keptByVcpu.length ? keptByVcpu[vcpu] : 0;
   }
 
   /** Records kept so far, all vCPUs. */
@@ -757,6 +767,12 @@ public final class TraceCollector implements ExitListener, PortHandler {
       return;
     }
     keptRecords++;
+    int keptVcpu = batch.vcpu();
+    if (keptVcpu >= keptByVcpu.length) {
+      keptByVcpu =
+          java.util.Arrays.copyOf(keptByVcpu, Math.max(keptVcpu + 1, keptByVcpu.length * 2));
+    }
+    keptByVcpu[keptVcpu]++;
     chargedSlots += slots;
     if (batch.isFull()) {
       int vcpu = batch.vcpu();

@@ -260,7 +260,9 @@ public final class TraceFileReader {
                     kind(s.getKind()),
                     s.getName(),
                     s.getStartHostNanos(),
-                    s.getEndHostNanos()));
+                    s.getEndHostNanos(),
+                    // 0 is "unknown"; a value past Long.MAX_VALUE reads negative: unknown too.
+                    s.getRecordPositionPlusOne() > 0 ? s.getRecordPositionPlusOne() - 1 : -1));
           }
         }
         case DIAGNOSTIC -> data.onDiagnostic(diagnostic(c.getDiagnostic()));

@@ -236,7 +236,8 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
             .setKind(kind(span.kind()))
             .setName(span.name())
             .setStartHostNanos(span.startHostNanos())
-            .setEndHostNanos(span.endHostNanos()));
+            .setEndHostNanos(span.endHostNanos())
+            .setRecordPositionPlusOne(span.recordPosition() + 1));
     if (spans.getSpansCount() >= PENDING_LIMIT) {
       writePending();
     }

@@ -106,6 +106,8 @@ public final class GuestRun {
           (vcpuId, function, startNanos, endNanos, error) -> calledFunction.set(function));
       PortHandler timedHostCalls =
           (vcpu, value) -> {
+            // The collector drained this vCPU's ring as the exit came (it listens to every exit).
+            long position = collector.recordCount(vcpu.vcpuId());
             long start = clock.getAsLong();
             ExitHandler.ExitAction action = hostCalls.handle(vcpu, value);
             String function = calledFunction.get();
@@ -116,7 +118,8 @@ public final class GuestRun {
                     SpanKind.HOST_CALL,
                     function == null ? HostCallHandler.MALFORMED : function,
                     start,
-                    clock.getAsLong()));
+                    clock.getAsLong(),
+                    position));
             return action;
           };
       // Trace exits are timed as host spans: the guest span that flushed pays for them.
@@ -124,13 +127,15 @@ public final class GuestRun {
           (vcpu, value) -> {
             long start = clock.getAsLong();
             ExitHandler.ExitAction action = collector.handle(vcpu, value);
+            long position = collector.recordCount(vcpu.vcpuId());
             collector.hostSpan(
                 new HostSpan(
                     vcpu.vcpuId(),
                     SpanKind.HOST_EXIT,
                     value == ExitPorts.TRACE_OP_REGISTER ? "trace register" : "trace flush",
                     start,
-                    clock.getAsLong()));
+                    clock.getAsLong(),
+                    position));
             return action;
           };
       ExitDispatcher dispatcher =

@@ -147,8 +147,22 @@ public final class SpanTreeBuilder {
       List<Node> roots = new ArrayList<>();
       List<Node> stack = new ArrayList<>();
       List<SpanEvent> loose = new ArrayList<>();
+      // Work done during one exit (host calls, trace exits) knows where it happened among the
+      // vCPU's records: it nests exactly there, inside the guest span open at that record.
+      List<HostSpan> positioned = new ArrayList<>();
+      for (HostSpan h : data.hostSpans()) {
+        if (h.vcpu() == vcpu && isPositioned(h)) {
+          positioned.add(h);
+        }
+      }
+      positioned.sort(Comparator.comparingLong(HostSpan::recordPosition));
+      int nextPositioned = 0;
       long last = 0;
       for (int i = 0; i < r.size(); i++) {
+        while (nextPositioned < positioned.size()
+            && positioned.get(nextPositioned).recordPosition() <= i) {
+          attach(hostNode(positioned.get(nextPositioned++), vcpu), stack, roots);
+        }
         int kind = r.kind(i);
         long t = clock.toHostNanos(r.tscTicks(i)) - start;
         last = Math.max(last, t);
@@ -188,6 +202,9 @@ public final class SpanTreeBuilder {
           }
         }
       }
+      while (nextPositioned < positioned.size()) {
+        attach(hostNode(positioned.get(nextPositioned++), vcpu), stack, roots);
+      }
       if (!stack.isEmpty()) {
         long end = Math.max(runEnd, last);
         diagnostics.count(
@@ -207,17 +224,8 @@ public final class SpanTreeBuilder {
       }
       List<Node> hosts = new ArrayList<>();
       for (HostSpan h : data.hostSpans()) {
-        if (h.vcpu() == vcpu) {
-          hosts.add(
-              new Node(
-                  h.name(),
-                  0,
-                  h.kind(),
-                  vcpu,
-                  h.startHostNanos() - start,
-                  h.endHostNanos() - start,
-                  0,
-                  0));
+        if (h.vcpu() == vcpu && !isPositioned(h)) {
+          hosts.add(hostNode(h, vcpu));
         }
       }
       hosts.sort(
@@ -263,6 +271,24 @@ public final class SpanTreeBuilder {
         }
       }
       return best;
+    }
+
+    private static boolean isPositioned(HostSpan h) {
+      return h.recordPosition() >= 0
+          && (h.kind() == SpanKind.HOST_CALL || h.kind() == SpanKind.HOST_EXIT);
+    }
+
+    private Node hostNode(HostSpan h, int vcpu) {
+      return new Node(
+          h.name(), 0, h.kind(), vcpu, h.startHostNanos() - start, h.endHostNanos() - start, 0, 0);
+    }
+
+    private static void attach(Node host, List<Node> stack, List<Node> roots) {
+      if (stack.isEmpty()) {
+        roots.add(host);
+      } else {
+        stack.get(stack.size() - 1).children.add(host);
+      }
     }
 
     private void end(List<Node> stack, VcpuRecords r, int i, int vcpu, long t) {
