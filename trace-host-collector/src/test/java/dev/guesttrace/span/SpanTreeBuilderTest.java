@@ -171,6 +171,35 @@ public class SpanTreeBuilderTest {
   private static final int E = RecordKind.SPAN_END;
 
   @Test
+  void build_hostWorkDuringAnExit_nestsByRecordPositionWhateverTheClockSays() {
+    TraceData.Builder b = TraceData.builder();
+    b.onHeader(header(1));
+    b.onName(0, 1, "a");
+    b.onName(0, 2, "b");
+    b.onCalibration(new CalibrationPair(0, 0, START));
+    b.onCalibration(new CalibrationPair(0, 1_000_000, START + 1_000_000));
+    RecordBatch batch = new RecordBatch(8);
+    batch.reset(0);
+    batch.add(B, 1, 10, 0, 0);
+    batch.add(B, 2, 20, 0, 0);
+    batch.add(E, 2, 30, 0, 0);
+    batch.add(E, 1, 60, 0, 0);
+    b.onRecords(batch);
+    // The exit came after record 1 (inside b), but the host clock puts it after b ended.
+    b.onHostSpan(new HostSpan(0, SpanKind.HOST_EXIT, "trace flush", START + 40, START + 45, 2));
+    // The same work with no position falls back to time: inside a, after b.
+    b.onHostSpan(new HostSpan(0, SpanKind.HOST_CALL, "HostPrint", START + 40, START + 45));
+
+    assertThat(lines(SpanTreeBuilder.build(b.build())))
+        .containsExactly(
+            "vcpu 0",
+            "  GUEST a [10,60]",
+            "    GUEST b [20,30]",
+            "      HOST_EXIT trace flush [40,45]",
+            "    HOST_CALL HostPrint [40,45]");
+  }
+
+  @Test
   void build_unbalancedInputIsRepairedAndCounted() {
     TraceData data =
         handMade(
