@@ -1,5 +1,6 @@
 package dev.guesttrace.compare;
 
+import dev.guesttrace.render.Xml;
 import dev.guesttrace.span.RunSummary;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -163,7 +164,7 @@ public final class ComparisonSvgRenderer {
                 case NONE -> index % 2 == 0 ? "#f6f6f6" : "#ffffff";
               };
         };
-    out.append("<g>\n<title>").append(escape(tooltip(row))).append("</title>\n");
+    out.append("<g>\n<title>").append(Xml.escape(tooltip(row))).append("</title>\n");
     rect(out, MARGIN - 6, y, WIDTH - 2 * MARGIN + 12, ROW_HEIGHT - 2, background, null);
 
     List<String> frames = List.of(row.path().split(";", -1));
@@ -406,45 +407,11 @@ public final class ComparisonSvgRenderer {
     if (!anchor.equals("start")) {
       out.append(" text-anchor=\"").append(anchor).append('"');
     }
-    out.append('>').append(escape(text)).append("</text>\n");
+    out.append('>').append(Xml.escape(text)).append("</text>\n");
   }
 
   private static String num(double v) {
     String s = String.format(Locale.ROOT, "%.1f", v);
     return s.endsWith(".0") ? s.substring(0, s.length() - 2) : s;
-  }
-
-  /**
-   * Escapes text for XML content and attribute values. Characters XML 1.0 cannot carry at all (most
-   * control characters, lone surrogates) become U+FFFD, so a hostile span name cannot make the
-   * document unreadable.
-   */
-  public static String escape(String text) {
-    StringBuilder out = new StringBuilder(text.length() + 16);
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      switch (c) {
-        case '&' -> out.append("&amp;");
-        case '<' -> out.append("&lt;");
-        case '>' -> out.append("&gt;");
-        case '"' -> out.append("&quot;");
-        case '\'' -> out.append("&apos;");
-        default -> {
-          if (Character.isHighSurrogate(c)
-              && i + 1 < text.length()
-              && Character.isLowSurrogate(text.charAt(i + 1))) {
-            out.append(c).append(text.charAt(++i));
-          } else if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r')
-              || Character.isSurrogate(c)
-              || c == 0xFFFE
-              || c == 0xFFFF) {
-            out.append('\uFFFD');
-          } else {
-            out.append(c);
-          }
-        }
-      }
-    }
-    return out.toString();
   }
 }

@@ -1,6 +1,7 @@
 package dev.guesttrace.flame;
 
 import dev.guesttrace.compare.Durations;
+import dev.guesttrace.render.Xml;
 import dev.guesttrace.span.RunSummary;
 import dev.guesttrace.span.SpanNode;
 import dev.guesttrace.span.TraceTree;
@@ -158,12 +159,12 @@ public final class FlameGraphSvg {
         .append("\">\n");
     RunSummary s = tree.summary();
     String title = "Flame graph: " + s.guest() + " (" + s.backend() + ") on " + s.hostName();
-    svg.append("<title>").append(escape(title)).append("</title>\n");
+    svg.append("<title>").append(Xml.escape(title)).append("</title>\n");
     svg.append("<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"#f8f8f4\"/>\n");
     svg.append("<text x=\"")
         .append(WIDTH / 2)
         .append("\" y=\"24\" font-size=\"17\" font-weight=\"bold\" text-anchor=\"middle\">")
-        .append(escape(title))
+        .append(Xml.escape(title))
         .append("</text>\n");
     String subtitle =
         String.format(
@@ -176,7 +177,7 @@ public final class FlameGraphSvg {
     svg.append("<text x=\"")
         .append(WIDTH / 2)
         .append("\" y=\"46\" fill=\"#555\" text-anchor=\"middle\">")
-        .append(escape(subtitle))
+        .append(Xml.escape(subtitle))
         .append("</text>\n");
 
     int baseY = height - BOTTOM - FRAME_HEIGHT;
@@ -194,7 +195,7 @@ public final class FlameGraphSvg {
               Durations.format(f.selfNanos),
               f.count,
               f.count == 1 ? "" : "s");
-      svg.append("<g><title>").append(escape(tooltip)).append("</title>");
+      svg.append("<g><title>").append(Xml.escape(tooltip)).append("</title>");
       svg.append("<rect x=\"")
           .append(num(p.x()))
           .append("\" y=\"")
@@ -213,7 +214,7 @@ public final class FlameGraphSvg {
             .append("\" y=\"")
             .append(num(y + FRAME_HEIGHT - 5))
             .append("\">")
-            .append(escape(label))
+            .append(Xml.escape(label))
             .append("</text>");
       }
       svg.append("</g>\n");
@@ -271,38 +272,5 @@ public final class FlameGraphSvg {
       s = s.endsWith(".") ? s.substring(0, s.length() - 1) : s;
     }
     return s;
-  }
-
-  /**
-   * Escapes text for XML; characters XML 1.0 cannot carry (most control characters, lone
-   * surrogates) become U+FFFD.
-   */
-  static String escape(String text) {
-    StringBuilder out = new StringBuilder(text.length() + 16);
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      switch (c) {
-        case '&' -> out.append("&amp;");
-        case '<' -> out.append("&lt;");
-        case '>' -> out.append("&gt;");
-        case '"' -> out.append("&quot;");
-        case '\'' -> out.append("&apos;");
-        default -> {
-          if (Character.isHighSurrogate(c)
-              && i + 1 < text.length()
-              && Character.isLowSurrogate(text.charAt(i + 1))) {
-            out.append(c).append(text.charAt(++i));
-          } else if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r')
-              || Character.isSurrogate(c)
-              || c == 0xFFFE
-              || c == 0xFFFF) {
-            out.append('\uFFFD');
-          } else {
-            out.append(c);
-          }
-        }
-      }
-    }
-    return out.toString();
   }
 }
