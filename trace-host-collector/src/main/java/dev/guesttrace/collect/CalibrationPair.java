@@ -38,8 +38,8 @@ public record CalibrationPair(int vcpu, long guestTscTicks, long hostNanos, Sour
      */
     HOST_AT_EXIT,
     /**
-     * The host read the guest TSC itself right before a VM entry (boot, call, resume): the guest had
-     * not yet run, so the host time is exact within the host's read window.
+     * The host read the guest TSC itself right before a VM entry (boot, call, resume): the guest
+     * had not yet run, so the host time is exact within the host's read window.
      */
     HOST_AT_ENTRY
   }

@@ -8,6 +8,7 @@ import java.math.BigInteger;
 import java.math.RoundingMode;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -30,9 +31,13 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * ({@link TscSource#STEPPED}) ignores time altogether: every read advances the vCPU's counter by
  * {@link #STEP_TICKS}, for golden tests.
  *
- * <p>The host's TSC rate, needed to scale the hardware source, is measured once per process (20 ms
- * against {@code System.nanoTime()}) and stays inside this class: the collector is never handed the
- * true rate, it has to calibrate.
+ * <p>Scaling ({@code --tsc-ghz}) is always applied to the nanosecond counter, for the hardware
+ * source too. On Linux {@code System.nanoTime()} is {@code CLOCK_MONOTONIC}, which on x86 is the
+ * host TSC times a ratio the kernel keeps calibrating: scaling it is scaling the real TSC by a
+ * continuously calibrated rate, and the guest sees exactly the requested rate against host time,
+ * however loaded the host. (Scaling {@code rdtsc} by a rate measured once, over 20 ms, as this
+ * class once did, presented rates up to 2,900 ppm off under load, different in each run.) Only the
+ * unscaled hardware source reads {@code rdtsc} itself: the guest then sees the host's TSC as is.
  */
 public final class GuestTsc {
   /** Fraction bits of the fixed-point multiplier (Intel VMX uses 48). */
@@ -48,7 +53,10 @@ public final class GuestTsc {
   private static final long VIRTUAL_ORIGIN_NANOS = System.nanoTime();
 
   private final TscConfig config;
+
+  /** The source reads {@code rdtsc}: hardware source, unscaled, stub available. */
   private final boolean hardware;
+
   private final boolean stepped;
   private final boolean scaled;
   private final long multiplier;
@@ -73,19 +81,18 @@ public final class GuestTsc {
   }
 
   /**
-   * The guest TSC for {@code config}. With {@link TscSource#HARDWARE} and scaling requested, the
-   * first call in a process measures the host TSC rate (about 20 ms).
+   * The guest TSC for {@code config}.
    *
    * @throws IllegalArgumentException if the requested rate needs a ratio the 16.48 multiplier
    *     cannot hold (more than 32767 times the source rate, or less than 2^-40 of it)
    */
   public static GuestTsc create(TscConfig config) {
     Objects.requireNonNull(config, "config");
-    boolean hardware = config.source() == TscSource.HARDWARE && RdtscStub.available();
+    boolean scaled = config.ticksPerSecond() > 0;
+    boolean hardware = config.source() == TscSource.HARDWARE && !scaled && RdtscStub.available();
     long multiplier = ONE;
-    if (config.ticksPerSecond() > 0) {
-      double sourceRate = hardware ? HostTscRate.TICKS_PER_SECOND : VIRTUAL_TICKS_PER_SECOND;
-      multiplier = multiplierFor(config.ticksPerSecond(), sourceRate);
+    if (scaled) {
+      multiplier = multiplierFor(config.ticksPerSecond(), VIRTUAL_TICKS_PER_SECOND);
     }
     return new GuestTsc(config, hardware, multiplier);
   }
@@ -113,6 +120,20 @@ public final class GuestTsc {
   /** Reads vCPU {@code vcpuId}'s TSC now. */
   public long read(int vcpuId) {
     return ticksAt(sourceTicks(vcpuId), vcpuId);
+  }
+
+  /**
+   * The host's own read of vCPU {@code vcpuId}'s TSC while the vCPU is paused, for calibration
+   * pairs taken at VM entries and exits ({@code HOST_AT_ENTRY}, {@code HOST_AT_EXIT}): the same
+   * value a guest {@code rdtsc} would read now. The stepped counter is read without advancing it,
+   * so that the host's reads do not change what a deterministic guest sees. Matches the host API's
+   * {@code GuestTscReader} ({@code tsc::readGuestTsc}). Thread-safe.
+   */
+  public long readGuestTsc(int vcpuId) {
+    if (stepped) {
+      return ticksAt(steps.get(vcpuId), vcpuId);
+    }
+    return read(vcpuId);
   }
 
   /** Raw source ticks now: host TSC, virtual nanoseconds, or the vCPU's next step. */
@@ -145,13 +166,13 @@ public final class GuestTsc {
   }
 
   /**
-   * Test truth, {@link TscSource#VIRTUAL} only: the guest TSC vCPU {@code vcpuId} read (or would
-   * have read) at host time {@code nanoTime} ({@link System#nanoTime()}). Exact: a guest's {@code
-   * rdtsc} between two {@code nanoTime()} reads {@code t0 <= t1} lies in {@code
-   * [guestTicksAtNanoTime(t0), guestTicksAtNanoTime(t1)]}.
+   * Test truth, every source but the unscaled hardware one and the stepped one: the guest TSC vCPU
+   * {@code vcpuId} read (or would have read) at host time {@code nanoTime} ({@link
+   * System#nanoTime()}). Exact: a guest's {@code rdtsc} between two {@code nanoTime()} reads {@code
+   * t0 <= t1} lies in {@code [guestTicksAtNanoTime(t0), guestTicksAtNanoTime(t1)]}.
    *
-   * @throws IllegalStateException if the source is the hardware TSC or the stepped counter, which
-   *     have no exact host-time truth
+   * @throws IllegalStateException if the source is the unscaled hardware TSC or the stepped
+   *     counter, which have no exact host-time truth
    */
   public long guestTicksAtNanoTime(long nanoTime, int vcpuId) {
     if (hardware || stepped) {
@@ -162,19 +183,30 @@ public final class GuestTsc {
   }
 
   /**
-   * Test truth: the guest TSC rate this VM presents. Exact for {@link TscSource#VIRTUAL} (the
-   * quantized multiplier times 10^9; the stepped source counts as 10^9 too); for the hardware
-   * source an estimate from the one-off measurement. Never hand it to the collector: it must
-   * calibrate.
+   * Test truth: the guest TSC rate this VM presents against {@code System.nanoTime()}, exact
+   * whenever the TSC is scaled (the quantized multiplier times 10^9, the hardware source too) and
+   * for the unscaled virtual and stepped sources (10^9); empty for the unscaled hardware source,
+   * whose rate is the host TSC's, which only a calibration can tell. Never hand it to the
+   * collector: it must calibrate.
    */
-  public double ticksPerSecond() {
-    double sourceRate = hardware ? HostTscRate.TICKS_PER_SECOND : VIRTUAL_TICKS_PER_SECOND;
-    return scaled ? sourceRate * ((double) multiplier / ONE) : sourceRate;
+  public OptionalDouble ticksPerSecond() {
+    if (hardware) {
+      return OptionalDouble.empty();
+    }
+    return OptionalDouble.of(
+        scaled ? VIRTUAL_TICKS_PER_SECOND * ((double) multiplier / ONE) : VIRTUAL_TICKS_PER_SECOND);
   }
 
-  /** The source actually used: {@link TscSource#VIRTUAL} when the hardware stub is unavailable. */
+  /**
+   * The source actually used: {@link TscSource#VIRTUAL} when the hardware stub is unavailable;
+   * {@link TscSource#HARDWARE} scaled is the kernel's calibrated TSC clock (see the class comment).
+   */
   public TscSource effectiveSource() {
-    return hardware ? TscSource.HARDWARE : stepped ? TscSource.STEPPED : TscSource.VIRTUAL;
+    if (stepped) {
+      return TscSource.STEPPED;
+    }
+    boolean hardwareAsked = config.source() == TscSource.HARDWARE && RdtscStub.available();
+    return hardwareAsked ? TscSource.HARDWARE : TscSource.VIRTUAL;
   }
 
   /** The configuration this TSC was built from. */
@@ -192,27 +224,5 @@ public final class GuestTsc {
   /** Whether this host can read its real TSC; empty if so, else why not (one line). */
   public static Optional<String> hardwareUnavailableReason() {
     return RdtscStub.unavailableReason();
-  }
-
-  /** The host TSC rate, measured once, on first use, only when hardware scaling is asked for. */
-  private static final class HostTscRate {
-    static final double TICKS_PER_SECOND = measure();
-
-    private static double measure() {
-      long before0 = System.nanoTime();
-      long ticks0 = RdtscStub.rdtsc();
-      long after0 = System.nanoTime();
-      long deadline = after0 + 20_000_000L;
-      long before1;
-      do {
-        Thread.onSpinWait();
-        before1 = System.nanoTime();
-      } while (before1 < deadline);
-      long ticks1 = RdtscStub.rdtsc();
-      long after1 = System.nanoTime();
-      // Each TSC read sits between two nanoTime reads: take the midpoints.
-      double nanos = (before1 + after1) / 2.0 - (before0 + after0) / 2.0;
-      return (ticks1 - ticks0) * 1e9 / nanos;
-    }
   }
 }

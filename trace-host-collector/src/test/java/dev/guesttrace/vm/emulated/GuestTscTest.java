@@ -2,6 +2,7 @@ package dev.guesttrace.vm.emulated;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.guesttrace.vm.VmConfig.TscConfig;
@@ -20,7 +21,7 @@ class GuestTscTest {
     assertThat(tsc.ticksAt(1, 0)).isEqualTo(1002); // 2.5 rounds down
     assertThat(tsc.ticksAt(1_000_000_000L, 0)).isEqualTo(2_500_001_000L);
     assertThat(tsc.ticksAt(3_600_000_000_000L, 3)).isEqualTo(9_000_000_000_000L + 1000 + 3_000_000);
-    assertThat(tsc.ticksPerSecond()).isEqualTo(2.5e9);
+    assertThat(tsc.ticksPerSecond()).hasValue(2.5e9);
   }
 
   @Test
@@ -72,7 +73,7 @@ class GuestTscTest {
     GuestTsc tsc = GuestTsc.create(new TscConfig(0, 0, 0, TscSource.VIRTUAL));
 
     assertThat(tsc.multiplier()).isEqualTo(1L << 48);
-    assertThat(tsc.ticksPerSecond()).isEqualTo(1e9);
+    assertThat(tsc.ticksPerSecond()).hasValue(1e9);
     assertThat(tsc.effectiveSource()).isEqualTo(TscSource.VIRTUAL);
     assertThat(tsc.ticksAt(123_456_789L, 0)).isEqualTo(123_456_789L);
   }
@@ -123,11 +124,53 @@ class GuestTscTest {
   }
 
   @Test
-  void create_hardwareScaled_presentsAboutTheRequestedRate() {
-    assumeTrue(RdtscStub.available(), "no rdtsc stub here");
-    GuestTsc tsc = GuestTsc.create(new TscConfig(1.5e9, 0, 0, TscSource.HARDWARE));
+  void readGuestTsc_stepped_readsWithoutAdvancing() {
+    GuestTsc tsc = GuestTsc.create(new TscConfig(0, 7, 1_000_000, TscSource.STEPPED));
+    tsc.read(1);
 
-    // The quantized multiplier times the measured host rate gives the requested rate back.
-    assertThat(tsc.ticksPerSecond()).isCloseTo(1.5e9, org.assertj.core.data.Offset.offset(1.0));
+    assertThat(tsc.readGuestTsc(1)).isEqualTo(GuestTsc.STEP_TICKS + 7 + 1_000_000);
+    assertThat(tsc.readGuestTsc(1)).isEqualTo(GuestTsc.STEP_TICKS + 7 + 1_000_000);
+    assertThat(tsc.read(1)).isEqualTo(2 * GuestTsc.STEP_TICKS + 7 + 1_000_000);
+  }
+
+  @Test
+  void readGuestTsc_virtual_liesBetweenTheTruthBeforeAndAfter() {
+    GuestTsc tsc = GuestTsc.create(new TscConfig(1.234567e9, 99, 5, TscSource.VIRTUAL));
+    long before = System.nanoTime();
+    long ticks = tsc.readGuestTsc(3);
+    long after = System.nanoTime();
+
+    assertThat(ticks)
+        .isBetween(tsc.guestTicksAtNanoTime(before, 3), tsc.guestTicksAtNanoTime(after, 3));
+  }
+
+  /**
+   * The requested rate exactly, against host time, on the hardware source: the old one-off 20 ms
+   * measurement of the host TSC presented 1.2310 to 1.2322 GHz for a request of 1.234567.
+   */
+  @Test
+  void create_hardwareScaled_presentsExactlyTheRequestedRateAgainstHostTime() throws Exception {
+    assumeTrue(RdtscStub.available(), "no rdtsc stub here");
+    GuestTsc tsc = GuestTsc.create(new TscConfig(1.234567e9, 1_000, 0, TscSource.HARDWARE));
+
+    assertThat(tsc.effectiveSource()).isEqualTo(TscSource.HARDWARE);
+    assertThat(tsc.ticksPerSecond()).hasValueCloseTo(1.234567e9, within(1e-3));
+    // Every read lies between the truth at the nanoTime before and after it, however long the
+    // host took in between: the presented rate is the requested one against host time, exactly.
+    for (int i = 0; i < 3; i++) {
+      Thread.sleep(10);
+      long before = System.nanoTime();
+      long ticks = tsc.read(0);
+      long after = System.nanoTime();
+      assertThat(ticks)
+          .isBetween(tsc.guestTicksAtNanoTime(before, 0), tsc.guestTicksAtNanoTime(after, 0));
+    }
+  }
+
+  @Test
+  void ticksPerSecond_unscaledHardware_isUnknown() {
+    assumeTrue(RdtscStub.available(), "no rdtsc stub here");
+
+    assertThat(GuestTsc.create(TscConfig.HOST).ticksPerSecond()).isEmpty();
   }
 }
