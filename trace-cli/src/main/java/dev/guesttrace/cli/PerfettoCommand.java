@@ -34,11 +34,19 @@ final class PerfettoCommand implements Callable<Integer> {
       description = "Where to write the JSON.")
   Path output;
 
+  @Option(
+      names = "--span-args",
+      description =
+          "Give guest spans their non-zero arguments (args.arg0, args.arg1). Off by default:"
+              + " speedscope makes one frame per distinct name and args.")
+  boolean spanArgs;
+
   @Override
   public Integer call() {
     TraceData data = TraceFiles.load(file, spec.commandLine().getErr(), "perfetto");
     try (OutputStream out = Files.newOutputStream(output)) {
-      PerfettoJsonWriter.write(SpanTreeBuilder.build(data), out);
+      PerfettoJsonWriter.write(
+          SpanTreeBuilder.build(data), out, new PerfettoJsonWriter.Options(spanArgs));
     } catch (IOException e) {
       throw CliException.badData("cannot write " + output + ": " + e.getMessage(), e);
     }

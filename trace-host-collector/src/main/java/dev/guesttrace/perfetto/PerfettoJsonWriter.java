@@ -18,23 +18,39 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Writes a run as Chrome trace event JSON (the JSON object format), which ui.perfetto.dev and
- * chrome://tracing open.
+ * Writes a run as Chrome trace event JSON (the JSON object format), which ui.perfetto.dev,
+ * speedscope and the chrome://tracing successors open. For ui.perfetto.dev the native protobuf
+ * format ({@code PerfettoProtoWriter}) is smaller and richer; this format is for tools that only
+ * read JSON.
  *
  * <ul>
  *   <li>The VM is one process (pid 1), named after the guest, backend and host.
- *   <li>Each vCPU has two threads: {@code vcpu N} (tid {@code 2N+1}) for the guest's spans and
- *       {@code vcpu N host} (tid {@code 2N+2}) for the host's spans (run, guest calls, host calls).
+ *   <li>Each vCPU is one thread, {@code vcpu N} (tid {@code N+1}), holding its host and guest spans
+ *       nested as the span tree nests them: host run, guest call, guest spans, host calls and trace
+ *       exits inside the guest span that made them. One thread per vCPU keeps the host and guest
+ *       activity of a vCPU aligned in viewers that start each thread at its own first event
+ *       (speedscope). The span's kind is its {@code cat}: {@code guest}, {@code host_run}, {@code
+ *       host_guest_call}, {@code host_call}, {@code host_exit}.
  *   <li>Spans are complete events ({@code "ph":"X"}) with {@code ts} and {@code dur} in
- *       microseconds with three decimals, so the calibrated nanoseconds survive exactly. A span
- *       that does not fit inside its parent on the same thread (bad data) is clipped to it, since
- *       both viewers need strict nesting per thread; its args say {@code "clipped":true}. A span
- *       the guest never ended has {@code "unclosed":true}.
- *   <li>Messages are thread-scoped instant events ({@code "ph":"i","s":"t"}) on the thread of the
- *       span they belong to; the full text is in {@code args.text}.
+ *       microseconds with three decimals, so the calibrated nanoseconds survive exactly. Viewers
+ *       need strict nesting per thread, so a span is clipped to its parent and starts no earlier
+ *       than its previous sibling ended, and nothing starts before the run (time 0); a clipped
+ *       span's args say {@code "clipped":true}. A span the guest never ended has {@code
+ *       "unclosed":true}.
+ *   <li>Args appear only where they say something: the two flags above, and the guest's span
+ *       arguments {@code arg0}/{@code arg1} when asked for ({@link Options#spanArgs()}) and not
+ *       zero. speedscope makes a frame name of name plus args, so arguments that differ per call
+ *       (fib's {@code n}) would split one function into many rows; they are off by default.
+ *   <li>Messages are thread-scoped instant events ({@code "ph":"i","s":"t"}) on their vCPU's
+ *       thread; a message longer than the name limit keeps its full text in {@code args.text}.
  *   <li>Allocations and frees drive a counter ({@code "ph":"C"}) {@code heap live bytes} per vCPU;
  *       the guest's counter samples are counters of their own name.
+ *   <li>Every point event (message, alloc, free, counter) is clipped into the span it belongs to,
+ *       like the spans themselves: a guest whose clock jumps cannot put one before the run.
  * </ul>
+ *
+ * <p>The span tree is walked with an explicit stack, never recursively: a million nested spans are
+ * fine.
  */
 public final class PerfettoJsonWriter {
   /** The process id of the VM. */
@@ -43,16 +59,33 @@ public final class PerfettoJsonWriter {
   /** Longest event name; longer messages are cut in the name and kept whole in the args. */
   static final int MAX_NAME_CHARS = 120;
 
-  private PerfettoJsonWriter() {}
-
-  /** The thread id of a vCPU's guest spans. */
-  public static int guestTid(int vcpu) {
-    return 2 * vcpu + 1;
+  /**
+   * What to write besides the spans' names, kinds and times.
+   *
+   * @param spanArgs whether guest spans carry their non-zero arguments as {@code args.arg0} and
+   *     {@code args.arg1} (speedscope then splits a function into one row per argument value)
+   */
+  public record Options(boolean spanArgs) {
+    /** The default: no span arguments. */
+    public static final Options DEFAULT = new Options(false);
   }
 
-  /** The thread id of a vCPU's host spans. */
-  public static int hostTid(int vcpu) {
-    return 2 * vcpu + 2;
+  private PerfettoJsonWriter() {}
+
+  /** The thread id of a vCPU: its guest and host spans. */
+  public static int tid(int vcpu) {
+    return vcpu + 1;
+  }
+
+  /**
+   * Writes the trace as UTF-8 JSON with the default options; does not close {@code out}.
+   *
+   * @param tree the run
+   * @param out where the JSON goes
+   * @throws IOException if writing fails
+   */
+  public static void write(TraceTree tree, OutputStream out) throws IOException {
+    write(tree, out, Options.DEFAULT);
   }
 
   /**
@@ -60,11 +93,13 @@ public final class PerfettoJsonWriter {
    *
    * @param tree the run
    * @param out where the JSON goes
+   * @param options what to write besides names, kinds and times
    * @throws IOException if writing fails
    */
-  public static void write(TraceTree tree, OutputStream out) throws IOException {
-    Writer writer = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8));
-    write(tree, writer);
+  public static void write(TraceTree tree, OutputStream out, Options options) throws IOException {
+    Writer writer =
+        new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), 1 << 16);
+    write(tree, writer, options);
     writer.flush();
   }
 
@@ -73,20 +108,107 @@ public final class PerfettoJsonWriter {
    *
    * @param tree the run
    * @param out where the JSON goes
+   * @param options what to write besides names, kinds and times
    * @throws IOException if writing fails
    */
-  public static void write(TraceTree tree, Writer out) throws IOException {
-    new Emitter(tree, out).emit();
+  public static void write(TraceTree tree, Writer out, Options options) throws IOException {
+    new Emitter(tree, out, options).emit();
+  }
+
+  /**
+   * A span's bounds after clipping, and where its next child may start at the earliest. The span
+   * walk ({@link ClippedSpans}) shares it with the protobuf writer.
+   */
+  static final class Bounds {
+    final long start;
+    final long end;
+    long cursor;
+
+    Bounds(long start, long end) {
+      this.start = start;
+      this.end = end;
+      this.cursor = start;
+    }
+  }
+
+  /** One span as the viewers get it: clipped into its parent, after its previous sibling. */
+  interface ClippedSpanVisitor {
+    /**
+     * Called for every span, parents before children, siblings in order.
+     *
+     * @param node the span
+     * @param depth 0 for a root
+     * @param start clipped start, never negative
+     * @param end clipped end, {@code >= start}
+     * @param clipped whether start or end moved
+     */
+    void span(SpanNode node, int depth, long start, long end, boolean clipped) throws IOException;
+
+    /** Called after a span's whole subtree. */
+    default void end(SpanNode node, int depth, long start, long end) throws IOException {}
+  }
+
+  /** The depth-first walk with clipping; iterative, because guest recursion can be deep. */
+  static final class ClippedSpans {
+    private ClippedSpans() {}
+
+    static void walk(List<SpanNode> roots, ClippedSpanVisitor visitor) throws IOException {
+      // Each entry is a span to visit (enter) or one whose subtree is done (exit).
+      record Item(SpanNode node, Bounds parent, int depth, Bounds self) {}
+      ArrayList<Item> stack = new ArrayList<>();
+      Bounds run = new Bounds(0, Long.MAX_VALUE);
+      for (int i = roots.size() - 1; i >= 0; i--) {
+        stack.add(new Item(roots.get(i), run, 0, null));
+      }
+      while (!stack.isEmpty()) {
+        Item item = stack.removeLast();
+        SpanNode node = item.node();
+        if (item.self() != null) {
+          visitor.end(node, item.depth(), item.self().start, item.self().end);
+          continue;
+        }
+        Bounds parent = item.parent();
+        long lo = Math.max(parent.start, parent.cursor);
+        long start = Math.min(Math.max(node.startNanos(), lo), parent.end);
+        long end = Math.min(Math.max(node.endNanos(), start), parent.end);
+        boolean clipped = start != node.startNanos() || end != node.endNanos();
+        parent.cursor = end;
+        Bounds self = new Bounds(start, end);
+        visitor.span(node, item.depth(), start, end, clipped);
+        stack.add(new Item(node, parent, item.depth(), self));
+        List<SpanNode> children = node.children();
+        for (int i = children.size() - 1; i >= 0; i--) {
+          stack.add(new Item(children.get(i), self, item.depth() + 1, null));
+        }
+      }
+    }
+  }
+
+  /** A point event with its time clipped into its span. */
+  record ClippedEvent(long timeNanos, SpanEvent event) {}
+
+  /** Collects the point events of a span, clipped into the span's clipped bounds. */
+  static void clipEvents(SpanNode node, long start, long end, List<ClippedEvent> into) {
+    for (SpanEvent event : node.events()) {
+      into.add(new ClippedEvent(Math.min(Math.max(event.timeNanos(), start), end), event));
+    }
+  }
+
+  /** Lower-case kind names, as {@code cat} and as the OTLP attribute spell them. */
+  static String kindName(SpanNode node) {
+    return node.kind().name().toLowerCase(Locale.ROOT);
   }
 
   private static final class Emitter {
     private final TraceTree tree;
     private final Writer out;
+    private final Options options;
     private boolean first = true;
 
-    Emitter(TraceTree tree, Writer out) {
+    Emitter(TraceTree tree, Writer out, Options options) {
       this.tree = tree;
       this.out = out;
+      this.options = options;
     }
 
     void emit() throws IOException {
@@ -131,54 +253,19 @@ public final class PerfettoJsonWriter {
       boolean multiVcpu = tree.vcpus().size() > 1;
       for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
         int v = vcpu.vcpu();
-        metadata(guestTid(v), "thread_name", "name", "vcpu " + v);
-        metadataNumber(guestTid(v), "thread_sort_index", "sort_index", guestTid(v));
-        metadata(hostTid(v), "thread_name", "name", "vcpu " + v + " host");
-        metadataNumber(hostTid(v), "thread_sort_index", "sort_index", hostTid(v));
-        List<TimedEvent> events = new ArrayList<>();
-        for (SpanNode root : vcpu.roots()) {
-          spans(v, root, events);
-        }
-        pointEvents(v, events, multiVcpu);
+        int tid = tid(v);
+        metadata(tid, "thread_name", "name", "vcpu " + v);
+        metadataNumber(tid, "thread_sort_index", "sort_index", tid);
+        List<ClippedEvent> events = new ArrayList<>();
+        ClippedSpans.walk(
+            vcpu.roots(),
+            (node, depth, start, end, clipped) -> {
+              span(node, tid, start, end, clipped);
+              clipEvents(node, start, end, events);
+            });
+        pointEvents(v, tid, events, multiVcpu);
       }
       out.write("\n]}\n");
-    }
-
-    /** Depth-first, parents before children; iterative because guest recursion can be deep. */
-    private void spans(int vcpu, SpanNode root, List<TimedEvent> events) throws IOException {
-      record Item(SpanNode node, long[] guestBounds, long[] hostBounds) {}
-      ArrayList<Item> stack = new ArrayList<>();
-      stack.add(new Item(root, null, null));
-      while (!stack.isEmpty()) {
-        Item item = stack.removeLast();
-        SpanNode node = item.node();
-        boolean host = node.kind().isHost();
-        long[] bounds = host ? item.hostBounds() : item.guestBounds();
-        long start = node.startNanos();
-        long end = Math.max(start, node.endNanos());
-        boolean clipped = node.endNanos() < node.startNanos();
-        if (bounds != null) {
-          long clippedStart = Math.min(Math.max(start, bounds[0]), bounds[1]);
-          long clippedEnd = Math.min(Math.max(end, clippedStart), bounds[1]);
-          clipped |= clippedStart != start || clippedEnd != end;
-          start = clippedStart;
-          end = clippedEnd;
-        }
-        int tid = host ? hostTid(vcpu) : guestTid(vcpu);
-        span(node, tid, start, end, clipped);
-        for (SpanEvent event : node.events()) {
-          events.add(new TimedEvent(event, tid));
-        }
-        long[] mine = {start, end};
-        List<SpanNode> children = node.children();
-        for (int i = children.size() - 1; i >= 0; i--) {
-          stack.add(
-              new Item(
-                  children.get(i),
-                  host ? item.guestBounds() : mine,
-                  host ? mine : item.hostBounds()));
-        }
-      }
     }
 
     private void span(SpanNode node, int tid, long start, long end, boolean clipped)
@@ -186,49 +273,59 @@ public final class PerfettoJsonWriter {
       begin();
       out.write("{\"ph\":\"X\",\"pid\":" + PID + ",\"tid\":" + tid + ",");
       field("name", node.name());
-      out.write(",");
-      field("cat", node.kind().isHost() ? "host" : "guest");
-      out.write(",\"ts\":");
+      out.write(",\"cat\":\"");
+      out.write(kindName(node));
+      out.write("\",\"ts\":");
       micros(start);
       out.write(",\"dur\":");
       micros(end - start);
-      out.write(",\"args\":{");
-      field("kind", node.kind().name());
-      if (!node.kind().isHost()) {
-        out.write(",\"arg0\":" + node.arg0() + ",\"arg1\":" + node.arg1());
+      String sep = ",\"args\":{";
+      if (options.spanArgs() && !node.kind().isHost()) {
+        if (node.arg0() != 0) {
+          out.write(sep + "\"arg0\":" + node.arg0());
+          sep = ",";
+        }
+        if (node.arg1() != 0) {
+          out.write(sep + "\"arg1\":" + node.arg1());
+          sep = ",";
+        }
       }
       if (node.unclosed()) {
-        out.write(",\"unclosed\":true");
+        out.write(sep + "\"unclosed\":true");
+        sep = ",";
       }
       if (clipped) {
-        out.write(",\"clipped\":true");
+        out.write(sep + "\"clipped\":true");
+        sep = ",";
       }
-      out.write("}}");
+      out.write(sep.equals(",") ? "}}" : "}");
     }
 
-    private void pointEvents(int vcpu, List<TimedEvent> events, boolean multiVcpu)
+    private void pointEvents(int vcpu, int tid, List<ClippedEvent> events, boolean multiVcpu)
         throws IOException {
       // Stable: events of one span keep their recorded order when their times are equal.
-      events.sort(Comparator.comparingLong(e -> e.event().timeNanos()));
+      events.sort(Comparator.comparingLong(ClippedEvent::timeNanos));
       Map<Long, Long> liveByAddress = new HashMap<>();
       long live = 0;
       String heap = "heap live bytes" + (multiVcpu ? " (vcpu " + vcpu + ")" : "");
-      for (TimedEvent timed : events) {
-        SpanEvent e = timed.event();
+      for (ClippedEvent clippedEvent : events) {
+        SpanEvent e = clippedEvent.event();
+        long time = clippedEvent.timeNanos();
         switch (e.kind()) {
           case MESSAGE -> {
             begin();
-            out.write("{\"ph\":\"i\",\"s\":\"t\",\"pid\":" + PID + ",\"tid\":" + timed.tid() + ",");
-            String name =
-                e.text().length() <= MAX_NAME_CHARS
-                    ? e.text()
-                    : e.text().substring(0, MAX_NAME_CHARS - 1) + "…";
+            out.write("{\"ph\":\"i\",\"s\":\"t\",\"pid\":" + PID + ",\"tid\":" + tid + ",");
+            boolean cut = e.text().length() > MAX_NAME_CHARS;
+            String name = cut ? e.text().substring(0, MAX_NAME_CHARS - 1) + "…" : e.text();
             field("name", name);
             out.write(",\"cat\":\"message\",\"ts\":");
-            micros(e.timeNanos());
-            out.write(",\"args\":{");
-            field("text", e.text());
-            out.write("}}");
+            micros(time);
+            if (cut) {
+              out.write(",\"args\":{");
+              field("text", e.text());
+              out.write('}');
+            }
+            out.write('}');
           }
           case ALLOC, FREE -> {
             if (e.kind() == SpanEvent.Kind.ALLOC) {
@@ -240,14 +337,11 @@ public final class PerfettoJsonWriter {
             }
             // A free of memory allocated before tracing started must not show a negative heap.
             live = Math.max(0, live);
-            counter(heap, "bytes", e.timeNanos(), live);
+            counter(heap, "bytes", time, live);
           }
           case COUNTER ->
               counter(
-                  e.text() + (multiVcpu ? " (vcpu " + vcpu + ")" : ""),
-                  "value",
-                  e.timeNanos(),
-                  e.value());
+                  e.text() + (multiVcpu ? " (vcpu " + vcpu + ")" : ""), "value", time, e.value());
         }
       }
     }
@@ -303,8 +397,6 @@ public final class PerfettoJsonWriter {
       out.write(PerfettoJsonWriter.micros(nanos));
     }
   }
-
-  private record TimedEvent(SpanEvent event, int tid) {}
 
   /** Nanoseconds as microseconds with exactly three decimals, e.g. {@code 1234567 → 1234.567}. */
   static String micros(long nanos) {

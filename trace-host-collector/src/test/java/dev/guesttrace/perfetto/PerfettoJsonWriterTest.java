@@ -98,8 +98,7 @@ class PerfettoJsonWriterTest {
     assertThat(root.get("displayTimeUnit").asText()).isEqualTo("ns");
     assertThat(root.get("otherData").get("host").asText()).isEqualTo("host-a");
     assertThat(metadata(root, "process_name")).containsExactly("0=hello (emulated) on host-a");
-    assertThat(metadata(root, "thread_name"))
-        .containsExactly("1=vcpu 0", "2=vcpu 0 host", "3=vcpu 1", "4=vcpu 1 host");
+    assertThat(metadata(root, "thread_name")).containsExactly("1=vcpu 0", "2=vcpu 1");
     assertThat(spansWithParents(root)).isEqualTo(expectedSpansWithParents(tree));
   }
 
@@ -110,16 +109,20 @@ class PerfettoJsonWriterTest {
     JsonNode hostCall = only(root, "X", "host print");
     assertThat(hostCall.get("ts").decimalValue()).isEqualByComparingTo("3.000");
     assertThat(hostCall.get("dur").decimalValue()).isEqualByComparingTo("1.001");
-    assertThat(hostCall.get("tid").asInt()).isEqualTo(PerfettoJsonWriter.hostTid(0));
-    assertThat(hostCall.get("cat").asText()).isEqualTo("host");
-    assertThat(only(root, "X", "never_ended").get("args").get("unclosed").asBoolean()).isTrue();
-    assertThat(only(root, "X", "main").get("args").has("unclosed")).isFalse();
+    assertThat(hostCall.get("tid").asInt()).isEqualTo(PerfettoJsonWriter.tid(0));
+    assertThat(hostCall.get("cat").asText()).isEqualTo("host_call");
+    assertThat(hostCall.has("args")).isFalse();
+    assertThat(only(root, "X", "guest_call main").get("cat").asText()).isEqualTo("host_guest_call");
+    assertThat(only(root, "X", "never_ended").get("args").toString())
+        .isEqualTo("{\"unclosed\":true}");
+    assertThat(only(root, "X", "main").has("args")).isFalse();
+    assertThat(only(root, "X", "main").get("cat").asText()).isEqualTo("guest");
     // "late" ends after its parent "worker" ended: clipped to worker's end.
     JsonNode late = only(root, "X", "late");
     assertThat(late.get("ts").decimalValue()).isEqualByComparingTo("4.000");
     assertThat(late.get("dur").decimalValue()).isEqualByComparingTo("1.000");
-    assertThat(late.get("args").get("clipped").asBoolean()).isTrue();
-    assertThat(only(root, "X", "worker").get("args").has("clipped")).isFalse();
+    assertThat(late.get("args").toString()).isEqualTo("{\"clipped\":true}");
+    assertThat(only(root, "X", "worker").has("args")).isFalse();
   }
 
   @Test
@@ -127,13 +130,13 @@ class PerfettoJsonWriterTest {
     JsonNode root = parse(twoVcpuRun());
 
     String expected = HOSTILE.replace("\ud800", "\ufffd");
-    assertThat(only(root, "X", expected).get("tid").asInt())
-        .isEqualTo(PerfettoJsonWriter.guestTid(0));
+    assertThat(only(root, "X", expected).get("tid").asInt()).isEqualTo(PerfettoJsonWriter.tid(0));
     JsonNode message = only(root, "i", expected);
     assertThat(message.get("s").asText()).isEqualTo("t");
-    assertThat(message.get("tid").asInt()).isEqualTo(PerfettoJsonWriter.guestTid(0));
+    assertThat(message.get("tid").asInt()).isEqualTo(PerfettoJsonWriter.tid(0));
     assertThat(message.get("ts").decimalValue()).isEqualByComparingTo("2.5");
-    assertThat(message.get("args").get("text").asText()).isEqualTo(expected);
+    // The name holds the whole text: args would only repeat it.
+    assertThat(message.has("args")).isFalse();
     assertThat(PerfettoJsonWriter.quote("a\u0001\u2028\"")).isEqualTo("\"a\\u0001\\u2028\\\"\"");
   }
 
@@ -181,6 +184,165 @@ class PerfettoJsonWriterTest {
   }
 
   @Test
+  void write_guestSpanArgumentsOnlyWhenAskedAndNotZero() throws Exception {
+    TraceTree tree =
+        tree(
+            summary("fib", "host-a", 1e9),
+            span(
+                SpanKind.HOST_RUN,
+                0,
+                "run",
+                0,
+                100,
+                new SpanNode("fib", SpanKind.GUEST, 0, 10, 20, 7, 0),
+                new SpanNode("fib", SpanKind.GUEST, 0, 30, 40, 0, -2),
+                new SpanNode("fib", SpanKind.GUEST, 0, 50, 60, 0, 0)));
+
+    JsonNode plain = parse(tree);
+    JsonNode withArgs = parse(tree, new PerfettoJsonWriter.Options(true));
+
+    // Default: no args, so speedscope keeps one "fib" frame instead of one per argument value.
+    assertThat(argsOf(plain, "fib")).containsExactly("-", "-", "-");
+    assertThat(argsOf(withArgs, "fib")).containsExactly("{\"arg0\":7}", "{\"arg1\":-2}", "-");
+  }
+
+  @Test
+  void write_clipsPointEventsIntoTheirSpanLikeTheSpans() throws Exception {
+    long minus562s = -562_000_000_000L;
+    SpanNode guest =
+        withEvents(
+            span(SpanKind.GUEST, 0, "main", 1_000, 2_000),
+            new SpanEvent(minus562s, SpanEvent.Kind.COUNTER, "tick", 0, 2),
+            new SpanEvent(minus562s, SpanEvent.Kind.ALLOC, "", 0x10, 8),
+            new SpanEvent(minus562s, SpanEvent.Kind.MESSAGE, "back in time", 0, 0),
+            new SpanEvent(1_500, SpanEvent.Kind.COUNTER, "tick", 0, 3),
+            new SpanEvent(9_999_999, SpanEvent.Kind.COUNTER, "tick", 0, 4));
+    // A root that claims to start before the run: clipped to 0 with everything in it.
+    SpanNode root =
+        withEvents(
+            span(SpanKind.HOST_RUN, 0, "run", -5_000, 3_000, guest),
+            new SpanEvent(-4_000, SpanEvent.Kind.COUNTER, "tick", 0, 1));
+    JsonNode json = parse(tree(summary("hostile", "host-a", 1e9), root));
+
+    assertThat(timestamps(json)).allSatisfy(ts -> assertThat(ts).isNotNegative());
+    List<String> counters = new ArrayList<>();
+    for (JsonNode e : json.get("traceEvents")) {
+      if (!e.get("ph").asText().equals("M") && !e.get("ph").asText().equals("X")) {
+        counters.add(e.get("name").asText() + "@" + nanos(e.get("ts")));
+      }
+    }
+    assertThat(counters)
+        .containsExactly(
+            "tick@0",
+            "tick@1000",
+            "heap live bytes@1000",
+            "back in time@1000",
+            "tick@1500",
+            "tick@2000");
+    JsonNode run = only(json, "X", "run");
+    assertThat(nanos(run.get("ts"))).isZero();
+    assertThat(run.get("args").toString()).isEqualTo("{\"clipped\":true}");
+  }
+
+  @Test
+  void write_keepsLongMessagesWholeInArgsOnly() throws Exception {
+    String text = "x".repeat(PerfettoJsonWriter.MAX_NAME_CHARS + 1);
+    SpanNode root =
+        withEvents(
+            span(SpanKind.GUEST, 0, "main", 0, 10),
+            new SpanEvent(5, SpanEvent.Kind.MESSAGE, text, 0, 0));
+
+    JsonNode message =
+        only(parse(tree(summary("m", "host-a", 1e9), root)), "i", "x".repeat(119) + "…");
+
+    assertThat(message.get("args").get("text").asText()).isEqualTo(text);
+  }
+
+  @Test
+  void write_siblingsThatOverlapAreClippedToNestOnOneThread() throws Exception {
+    // A trace exit the clock places over the guest span before it: both are children of main.
+    SpanNode main =
+        span(
+            SpanKind.GUEST,
+            0,
+            "main",
+            0,
+            1_000,
+            span(SpanKind.GUEST, 0, "work", 100, 500),
+            span(SpanKind.HOST_EXIT, 0, "flush", 450, 600),
+            span(SpanKind.GUEST, 0, "more", 550, 900));
+    TraceTree tree = tree(summary("m", "host-a", 1e9), main);
+
+    JsonNode json = parse(tree);
+
+    assertThat(spansWithParents(json).get(1L))
+        .containsExactly(
+            "flush [500, 600] in main",
+            "main [0, 1000] in null",
+            "more [600, 900] in main",
+            "work [100, 500] in main");
+    assertThat(spansWithParents(json)).isEqualTo(expectedSpansWithParents(tree));
+    assertThat(only(json, "X", "flush").get("args").toString()).isEqualTo("{\"clipped\":true}");
+  }
+
+  @Test
+  void write_aMillionNestedSpans() throws Exception {
+    int depth = 1_000_000;
+    SpanNode root = span("d", 0, 2L * depth);
+    SpanNode parent = root;
+    for (int i = 1; i < depth; i++) {
+      SpanNode child = span("d", i, 2L * depth - i);
+      parent.addChild(child);
+      parent = child;
+    }
+    CountingStream out = new CountingStream();
+
+    PerfettoJsonWriter.write(tree(summary("deep", "host-a", 1e9), root), out);
+
+    // One line per event (4 metadata, then the spans), plus the opening line and two closing ones.
+    assertThat(out.lines).isEqualTo(4L + depth + 2);
+  }
+
+  /** Counts lines (one event per line) without keeping the bytes. */
+  private static final class CountingStream extends java.io.OutputStream {
+    long lines;
+
+    @Override
+    public void write(int b) {
+      lines += b == '\n' ? 1 : 0;
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) {
+      for (int i = off; i < off + len; i++) {
+        lines += b[i] == '\n' ? 1 : 0;
+      }
+    }
+  }
+
+  /** Each X event's args named {@code name}, as JSON text, {@code -} when it has none. */
+  private static List<String> argsOf(JsonNode root, String name) {
+    List<String> found = new ArrayList<>();
+    for (JsonNode e : root.get("traceEvents")) {
+      if (e.get("ph").asText().equals("X") && e.get("name").asText().equals(name)) {
+        found.add(e.has("args") ? e.get("args").toString() : "-");
+      }
+    }
+    return found;
+  }
+
+  /** Every ts of every event, in nanoseconds. */
+  static List<Long> timestamps(JsonNode root) {
+    List<Long> found = new ArrayList<>();
+    for (JsonNode e : root.get("traceEvents")) {
+      if (e.has("ts")) {
+        found.add(nanos(e.get("ts")));
+      }
+    }
+    return found;
+  }
+
+  @Test
   void micros_writesThreeDecimals() {
     assertThat(PerfettoJsonWriter.micros(0)).isEqualTo("0.000");
     assertThat(PerfettoJsonWriter.micros(1_234_567)).isEqualTo("1234.567");
@@ -189,8 +351,12 @@ class PerfettoJsonWriterTest {
   }
 
   private static JsonNode parse(TraceTree tree) throws Exception {
+    return parse(tree, PerfettoJsonWriter.Options.DEFAULT);
+  }
+
+  static JsonNode parse(TraceTree tree, PerfettoJsonWriter.Options options) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    PerfettoJsonWriter.write(tree, out);
+    PerfettoJsonWriter.write(tree, out, options);
     return JSON.readTree(out.toByteArray());
   }
 
@@ -219,7 +385,7 @@ class PerfettoJsonWriterTest {
    * Rebuilds the nesting a viewer sees from the X events alone: per thread, sorted by start (longer
    * first), each event's parent is the innermost earlier event that contains it.
    */
-  private static Map<Long, List<String>> spansWithParents(JsonNode root) {
+  static Map<Long, List<String>> spansWithParents(JsonNode root) {
     record Ev(String name, long start, long end) {}
     Map<Long, List<Ev>> byTid = new TreeMap<>();
     for (JsonNode e : root.get("traceEvents")) {
@@ -256,50 +422,52 @@ class PerfettoJsonWriterTest {
     return result;
   }
 
-  /** The same from the tree: each span's parent is its nearest ancestor on the same thread. */
-  private static Map<Long, List<String>> expectedSpansWithParents(TraceTree tree) {
+  /**
+   * The same from the tree, by a second implementation of the documented rule: one thread per vCPU;
+   * each span clipped into its parent (roots into [0, ∞)) and to start no earlier than its previous
+   * sibling's clipped end; the viewer's parent is the tree parent.
+   */
+  static Map<Long, List<String>> expectedSpansWithParents(TraceTree tree) {
     Map<Long, List<String>> result = new TreeMap<>();
     for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
-      for (SpanNode root : vcpu.roots()) {
-        record Item(SpanNode node, SpanNode guestParent, SpanNode hostParent) {}
-        Deque<Item> stack = new ArrayDeque<>();
-        stack.push(new Item(root, null, null));
-        while (!stack.isEmpty()) {
-          Item item = stack.pop();
-          SpanNode node = item.node();
-          boolean host = node.kind().isHost();
-          SpanNode parent = host ? item.hostParent() : item.guestParent();
-          long tid =
-              host
-                  ? PerfettoJsonWriter.hostTid(vcpu.vcpu())
-                  : PerfettoJsonWriter.guestTid(vcpu.vcpu());
-          long start = node.startNanos();
-          long end = node.endNanos();
-          if (parent != null) {
-            start = Math.min(Math.max(start, parent.startNanos()), parent.endNanos());
-            end = Math.min(Math.max(end, start), parent.endNanos());
-          }
-          String name = node.name().replace("\ud800", "\ufffd");
-          String parentName = parent == null ? null : parent.name().replace("\ud800", "\ufffd");
-          result
-              .computeIfAbsent(tid, k -> new ArrayList<>())
-              .add(describe(name, start, end, parentName));
-          for (SpanNode child : node.children()) {
-            stack.push(
-                new Item(child, host ? item.guestParent() : node, host ? node : item.hostParent()));
-          }
+      long tid = PerfettoJsonWriter.tid(vcpu.vcpu());
+      List<String> lines = result.computeIfAbsent(tid, k -> new ArrayList<>());
+      // Children lists to visit, each with its parent's clipped name and bounds and a cursor.
+      record Level(
+          List<SpanNode> nodes, String parent, long lo, long hi, int[] next, long[] cursor) {}
+      Deque<Level> stack = new ArrayDeque<>();
+      stack.push(new Level(vcpu.roots(), null, 0, Long.MAX_VALUE, new int[1], new long[] {0}));
+      while (!stack.isEmpty()) {
+        Level level = stack.peek();
+        if (level.next()[0] == level.nodes().size()) {
+          stack.pop();
+          continue;
         }
+        SpanNode node = level.nodes().get(level.next()[0]++);
+        long start =
+            Math.min(
+                Math.max(node.startNanos(), Math.max(level.lo(), level.cursor()[0])), level.hi());
+        long end = Math.min(Math.max(node.endNanos(), start), level.hi());
+        level.cursor()[0] = end;
+        String name = node.name().replace("\ud800", "\ufffd");
+        lines.add(describe(name, start, end, level.parent()));
+        stack.push(new Level(node.children(), name, start, end, new int[1], new long[] {start}));
       }
     }
     result.values().forEach(lines -> lines.sort(null));
     return result;
   }
 
+  /**
+   * One span with its parent. A zero-length span at the instant its previous sibling ends is, in
+   * this format, indistinguishable from a child at that sibling's end, so its parent is {@code ?}
+   * on both sides; zero-length spans never change a longer span's parent (they sort after it).
+   */
   private static String describe(String name, long start, long end, String parent) {
-    return name + " [" + start + ", " + end + "] in " + parent;
+    return name + " [" + start + ", " + end + "] in " + (start == end ? "?" : parent);
   }
 
-  private static long nanos(JsonNode micros) {
+  static long nanos(JsonNode micros) {
     return micros.decimalValue().movePointRight(3).longValueExact();
   }
 }
