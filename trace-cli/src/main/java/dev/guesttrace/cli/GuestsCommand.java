@@ -1,6 +1,8 @@
 package dev.guesttrace.cli;
 
 import dev.guesttrace.guest.GuestProgram;
+import dev.guesttrace.render.Printable;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.ServiceLoader;
@@ -8,6 +10,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code guesttrace guests}: the sample guests, one line each. */
@@ -22,8 +25,29 @@ final class GuestsCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Spec CommandSpec spec;
 
+  @Option(
+      names = "--guest-jar",
+      paramLabel = "JAR",
+      description =
+          "List the Java guests this jar registers instead of the samples (repeatable, or"
+              + " ':'-separated).")
+  List<String> guestJars = new ArrayList<>();
+
   @Override
   public Integer call() {
+    if (!guestJars.isEmpty()) {
+      try (GuestJars jars = GuestJars.open(guestJars)) {
+        List<GuestProgram> guests = jars.guests();
+        int width = guests.stream().mapToInt(g -> g.name().length()).max().orElse(4);
+        for (GuestProgram g : guests) {
+          spec.commandLine()
+              .getOut()
+              .printf("%-" + width + "s  %s%n", g.name(), Printable.of(summary(g)));
+        }
+        spec.commandLine().getOut().flush();
+      }
+      return Errors.OK;
+    }
     List<GuestProgram> guests = Guests.all();
     int width = guests.stream().mapToInt(g -> g.name().length()).max().orElse(4);
     boolean hostileHeader = false;
@@ -38,6 +62,15 @@ final class GuestsCommand implements Callable<Integer> {
     }
     spec.commandLine().getOut().flush();
     return Errors.OK;
+  }
+
+  /** A user guest's summary; its code may throw, which must not end the listing. */
+  private static String summary(GuestProgram g) {
+    try {
+      return String.valueOf(g.summary());
+    } catch (RuntimeException e) {
+      return "(summary() failed: " + e.getClass().getSimpleName() + ")";
+    }
   }
 
   /** Guest lookup through {@link ServiceLoader}. */

@@ -47,6 +47,9 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace run fib -o a1.gtrace; guesttrace run fib --arg slow=fib -o b1.gtrace
         guesttrace compare a1.gtrace --vs b1.gtrace --svg cmp.svg
         guesttrace run hello --backend kvm              the C twin under real KVM
+        guesttrace run ./work.elf --call 'Work(3)'      your own native guest, on KVM
+        guesttrace run work --guest-jar work.jar        your own Java guest, from its jar
+        guesttrace guests --guest-jar work.jar          the guests a jar registers
       """;
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;

@@ -1,6 +1,8 @@
 package dev.guesttrace.cli;
 
+import dev.guesttrace.abi.CallCodec;
 import dev.guesttrace.abi.CallCodec.FunctionCall;
+import dev.guesttrace.abi.GuestLayout;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.file.TraceFileWriter;
 import dev.guesttrace.guest.BootInfo;
@@ -16,11 +18,16 @@ import dev.guesttrace.vm.GuestSource;
 import dev.guesttrace.vm.VmConfig;
 import dev.guesttrace.vm.VmException;
 import dev.guesttrace.vm.emulated.EmulatedBackend;
+import dev.guesttrace.vm.kvm.ElfImage;
 import dev.guesttrace.vm.kvm.KvmBackend;
 import dev.guesttrace.vm.kvm.KvmGuests;
+import java.io.File;
 import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,14 +51,34 @@ final class RunCommand implements Callable<Integer> {
   @Parameters(
       index = "0",
       paramLabel = "GUEST",
-      description = "A guest name (see 'guesttrace guests').")
+      description =
+          "A sample guest (see 'guesttrace guests'), a guest NAME from --guest-jar, or PATH.elf:"
+              + " a native guest you built, run on KVM.")
   String guest;
 
   @Option(
       names = "--backend",
-      defaultValue = "emulated",
-      description = "emulated (Java guests, default) or kvm (C guests, needs /dev/kvm).")
+      description =
+          "emulated (Java guests; the default) or kvm (native ELF guests and the samples' C"
+              + " twins, needs /dev/kvm; the default for PATH.elf).")
   String backend;
+
+  @Option(
+      names = "--guest-jar",
+      paramLabel = "JAR",
+      description =
+          "Run a Java guest from this jar (its META-INF/services GuestPrograms; repeatable, or"
+              + " ':'-separated).")
+  List<String> guestJars = new ArrayList<>();
+
+  @Option(
+      names = "--call",
+      paramLabel = "'NAME(ARGS)'",
+      description =
+          "The guest call to make, e.g. 'PrintOutput(\"hi\")' or 'Fib(20)'; arguments are"
+              + " integers, \"strings\" (escapes \\\" \\\\ \\n \\t \\uXXXX) and 0x bytes."
+              + " Default: the guest's own call (a native guest has none: it boots and halts).")
+  String callText;
 
   @Option(names = "--vcpus", description = "vCPUs (default: the guest's own).")
   Integer vcpus;
@@ -68,8 +95,10 @@ final class RunCommand implements Callable<Integer> {
       description = "stream (flush when full), flight (overwrite, never exit) or off.")
   String mode;
 
-  @Option(names = "--calls", defaultValue = "1", description = "Guest calls to make after boot.")
-  int calls;
+  @Option(
+      names = "--calls",
+      description = "Guest calls to make after boot (default 1, or 0 when there is no call).")
+  Integer calls;
 
   @Option(
       names = "--tsc-ghz",
@@ -133,7 +162,13 @@ final class RunCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    RunConfig config = config(err);
+    // The jars' class loader stays open while their guest runs.
+    try (GuestJars jars = guestJars.isEmpty() ? GuestJars.none() : GuestJars.open(guestJars)) {
+      return run(out, err, config(jars));
+    }
+  }
+
+  private Integer run(PrintWriter out, PrintWriter err, RunConfig config) {
     GuestRun.Result result;
     TraceFileWriter writer = null;
     try {
@@ -224,22 +259,48 @@ final class RunCommand implements Callable<Integer> {
     err.flush();
   }
 
-  private RunConfig config(PrintWriter err) {
-    Backend chosen = backend(backend);
-    GuestProgram program =
-        GuestsCommand.Guests.find(guest)
-            .orElseThrow(
-                () ->
-                    CliException.usage(
-                        "unknown guest '"
-                            + guest
-                            + "': expected one of "
-                            + String.join(
-                                ", ",
-                                GuestsCommand.Guests.names().stream()
-                                    .filter(n -> !n.startsWith(GuestsCommand.HOSTILE_PREFIX))
-                                    .toList())
-                            + ", or a hostile-* guest (see 'guesttrace guests')"));
+  /** What GUEST named, resolved before anything runs. */
+  private sealed interface Target {
+    String name();
+
+    /** A native ELF guest the user built. */
+    record Elf(String name, Path path) implements Target {}
+
+    /** A Java guest: a sample, or one from a --guest-jar. */
+    record Java(GuestProgram program, boolean fromJar) implements Target {
+      @Override
+      public String name() {
+        return program.name();
+      }
+    }
+  }
+
+  private RunConfig config(GuestJars jars) {
+    FunctionCall explicitCall = callText == null ? null : parseCall(callText);
+    Target target = target(jars);
+    String backendName = backend;
+    if (target instanceof Target.Elf elf) {
+      if (backendName != null && backendName.equals("emulated")) {
+        throw CliException.usage(
+            "--backend emulated runs Java guests; "
+                + elf.path()
+                + " is a native ELF guest, which runs on KVM (leave --backend out, or say kvm)");
+      }
+      if (!jars.guests().isEmpty()) {
+        throw CliException.usage(
+            "--guest-jar: " + elf.path() + " is a native ELF guest, which uses no jar");
+      }
+      backendName = backendName == null ? KvmBackend.NAME : backendName;
+    } else if (target instanceof Target.Java java
+        && java.fromJar()
+        && KvmBackend.NAME.equals(backendName)) {
+      throw CliException.usage(
+          "--backend kvm runs native ELF guests; '"
+              + java.name()
+              + "' from --guest-jar is a Java guest, which runs on the emulated backend");
+    }
+    backendName = backendName == null ? "emulated" : backendName;
+    checkBackendName(backendName);
     int modeValue =
         switch (mode) {
           case "stream" -> BootInfo.MODE_STREAM;
@@ -256,50 +317,157 @@ final class RunCommand implements Callable<Integer> {
     if (tscGhz != null && !(tscGhz > 0.001 && tscGhz < 1000)) {
       throw CliException.usage("--tsc-ghz: expected a rate in GHz above 0.001, found " + tscGhz);
     }
-    if (calls < 0) {
+    if (calls != null && calls < 0) {
       throw CliException.usage("--calls: expected 0 or more, found " + calls);
     }
-    if (deterministic && !(chosen instanceof EmulatedBackend)) {
+    if (deterministic && !backendName.equals("emulated")) {
       throw CliException.usage("--deterministic: needs --backend emulated");
     }
-    int v = vcpus == null ? program.defaultVcpus() : vcpus;
+    int v =
+        vcpus != null
+            ? vcpus
+            : target instanceof Target.Java java ? java.program().defaultVcpus() : 1;
     if (v < 1 || v > VmConfig.MAX_VCPUS) {
       throw CliException.usage("--vcpus: expected 1.." + VmConfig.MAX_VCPUS + ", found " + v);
     }
-    FunctionCall call = program.defaultCall();
-    GuestSource source;
-    if (chosen instanceof KvmBackend) {
-      source =
-          KvmGuests.find(program.name())
+    FunctionCall call =
+        explicitCall != null
+            ? explicitCall
+            : target instanceof Target.Java java ? java.program().defaultCall() : null;
+    if (call == null && calls != null && calls > 0) {
+      throw CliException.usage(
+          "--calls "
+              + calls
+              + ": a native guest has no default call: say which with --call 'NAME(ARGS)'");
+    }
+    int callCount = calls != null ? calls : call == null ? 0 : 1;
+    if (target instanceof Target.Elf elf) {
+      try {
+        ElfImage.read(elf.path());
+      } catch (ElfImage.ElfException e) {
+        throw CliException.usage(elf.path() + ": " + e.getMessage());
+      }
+    }
+    Backend chosen = backend(backendName);
+    GuestSource source =
+        switch (target) {
+          case Target.Elf elf -> new GuestSource.Elf(elf.name(), elf.path());
+          case Target.Java java when chosen instanceof KvmBackend ->
+              KvmGuests.find(java.name())
+                  .orElseThrow(
+                      () ->
+                          CliException.usage(
+                              "guest '"
+                                  + guest
+                                  + "' has no native build for --backend kvm (was gcc missing when"
+                                  + " it was built?)"));
+          case Target.Java java ->
+              new GuestSource.Java(java.name(), GuestRuntime.image(java.program()));
+        };
+    try {
+      RunConfig.Builder b =
+          RunConfig.builder(source, chosen)
+              .setVcpus(v)
+              .setMemoryBytes(memoryBytes)
+              .setRingBytes(ringBytes == null ? 0 : (int) (long) ringBytes)
+              .setMode(modeValue)
+              .setCalls(callCount)
+              .setTsc(
+                  new VmConfig.TscConfig(
+                      tscGhz == null ? 0 : tscGhz * 1e9,
+                      tscOffset,
+                      RunConfig.DEFAULT_VCPU_OFFSET_TICKS,
+                      VmConfig.TscSource.HARDWARE))
+              .setTimeout(timeout)
+              .setArgs(args)
+              .setDeterministic(deterministic);
+      if (call != null) {
+        b.setCall(call);
+      }
+      return b.build();
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+
+  /** Parses {@code --call} and checks that it fits a call buffer, before anything runs. */
+  static FunctionCall parseCall(String text) {
+    FunctionCall call;
+    try {
+      call = CallSyntax.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage("--call: " + e.getMessage());
+    }
+    try (Arena arena = Arena.ofConfined()) {
+      int limit = GuestLayout.DEFAULT_CALL_BUFFER_LENGTH;
+      CallCodec.writeCall(arena.allocate(limit), 0, limit, call);
+    } catch (CallCodec.CallFormatException e) {
+      throw CliException.usage(
+          "--call: does not fit the guest's "
+              + GuestLayout.DEFAULT_CALL_BUFFER_LENGTH
+              + "-byte call buffer: "
+              + e.getMessage());
+    }
+    return call;
+  }
+
+  /**
+   * GUEST as a native ELF path (it ends in {@code .elf}, has a {@code /}, or names a file and no
+   * sample), a guest of {@code --guest-jar}, or a sample.
+   */
+  private Target target(GuestJars jars) {
+    boolean looksLikePath =
+        guest.endsWith(".elf") || guest.contains("/") || guest.contains(File.separator);
+    if (looksLikePath && jars.guests().isEmpty()) {
+      return elf(Path.of(guest));
+    }
+    if (!jars.guests().isEmpty()) {
+      return new Target.Java(
+          jars.find(guest)
               .orElseThrow(
                   () ->
                       CliException.usage(
-                          "guest '"
+                          "unknown guest '"
                               + guest
-                              + "' has no native build for --backend kvm (was gcc missing when it was built?)"));
-    } else {
-      source = new GuestSource.Java(program.name(), GuestRuntime.image(program));
+                              + "': "
+                              + String.join(File.pathSeparator, guestJars)
+                              + " has "
+                              + String.join(
+                                  ", ", jars.guests().stream().map(GuestProgram::name).toList())
+                              + " (see 'guesttrace guests --guest-jar JAR')")),
+          true);
     }
-    try {
-      return RunConfig.builder(source, chosen)
-          .setVcpus(v)
-          .setMemoryBytes(memoryBytes)
-          .setRingBytes(ringBytes == null ? 0 : (int) (long) ringBytes)
-          .setMode(modeValue)
-          .setCalls(calls)
-          .setCall(call)
-          .setTsc(
-              new VmConfig.TscConfig(
-                  tscGhz == null ? 0 : tscGhz * 1e9,
-                  tscOffset,
-                  RunConfig.DEFAULT_VCPU_OFFSET_TICKS,
-                  VmConfig.TscSource.HARDWARE))
-          .setTimeout(timeout)
-          .setArgs(args)
-          .setDeterministic(deterministic)
-          .build();
-    } catch (IllegalArgumentException e) {
-      throw CliException.usage(e.getMessage());
+    java.util.Optional<GuestProgram> sample = GuestsCommand.Guests.find(guest);
+    if (sample.isPresent()) {
+      return new Target.Java(sample.get(), false);
+    }
+    if (Files.isRegularFile(Path.of(guest))) {
+      return elf(Path.of(guest));
+    }
+    throw CliException.usage(
+        "unknown guest '"
+            + guest
+            + "': expected one of "
+            + String.join(
+                ", ",
+                GuestsCommand.Guests.names().stream()
+                    .filter(n -> !n.startsWith(GuestsCommand.HOSTILE_PREFIX))
+                    .toList())
+            + ", a hostile-* guest (see 'guesttrace guests'), PATH.elf, or NAME --guest-jar JAR");
+  }
+
+  private static Target.Elf elf(Path path) {
+    if (!Files.isRegularFile(path)) {
+      throw CliException.usage("no such guest file: " + path);
+    }
+    String file = path.getFileName().toString();
+    String name = file.endsWith(".elf") ? file.substring(0, file.length() - 4) : file;
+    return new Target.Elf(name.isEmpty() ? file : name, path);
+  }
+
+  private static void checkBackendName(String name) {
+    if (!name.equals("emulated") && !name.equals(KvmBackend.NAME)) {
+      throw CliException.usage("--backend: expected emulated or kvm, found '" + name + "'");
     }
   }
 

@@ -65,7 +65,8 @@ class CliTest {
     assertThat(o.err())
         .isEqualTo(
             "guesttrace run: unknown guest 'nosuch': expected one of hello, fib, alloc, multi-vcpu,"
-                + " abort, runaway, or a hostile-* guest (see 'guesttrace guests')\n");
+                + " abort, runaway, a hostile-* guest (see 'guesttrace guests'), PATH.elf, or NAME"
+                + " --guest-jar JAR\n");
   }
 
   @Test

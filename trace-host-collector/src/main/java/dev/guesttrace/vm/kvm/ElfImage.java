@@ -1,9 +1,12 @@
 package dev.guesttrace.vm.kvm;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -15,9 +18,9 @@ import java.util.List;
  * @param entry the entry point (guest physical = virtual address: memory is identity-mapped)
  * @param segments the loadable segments, in file order, not overlapping
  */
-record ElfImage(long entry, List<Segment> segments) {
+public record ElfImage(long entry, List<Segment> segments) {
   /** Largest guest binary accepted. */
-  static final int MAX_FILE_BYTES = 64 << 20;
+  public static final int MAX_FILE_BYTES = 64 << 20;
 
   private static final int PT_LOAD = 1;
   private static final int PF_X = 1;
@@ -36,24 +39,49 @@ record ElfImage(long entry, List<Segment> segments) {
    * @param memoryBytes bytes it occupies in memory (the rest after {@code fileBytes} is zero)
    * @param executable whether it holds code
    */
-  record Segment(
+  public record Segment(
       long address, long fileOffset, long fileBytes, long memoryBytes, boolean executable) {
-    long end() {
+    /** First address past the segment. */
+    public long end() {
       return address + memoryBytes;
     }
   }
 
   /** Thrown for a file that is not a loadable guest; the message is one line. */
-  static final class ElfException extends Exception {
+  public static final class ElfException extends Exception {
     private static final long serialVersionUID = 1L;
 
-    ElfException(String message) {
+    /** Creates the exception with a one-line reason. */
+    public ElfException(String message) {
       super(message);
     }
   }
 
-  ElfImage {
+  /** Copies the segments. */
+  public ElfImage {
     segments = List.copyOf(segments);
+  }
+
+  /**
+   * Reads {@code file} and checks it as the KVM backend will load it: an ELF64 x86-64 static
+   * executable whose segments all lie in the image window {@code [KvmVm.IMAGE_BASE, IMAGE_BASE +
+   * MAX_IMAGE_BYTES)}. Lets a caller refuse a bad guest before a VM exists.
+   *
+   * @throws ElfException naming what was expected and what was found (one line)
+   */
+  public static ElfImage read(Path file) throws ElfException {
+    byte[] bytes;
+    try {
+      long size = Files.size(file);
+      if (size > MAX_FILE_BYTES) {
+        throw new ElfException(
+            "guest binary too large: expected at most " + MAX_FILE_BYTES + " bytes, found " + size);
+      }
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new ElfException("cannot read " + file + ": " + e.getMessage());
+    }
+    return parse(bytes, KvmVm.IMAGE_BASE, KvmVm.IMAGE_BASE + KvmVm.MAX_IMAGE_BYTES);
   }
 
   /**
@@ -125,11 +153,18 @@ record ElfImage(long entry, List<Segment> segments) {
         throw new ElfException(
             "segment " + i + " sizes invalid: filesz=" + filesz + " memsz=" + memsz);
       }
-      if (vaddr < low || vaddr >= high || memsz > high - vaddr) {
+      if (vaddr >= low && vaddr < high && memsz > high - vaddr) {
+        throw new ElfException(
+            String.format(
+                "image too large for the image window: segment %d at 0x%x needs %d bytes,"
+                    + " the window [0x%x, 0x%x) has %d from there (largest image %d MiB)",
+                i, vaddr, memsz, low, high, high - vaddr, (high - low) >> 20));
+      }
+      if (vaddr < low || vaddr >= high) {
         throw new ElfException(
             String.format(
                 "segment %d outside the guest's load range: address=0x%x memsz=%d,"
-                    + " expected within [0x%x, 0x%x)",
+                    + " expected within [0x%x, 0x%x) (link with the SDK's guest.ld)",
                 i, vaddr, memsz, low, high));
       }
       Segment segment = new Segment(vaddr, offset, filesz, memsz, (flags & PF_X) != 0);

@@ -67,13 +67,22 @@ class ElfImageTest {
     assertThatThrownBy(() -> ElfImage.parse(patched(64 + 16, 0x1000, 8), LOW, HIGH))
         .hasMessage(
             "segment 0 outside the guest's load range: address=0x1000 memsz=4217, expected within"
-                + " [0x70000000, 0x74000000)");
+                + " [0x70000000, 0x74000000) (link with the SDK's guest.ld)");
   }
 
   @Test
   void parse_hugeMemsz_refusedWithoutOverflow() {
     assertThatThrownBy(() -> ElfImage.parse(patched(64 + 40, Long.MAX_VALUE, 8), LOW, HIGH))
-        .hasMessageStartingWith("segment 0 outside the guest's load range");
+        .hasMessageStartingWith("image too large for the image window: segment 0 at 0x70000000");
+  }
+
+  @Test
+  void parse_imageLargerThanTheWindow_saysSo() {
+    assertThatThrownBy(() -> ElfImage.parse(patched(64 + 40, 65L << 20, 8), LOW, HIGH))
+        .hasMessage(
+            "image too large for the image window: segment 0 at 0x70000000 needs 68157440 bytes,"
+                + " the window [0x70000000, 0x74000000) has 67108864 from there (largest image 64"
+                + " MiB)");
   }
 
   @Test
