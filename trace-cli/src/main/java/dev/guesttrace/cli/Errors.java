@@ -54,6 +54,34 @@ final class Errors {
     return BAD_DATA;
   }
 
+  /**
+   * A {@link StackOverflowError} or {@link OutOfMemoryError} from a verb's work, in one line: the
+   * verb that ran (the deepest subcommand parsed), what ran out, exit 1; the stack trace only with
+   * {@code --verbose}.
+   */
+  static int onError(VirtualMachineError e, CommandLine top) {
+    CommandLine cmd = top;
+    CommandLine.ParseResult parsed = top.getParseResult();
+    while (parsed != null && parsed.subcommand() != null) {
+      parsed = parsed.subcommand();
+      cmd = parsed.commandSpec().commandLine();
+    }
+    PrintWriter err = cmd.getErr();
+    boolean verbose = Boolean.TRUE.equals(findVerbose(cmd));
+    String what =
+        e instanceof StackOverflowError
+            ? "out of stack (input nested too deeply)"
+            : "out of memory ("
+                + (e.getMessage() == null ? "no detail" : firstLine(e.getMessage()))
+                + "); more heap with GUESTTRACE_JAVA_OPTS=-Xmx8g";
+    err.println(prefix(cmd) + ": " + what + (verbose ? "" : " (--verbose shows details)"));
+    if (verbose) {
+      e.printStackTrace(err);
+    }
+    err.flush();
+    return BAD_DATA;
+  }
+
   private static Object findVerbose(CommandLine cmd) {
     for (CommandLine c = cmd; c != null; c = c.getParent()) {
       CommandLine.Model.OptionSpec o = c.getCommandSpec().findOption("--verbose");

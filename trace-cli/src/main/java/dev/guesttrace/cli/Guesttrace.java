@@ -74,7 +74,12 @@ public final class Guesttrace implements Callable<Integer> {
     cli.setErr(err);
     cli.setParameterExceptionHandler(Errors::onUsageError);
     cli.setExecutionExceptionHandler(Errors::onExecutionError);
-    return cli.execute(args);
+    try {
+      return cli.execute(args);
+    } catch (StackOverflowError | OutOfMemoryError e) {
+      // picocli hands only Exceptions to the handler; these come from the work on hostile input.
+      return Errors.onError(e, cli);
+    }
   }
 
   /** The version from the jar's manifest. */

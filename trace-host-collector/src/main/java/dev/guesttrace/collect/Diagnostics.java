@@ -80,6 +80,12 @@ public final class Diagnostics {
   /** A span never ended: closed at the end of the run and marked unclosed (tree builder). */
   public static final String SPAN_UNCLOSED = "span_unclosed";
 
+  /**
+   * A child span that started before or ended after its parent: clamped into the parent, the worst
+   * overhang in the detail (tree builder).
+   */
+  public static final String SPAN_OUTSIDE_PARENT = "span_outside_parent";
+
   /** A calibration pair far off the fit: the guest TSC jumped. */
   public static final String TSC_JUMP = "tsc_jump";
 

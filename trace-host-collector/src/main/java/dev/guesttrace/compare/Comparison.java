@@ -1,5 +1,6 @@
 package dev.guesttrace.compare;
 
+import dev.guesttrace.span.CallPaths;
 import dev.guesttrace.span.RunSummary;
 import dev.guesttrace.span.SpanNode;
 import dev.guesttrace.span.TraceTree;
@@ -19,11 +20,13 @@ import java.util.Set;
  * <p>Spans are aligned by their call path, the span names from the root down (e.g. {@code
  * run;dispatch_function;call_guest_function;fib}). By default the vCPUs of a run are merged: a
  * path's values in a run add up its spans on every vCPU. With {@link Options#perVcpu()} each path
- * starts with its vCPU ({@code vcpu 1;run;...}). For every path and every run the comparison sums
- * the number of spans, their total (inclusive) duration and their self duration; a path missing
- * from a run counts 0 there. Each side is then summarised by the median and the min..max range over
- * its runs ({@link Spread}). All durations are calibrated nanoseconds: each run's guest TSC was
- * converted with that run's own calibration, so runs taken at different TSC rates compare directly.
+ * starts with its vCPU ({@code vcpu 1;run;...}). Paths are at most {@link CallPaths#MAX_FRAMES}
+ * spans deep: everything deeper is one {@link CallPaths#DEEPER_FRAME} path. For every path and
+ * every run the comparison sums the number of spans, their total (inclusive) duration and their
+ * self duration; a path missing from a run counts 0 there. Each side is then summarised by the
+ * median and the min..max range over its runs ({@link Spread}). All durations are calibrated
+ * nanoseconds: each run's guest TSC was converted with that run's own calibration, so runs taken at
+ * different TSC rates compare directly.
  *
  * <h2>When a difference is marked</h2>
  *
@@ -207,19 +210,24 @@ public final class Comparison {
 
   private static void addSubtree(Map<String, long[]> sums, String parentPath, SpanNode node) {
     // Iterative on purpose: a recursive guest (fib) can nest deeper than a comfortable Java stack.
-    record Item(String parentPath, SpanNode node) {}
+    record Item(String parentPath, SpanNode node, int depth) {}
     ArrayList<Item> stack = new ArrayList<>();
-    stack.add(new Item(parentPath, node));
+    stack.add(new Item(parentPath, node, 0));
     while (!stack.isEmpty()) {
       Item item = stack.removeLast();
-      String frame = frame(item.node().name());
+      // Below MAX_FRAMES one path holds everything deeper: path text would grow with the square
+      // of the depth.
+      boolean cut = item.depth() == CallPaths.MAX_FRAMES;
+      String frame = cut ? CallPaths.DEEPER_FRAME : frame(item.node().name());
       String path = item.parentPath() == null ? frame : item.parentPath() + ";" + frame;
       long[] s = sums.computeIfAbsent(path, k -> new long[3]);
-      s[0]++;
+      s[0] += cut ? item.node().subtreeSize() : 1;
       s[1] += item.node().durationNanos();
-      s[2] += item.node().selfNanos();
-      for (SpanNode child : item.node().children()) {
-        stack.add(new Item(path, child));
+      s[2] += cut ? item.node().subtreeSelfNanos() : item.node().selfNanos();
+      if (!cut) {
+        for (SpanNode child : item.node().children()) {
+          stack.add(new Item(path, child, item.depth() + 1));
+        }
       }
     }
   }

@@ -2,6 +2,7 @@ package dev.guesttrace.flame;
 
 import dev.guesttrace.compare.Durations;
 import dev.guesttrace.render.Xml;
+import dev.guesttrace.span.CallPaths;
 import dev.guesttrace.span.RunSummary;
 import dev.guesttrace.span.SpanNode;
 import dev.guesttrace.span.TraceTree;
@@ -82,24 +83,32 @@ public final class FlameGraphSvg {
   /** Merges the run's spans by path under a synthetic {@code all} root. */
   static Frame merge(TraceTree tree, boolean perVcpu) {
     Frame all = new Frame("all", false);
-    record Item(Frame parent, SpanNode node) {}
+    record Item(Frame parent, SpanNode node, int depth) {}
     for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
       Frame base = perVcpu ? all.child("vcpu " + vcpu.vcpu(), true) : all;
       ArrayList<Item> work = new ArrayList<>();
       for (SpanNode root : vcpu.roots()) {
-        work.add(new Item(base, root));
+        work.add(new Item(base, root, 0));
         base.totalNanos += perVcpu ? root.durationNanos() : 0;
         base.count += perVcpu ? 1 : 0;
       }
       while (!work.isEmpty()) {
         Item item = work.removeLast();
         SpanNode node = item.node();
+        if (item.depth() == CallPaths.MAX_FRAMES) {
+          // Deeper than a graph can show (or a path can name): one frame holds it all.
+          Frame deeper = item.parent().child(CallPaths.DEEPER_FRAME, node.kind().isHost());
+          deeper.totalNanos += node.durationNanos();
+          deeper.selfNanos += node.subtreeSelfNanos();
+          deeper.count += node.subtreeSize();
+          continue;
+        }
         Frame frame = item.parent().child(node.name(), node.kind().isHost());
         frame.totalNanos += node.durationNanos();
         frame.selfNanos += node.selfNanos();
         frame.count++;
         for (SpanNode child : node.children()) {
-          work.add(new Item(frame, child));
+          work.add(new Item(frame, child, item.depth() + 1));
         }
       }
     }

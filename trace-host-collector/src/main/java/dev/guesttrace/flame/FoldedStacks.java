@@ -1,5 +1,6 @@
 package dev.guesttrace.flame;
 
+import dev.guesttrace.span.CallPaths;
 import dev.guesttrace.span.SpanNode;
 import dev.guesttrace.span.TraceTree;
 import java.io.IOException;
@@ -14,6 +15,9 @@ import java.util.TreeMap;
  * the weight the stack's summed self time in calibrated nanoseconds. Lines are sorted by stack, so
  * the output is the same for the same tree; stacks with zero self time are left out (their time is
  * all in their children, whose lines carry them as a prefix).
+ *
+ * <p>A stack is at most {@link CallPaths#MAX_FRAMES} spans deep: the self time of everything deeper
+ * is in one {@link CallPaths#DEEPER_FRAME} frame at the end of its stack.
  *
  * <p>Frames are span names made safe for the format: {@code ;} (the frame separator) becomes {@code
  * :}, control characters (a newline would end the line) become a space, and lone surrogates become
@@ -53,23 +57,26 @@ public final class FoldedStacks {
    */
   public static TreeMap<String, Long> fold(TraceTree tree, boolean perVcpu) {
     TreeMap<String, Long> stacks = new TreeMap<>();
-    record Item(String parent, SpanNode node) {}
+    record Item(String parent, SpanNode node, int depth) {}
     for (TraceTree.VcpuTree vcpu : tree.vcpus()) {
       ArrayList<Item> work = new ArrayList<>();
       for (SpanNode root : vcpu.roots()) {
-        work.add(new Item(perVcpu ? "vcpu " + vcpu.vcpu() : null, root));
+        work.add(new Item(perVcpu ? "vcpu " + vcpu.vcpu() : null, root, 0));
       }
       // Iterative: recursive guests nest deeper than a comfortable Java stack.
       while (!work.isEmpty()) {
         Item item = work.removeLast();
-        String frame = frame(item.node().name());
+        boolean cut = item.depth() == CallPaths.MAX_FRAMES;
+        String frame = cut ? CallPaths.DEEPER_FRAME : frame(item.node().name());
         String stack = item.parent() == null ? frame : item.parent() + ";" + frame;
-        long self = item.node().selfNanos();
+        long self = cut ? item.node().subtreeSelfNanos() : item.node().selfNanos();
         if (self > 0) {
           stacks.merge(stack, self, Long::sum);
         }
-        for (SpanNode child : item.node().children()) {
-          work.add(new Item(stack, child));
+        if (!cut) {
+          for (SpanNode child : item.node().children()) {
+            work.add(new Item(stack, child, item.depth() + 1));
+          }
         }
       }
     }

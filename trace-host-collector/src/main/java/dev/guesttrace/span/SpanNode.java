@@ -1,5 +1,6 @@
 package dev.guesttrace.span;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -18,8 +19,9 @@ public final class SpanNode {
   private final long arg0;
   private final long arg1;
   private boolean unclosed;
-  private final List<SpanNode> children = new ArrayList<>();
-  private final List<SpanEvent> events = new ArrayList<>();
+  // Capacity 0: most spans have no events and few children; a deep chain has one child each.
+  private final List<SpanNode> children = new ArrayList<>(0);
+  private final List<SpanEvent> events = new ArrayList<>(0);
 
   /**
    * Creates a span; the builder adds children and events and sets the end.
@@ -122,11 +124,33 @@ public final class SpanNode {
 
   /** Number of spans in this subtree, this one included. */
   public long subtreeSize() {
-    long n = 1;
-    for (SpanNode child : children) {
-      n += child.subtreeSize();
+    // An explicit stack: a guest decides how deep its spans nest.
+    long n = 0;
+    ArrayDeque<SpanNode> work = new ArrayDeque<>();
+    work.push(this);
+    while (!work.isEmpty()) {
+      SpanNode node = work.pop();
+      n++;
+      for (SpanNode child : node.children) {
+        work.push(child);
+      }
     }
     return n;
+  }
+
+  /** Sum of {@link #selfNanos()} over this subtree, this span included. */
+  public long subtreeSelfNanos() {
+    long self = 0;
+    ArrayDeque<SpanNode> work = new ArrayDeque<>();
+    work.push(this);
+    while (!work.isEmpty()) {
+      SpanNode node = work.pop();
+      self += node.selfNanos();
+      for (SpanNode child : node.children) {
+        work.push(child);
+      }
+    }
+    return self;
   }
 
   @Override

@@ -9,10 +9,14 @@ import dev.guesttrace.collect.HostSpan;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.collect.VcpuRecords;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Objects;
+import java.util.PriorityQueue;
 
 /**
  * Builds the span trees of a run from its {@link TraceData}: calibrates each vCPU's TSC, turns
@@ -25,7 +29,12 @@ import java.util.Objects;
  * ({@link Diagnostics#SPAN_END_WITHOUT_BEGIN}); an end naming a span further out closes the spans
  * inside it as unclosed, an end naming no open span ends the innermost ({@link
  * Diagnostics#SPAN_END_MISMATCH}); spans never ended are closed where their guest call (else the
- * run) ended, and marked {@link SpanNode#unclosed()} ({@link Diagnostics#SPAN_UNCLOSED}).
+ * run) ended, and marked {@link SpanNode#unclosed()} ({@link Diagnostics#SPAN_UNCLOSED}). A child
+ * that sticks out of its parent is clamped into it ({@link Diagnostics#SPAN_OUTSIDE_PARENT}, with
+ * the worst overhang): no tree shows a child outside its parent.
+ *
+ * <p>Nothing here recurses over the input's structure: the guest decides how deep its spans nest (a
+ * million levels build in ordinary heap), so every walk uses an explicit stack.
  */
 public final class SpanTreeBuilder {
   private SpanTreeBuilder() {}
@@ -87,10 +96,23 @@ public final class SpanTreeBuilder {
                 + " set aside");
       }
       long runEnd = runEnd();
+      // Host spans by vCPU once: scanning them all for every vCPU is quadratic in a trace with
+      // many of both.
+      List<List<HostSpan>> hostSpansByVcpu = new ArrayList<>(data.vcpuCount());
+      for (int v = 0; v < data.vcpuCount(); v++) {
+        hostSpansByVcpu.add(new ArrayList<>(0));
+      }
+      for (HostSpan h : data.hostSpans()) {
+        if (h.vcpu() >= 0 && h.vcpu() < data.vcpuCount()) {
+          hostSpansByVcpu.get(h.vcpu()).add(h);
+        }
+      }
       List<TraceTree.VcpuTree> trees = new ArrayList<>();
       for (int v = 0; v < data.vcpuCount(); v++) {
-        trees.add(vcpuTree(v, runEnd));
+        trees.add(vcpuTree(v, hostSpansByVcpu.get(v), runEnd));
+        hostSpansByVcpu.set(v, List.of());
       }
+      reportClamped();
       RunSummary summary =
           new RunSummary(
               header.guest(),
@@ -141,17 +163,17 @@ public final class SpanTreeBuilder {
                       calibration.ticksPerSecond()));
     }
 
-    private TraceTree.VcpuTree vcpuTree(int vcpu, long runEnd) {
+    private TraceTree.VcpuTree vcpuTree(int vcpu, List<HostSpan> vcpuHostSpans, long runEnd) {
       VcpuRecords r = data.records(vcpu);
       TscClock clock = clock(vcpu, r);
       List<Node> roots = new ArrayList<>();
-      List<Node> stack = new ArrayList<>();
+      OpenSpans stack = new OpenSpans();
       List<SpanEvent> loose = new ArrayList<>();
       // Work done during one exit (host calls, trace exits) knows where it happened among the
       // vCPU's records: it nests exactly there, inside the guest span open at that record.
       List<HostSpan> positioned = new ArrayList<>();
-      for (HostSpan h : data.hostSpans()) {
-        if (h.vcpu() == vcpu && isPositioned(h)) {
+      for (HostSpan h : vcpuHostSpans) {
+        if (isPositioned(h)) {
           positioned.add(h);
         }
       }
@@ -181,9 +203,9 @@ public final class SpanTreeBuilder {
             if (stack.isEmpty()) {
               roots.add(n);
             } else {
-              stack.get(stack.size() - 1).children.add(n);
+              stack.top().children.add(n);
             }
-            stack.add(n);
+            stack.push(n);
           }
           case RecordKind.SPAN_END -> end(stack, r, i, vcpu, t);
           case RecordKind.MESSAGE ->
@@ -206,25 +228,11 @@ public final class SpanTreeBuilder {
         attach(hostNode(positioned.get(nextPositioned++), vcpu), stack, roots);
       }
       if (!stack.isEmpty()) {
-        long end = Math.max(runEnd, last);
-        diagnostics.count(
-            Diagnostics.SPAN_UNCLOSED,
-            vcpu,
-            stack.size(),
-            "span never ended, closed where its call or the run ended: "
-                + stack.get(stack.size() - 1).name
-                + " on vCPU "
-                + vcpu);
-        for (Node n : stack) {
-          // A guest call that aborted, faulted or timed out ends its host span: spans left open
-          // inside it end there, so they stay nested in the call that was cut short.
-          n.end = Math.max(n.start, enclosingHostEnd(vcpu, n.start).orElse(end));
-          n.unclosed = true;
-        }
+        closeUnclosed(stack, vcpu, vcpuHostSpans, Math.max(runEnd, last));
       }
       List<Node> hosts = new ArrayList<>();
-      for (HostSpan h : data.hostSpans()) {
-        if (h.vcpu() == vcpu && !isPositioned(h)) {
+      for (HostSpan h : vcpuHostSpans) {
+        if (!isPositioned(h)) {
           hosts.add(hostNode(h, vcpu));
         }
       }
@@ -249,28 +257,51 @@ public final class SpanTreeBuilder {
         }
       }
       roots.sort(Comparator.comparingLong(n -> n.start));
-      List<SpanNode> out = new ArrayList<>();
+      List<SpanNode> out = new ArrayList<>(roots.size());
       for (Node n : roots) {
-        out.add(n.toSpanNode());
+        out.add(toSpanNode(n));
       }
+      roots.clear();
       return new TraceTree.VcpuTree(vcpu, out);
     }
 
-    /** End of the innermost host span of {@code vcpu} that contains {@code t}, ns since start. */
-    private java.util.OptionalLong enclosingHostEnd(int vcpu, long t) {
-      java.util.OptionalLong best = java.util.OptionalLong.empty();
-      for (HostSpan h : data.hostSpans()) {
-        long hs = h.startHostNanos() - start;
-        long he = h.endHostNanos() - start;
-        if (h.vcpu() == vcpu
-            && (h.kind() == SpanKind.HOST_RUN || h.kind() == SpanKind.HOST_GUEST_CALL)
-            && hs <= t
-            && t <= he
-            && (best.isEmpty() || he < best.getAsLong())) {
-          best = java.util.OptionalLong.of(he);
+    /**
+     * Ends the spans the guest left open: a guest call that aborted, faulted or timed out ends its
+     * host span, so spans left open inside it end there and stay nested in the call that was cut
+     * short; otherwise at {@code end}. The innermost host run or guest call around each span's
+     * start is found in one sweep over the spans sorted by start (a heap of the ends of the host
+     * spans begun so far), not by scanning every host span for every open span.
+     */
+    private void closeUnclosed(OpenSpans stack, int vcpu, List<HostSpan> hostSpans, long end) {
+      diagnostics.count(
+          Diagnostics.SPAN_UNCLOSED,
+          vcpu,
+          stack.size(),
+          "span never ended, closed where its call or the run ended: "
+              + stack.top().name
+              + " on vCPU "
+              + vcpu);
+      List<long[]> calls = new ArrayList<>();
+      for (HostSpan h : hostSpans) {
+        if (h.kind() == SpanKind.HOST_RUN || h.kind() == SpanKind.HOST_GUEST_CALL) {
+          calls.add(new long[] {h.startHostNanos() - start, h.endHostNanos() - start});
         }
       }
-      return best;
+      calls.sort(Comparator.comparingLong(c -> c[0]));
+      Node[] open = stack.toArray();
+      Arrays.sort(open, Comparator.comparingLong(n -> n.start));
+      PriorityQueue<Long> ends = new PriorityQueue<>();
+      int next = 0;
+      for (Node n : open) {
+        while (next < calls.size() && calls.get(next)[0] <= n.start) {
+          ends.add(calls.get(next++)[1]);
+        }
+        while (!ends.isEmpty() && ends.peek() < n.start) {
+          ends.poll(); // ended before this span began: before every later one too
+        }
+        n.end = Math.max(n.start, ends.isEmpty() ? end : ends.peek());
+        n.unclosed = true;
+      }
     }
 
     private static boolean isPositioned(HostSpan h) {
@@ -283,60 +314,59 @@ public final class SpanTreeBuilder {
           h.name(), 0, h.kind(), vcpu, h.startHostNanos() - start, h.endHostNanos() - start, 0, 0);
     }
 
-    private static void attach(Node host, List<Node> stack, List<Node> roots) {
+    private static void attach(Node host, OpenSpans stack, List<Node> roots) {
       if (stack.isEmpty()) {
         roots.add(host);
       } else {
-        stack.get(stack.size() - 1).children.add(host);
+        stack.top().children.add(host);
       }
     }
 
-    private void end(List<Node> stack, VcpuRecords r, int i, int vcpu, long t) {
+    private void end(OpenSpans stack, VcpuRecords r, int i, int vcpu, long t) {
       int nameId = r.nameId(i);
       if (stack.isEmpty()) {
-        diagnostics.count(
-            Diagnostics.SPAN_END_WITHOUT_BEGIN,
-            vcpu,
-            "span end without a begin: " + name(r, nameId) + " on vCPU " + vcpu + " record " + i);
+        if (!diagnostics.countIfSeen(Diagnostics.SPAN_END_WITHOUT_BEGIN)) {
+          diagnostics.count(
+              Diagnostics.SPAN_END_WITHOUT_BEGIN,
+              vcpu,
+              "span end without a begin: " + name(r, nameId) + " on vCPU " + vcpu + " record " + i);
+        }
         return;
       }
-      int top = stack.size() - 1;
-      int match = top;
-      if (nameId != 0 && stack.get(top).nameId != nameId) {
-        match = -1;
-        for (int k = top - 1; k >= 0; k--) {
-          if (stack.get(k).nameId == nameId) {
-            match = k;
-            break;
-          }
+      Node top = stack.top();
+      Node match = top;
+      if (nameId != 0 && top.nameId != nameId) {
+        match = stack.innermostNamed(nameId);
+        if (!diagnostics.countIfSeen(Diagnostics.SPAN_END_MISMATCH)) {
+          diagnostics.count(
+              Diagnostics.SPAN_END_MISMATCH,
+              vcpu,
+              "span end names "
+                  + name(r, nameId)
+                  + " but the innermost open span is "
+                  + top.name
+                  + " on vCPU "
+                  + vcpu
+                  + " record "
+                  + i);
         }
-        diagnostics.count(
-            Diagnostics.SPAN_END_MISMATCH,
-            vcpu,
-            "span end names "
-                + name(r, nameId)
-                + " but the innermost open span is "
-                + stack.get(top).name
-                + " on vCPU "
-                + vcpu
-                + " record "
-                + i);
-        if (match < 0) {
+        if (match == null) {
           match = top; // it names nothing open: take it as the end of the innermost span
         }
       }
-      for (int k = top; k >= match; k--) {
-        Node n = stack.remove(k);
+      Node n;
+      do {
+        n = stack.pop();
         n.end = Math.max(n.start, t);
-        n.unclosed = k != match;
-      }
+        n.unclosed = n != match;
+      } while (n != match);
     }
 
-    private static void event(List<Node> stack, List<SpanEvent> loose, SpanEvent e) {
+    private static void event(OpenSpans stack, List<SpanEvent> loose, SpanEvent e) {
       if (stack.isEmpty()) {
         loose.add(e);
       } else {
-        stack.get(stack.size() - 1).events.add(e);
+        stack.top().events.add(e);
       }
     }
 
@@ -351,31 +381,45 @@ public final class SpanTreeBuilder {
     /**
      * Puts host span {@code h} where it fits by time: inside what holds it, around what it holds.
      * Sibling lists are kept sorted by start and are (nearly) disjoint, so only the neighbours of
-     * {@code h}'s start can hold it and what it holds is one run: logarithmic, not quadratic, in
-     * runs of a hundred thousand guest calls.
+     * {@code h}'s start can hold it and what it holds is one run: logarithmic per level, not
+     * quadratic, in runs of a hundred thousand guest calls. A loop, not recursion: the guest
+     * decides how deep it goes.
      */
-    private static void insert(List<Node> siblings, Node h) {
-      int i = lastStartingAtOrBefore(siblings, h.start);
-      for (int k = Math.max(0, i); k <= i + 1 && k < siblings.size(); k++) {
-        Node s = siblings.get(k);
-        if (s.contains(h) || (!h.contains(s) && s.holdsMiddleOf(h))) {
-          insert(s.children, h);
-          return;
+    private static void insert(List<Node> roots, Node h) {
+      List<Node> siblings = roots;
+      descend:
+      while (true) {
+        int i = lastStartingAtOrBefore(siblings, h.start);
+        for (int k = Math.max(0, i); k <= i + 1 && k < siblings.size(); k++) {
+          Node s = siblings.get(k);
+          if (holds(s, h)) {
+            siblings = s.children;
+            continue descend;
+          }
         }
+        int from = i >= 0 && holds(h, siblings.get(i)) ? i : i + 1;
+        int to = from;
+        while (to < siblings.size() && holds(h, siblings.get(to))) {
+          to++;
+        }
+        List<Node> adopted = siblings.subList(from, to);
+        h.children.addAll(adopted);
+        adopted.clear();
+        siblings.add(from, h);
+        return;
       }
-      int from = i >= 0 && holds(h, siblings.get(i)) ? i : i + 1;
-      int to = from;
-      while (to < siblings.size() && holds(h, siblings.get(to))) {
-        to++;
-      }
-      List<Node> adopted = siblings.subList(from, to);
-      h.children.addAll(adopted);
-      adopted.clear();
-      siblings.add(from, h);
     }
 
-    private static boolean holds(Node h, Node s) {
-      return h.contains(s) || h.holdsMiddleOf(s);
+    /**
+     * Whether {@code outer} takes {@code inner} as a descendant. Twins (same kind, same times, e.g.
+     * thousands of identical zero-length host spans) are siblings, not a chain as deep as their
+     * number.
+     */
+    private static boolean holds(Node outer, Node inner) {
+      if (outer.kind == inner.kind && outer.start == inner.start && outer.end == inner.end) {
+        return false;
+      }
+      return outer.contains(inner) || (!inner.contains(outer) && outer.holdsMiddleOf(inner));
     }
 
     /** Index of the last node starting at or before {@code t}, -1 if none (sorted by start). */
@@ -395,21 +439,155 @@ public final class SpanTreeBuilder {
       return found;
     }
 
+    /** The innermost node around {@code t}, or null if no node of {@code nodes} holds it. */
     private static Node deepest(List<Node> nodes, long t) {
-      int i = lastStartingAtOrBefore(nodes, t);
-      if (i < 0 || nodes.get(i).end < t) {
-        return null;
+      Node found = null;
+      List<Node> level = nodes;
+      while (true) {
+        int i = lastStartingAtOrBefore(level, t);
+        if (i < 0 || level.get(i).end < t) {
+          return found;
+        }
+        found = level.get(i);
+        level = found.children;
       }
-      Node n = nodes.get(i);
-      Node inner = deepest(n.children, t);
-      return inner != null ? inner : n;
     }
 
-    private static void sortByStart(List<Node> nodes) {
-      nodes.sort(Comparator.comparingLong(n -> n.start));
-      for (Node n : nodes) {
-        sortByStart(n.children);
+    private static void sortByStart(List<Node> roots) {
+      ArrayDeque<List<Node>> work = new ArrayDeque<>();
+      work.push(roots);
+      while (!work.isEmpty()) {
+        List<Node> nodes = work.pop();
+        nodes.sort(Comparator.comparingLong(n -> n.start));
+        for (Node n : nodes) {
+          if (!n.children.isEmpty()) {
+            work.push(n.children);
+          }
+        }
       }
+    }
+
+    /**
+     * The finished span of {@code root} and everything under it, top down with an explicit stack. A
+     * child that sticks out of its parent (a calibration error the fit could not remove, a span
+     * closed at the run's end) is clamped into the parent's final times and counted with its size:
+     * the tree never shows a child outside its parent. The builder's nodes are released as they are
+     * converted, so a deep tree is not held twice.
+     */
+    private SpanNode toSpanNode(Node root) {
+      record Pending(Node node, SpanNode span) {}
+      SpanNode top = root.finish(root.start, root.end);
+      ArrayDeque<Pending> work = new ArrayDeque<>();
+      work.push(new Pending(root, top));
+      while (!work.isEmpty()) {
+        Pending p = work.pop();
+        Node node = p.node();
+        SpanNode span = p.span();
+        node.children.sort(Comparator.comparingLong(c -> c.start));
+        for (Node c : node.children) {
+          long s = Math.min(Math.max(c.start, span.startNanos()), span.endNanos());
+          long e = Math.max(Math.min(c.end, span.endNanos()), s);
+          if (s != c.start || e != c.end) {
+            clamped(c, node, Math.max(s - c.start, c.end - e));
+          }
+          SpanNode child = c.finish(s, e);
+          span.addChild(child);
+          work.push(new Pending(c, child));
+        }
+        node.children.clear();
+        node.events.sort(Comparator.comparingLong(SpanEvent::timeNanos));
+        for (SpanEvent e : node.events) {
+          span.addEvent(e);
+        }
+        node.events.clear();
+      }
+      return top;
+    }
+
+    private long clampedCount;
+    private long clampedWorstNanos;
+    private String clampedFirst;
+    private int clampedFirstVcpu;
+
+    private void clamped(Node child, Node parent, long overhangNanos) {
+      if (clampedCount++ == 0) {
+        clampedFirst =
+            child.name
+                + " ["
+                + child.start
+                + ", "
+                + child.end
+                + "] outside "
+                + parent.name
+                + " ["
+                + parent.start
+                + ", "
+                + parent.end
+                + "] by "
+                + overhangNanos
+                + " ns";
+        clampedFirstVcpu = child.vcpu;
+      }
+      clampedWorstNanos = Math.max(clampedWorstNanos, overhangNanos);
+    }
+
+    private void reportClamped() {
+      if (clampedCount > 0) {
+        diagnostics.count(
+            Diagnostics.SPAN_OUTSIDE_PARENT,
+            clampedFirstVcpu,
+            clampedCount,
+            "child span outside its parent, clamped into it (worst by "
+                + clampedWorstNanos
+                + " ns): "
+                + clampedFirst);
+      }
+    }
+  }
+
+  /**
+   * The spans open on one vCPU, innermost on top, with the innermost open span of each name found
+   * in constant time (each node links to the next one of its name below it): an end naming a span
+   * far down does not scan the stack, however deep the guest nests.
+   */
+  private static final class OpenSpans {
+    private final ArrayList<Node> stack = new ArrayList<>();
+    private final HashMap<Integer, Node> innermostByName = new HashMap<>();
+
+    boolean isEmpty() {
+      return stack.isEmpty();
+    }
+
+    int size() {
+      return stack.size();
+    }
+
+    Node top() {
+      return stack.getLast();
+    }
+
+    void push(Node n) {
+      n.sameNameBelow = innermostByName.put(n.nameId, n);
+      stack.add(n);
+    }
+
+    Node pop() {
+      Node n = stack.removeLast();
+      if (n.sameNameBelow == null) {
+        innermostByName.remove(n.nameId);
+      } else {
+        innermostByName.put(n.nameId, n.sameNameBelow);
+      }
+      n.sameNameBelow = null;
+      return n;
+    }
+
+    Node innermostNamed(int nameId) {
+      return innermostByName.get(nameId);
+    }
+
+    Node[] toArray() {
+      return stack.toArray(new Node[0]);
     }
   }
 
@@ -424,8 +602,10 @@ public final class SpanTreeBuilder {
     final long arg0;
     final long arg1;
     boolean unclosed;
-    final List<Node> children = new ArrayList<>();
-    final List<SpanEvent> events = new ArrayList<>();
+    Node sameNameBelow;
+    // Capacity 0: a deep chain has one child per node, and default lists reserve ten.
+    final List<Node> children = new ArrayList<>(0);
+    final List<SpanEvent> events = new ArrayList<>(0);
 
     Node(
         String name,
@@ -459,17 +639,10 @@ public final class SpanTreeBuilder {
       return o.end - o.start < end - start && start <= middle && middle <= end;
     }
 
-    SpanNode toSpanNode() {
-      SpanNode n = new SpanNode(name, kind, vcpu, start, end, arg0, arg1);
-      n.end(end, unclosed);
-      children.sort(Comparator.comparingLong(c -> c.start));
-      for (Node c : children) {
-        n.addChild(c.toSpanNode());
-      }
-      events.sort(Comparator.comparingLong(SpanEvent::timeNanos));
-      for (SpanEvent e : events) {
-        n.addEvent(e);
-      }
+    /** The finished span of this node alone, with its (clamped) times. */
+    SpanNode finish(long startNanos, long endNanos) {
+      SpanNode n = new SpanNode(name, kind, vcpu, startNanos, endNanos, arg0, arg1);
+      n.end(endNanos, unclosed);
       return n;
     }
   }

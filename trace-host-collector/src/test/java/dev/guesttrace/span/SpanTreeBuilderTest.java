@@ -190,13 +190,23 @@ public class SpanTreeBuilderTest {
     // The same work with no position falls back to time: inside a, after b.
     b.onHostSpan(new HostSpan(0, SpanKind.HOST_CALL, "HostPrint", START + 40, START + 45));
 
-    assertThat(lines(SpanTreeBuilder.build(b.build())))
+    SpanTreeBuilder.Result result = SpanTreeBuilder.buildWithDetails(b.build());
+    // Inside b by position, after it by time: clamped into b, never shown outside it.
+    assertThat(lines(result.tree()))
         .containsExactly(
             "vcpu 0",
             "  GUEST a [10,60]",
             "    GUEST b [20,30]",
-            "      HOST_EXIT trace flush [40,45]",
+            "      HOST_EXIT trace flush [30,30]",
             "    HOST_CALL HostPrint [40,45]");
+    assertThat(result.diagnostics())
+        .containsExactly(
+            new Diagnostic(
+                Diagnostics.SPAN_OUTSIDE_PARENT,
+                0,
+                1,
+                "child span outside its parent, clamped into it (worst by 15 ns): trace flush"
+                    + " [40, 45] outside b [20, 30] by 15 ns"));
   }
 
   @Test
