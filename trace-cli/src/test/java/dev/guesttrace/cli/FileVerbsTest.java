@@ -56,6 +56,38 @@ class FileVerbsTest {
   }
 
   @Test
+  void stats_topSortAndFormats() throws Exception {
+    CliTest.Outcome top = CliTest.run("stats", hello.toString(), "--top", "2");
+    assertThat(top.status()).isZero();
+    assertThat(top.out().lines().limit(5))
+        .containsExactly(
+            "run 64µs on 1 vCPU, 24 spans; by function, sorted by total",
+            "function              count      total   %run       self   %run        min     median"
+                + "        p99        max",
+            "[host] run hello          1       64µs 100.0%        7µs  10.9%       64µs       64µs"
+                + "       64µs       64µs",
+            "[host] PrintOutput        1       42µs  65.6%        3µs   4.7%       42µs       42µs"
+                + "       42µs       42µs",
+            "... 18 more rows (--top 0 shows all)");
+    assertThat(top.out())
+        .contains("tracing overhead: 3 trace exits, 3µs (4.7% of run), 2µs inside guest spans");
+    CliTest.Outcome json =
+        CliTest.run("stats", hello.toString(), "--format", "json", "--exclude-tracing");
+    assertThat(json.status()).isZero();
+    com.fasterxml.jackson.databind.JsonNode doc =
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.out());
+    assertThat(doc.get("schema").asText()).isEqualTo("guesttrace.stats/1");
+    assertThat(doc.get("rows").get(0).get("total_ns").asLong()).isEqualTo(64_000 - 3_000);
+    assertThat(json.out()).doesNotContain("trace flush").doesNotContain("vm exits");
+    CliTest.Outcome bad = CliTest.run("stats", hello.toString(), "--sort", "speed");
+    assertThat(bad.status()).isEqualTo(2);
+    assertThat(bad.err())
+        .isEqualTo(
+            "guesttrace stats: --sort: expected total, self, count, min, median, p99, max or name,"
+                + " found 'speed'\n");
+  }
+
+  @Test
   void perfettoFlameCompare_writeTheirOutputs() throws IOException {
     Path json = dir.resolve("hello.json");
     assertThat(CliTest.run("perfetto", hello.toString(), "-o", json.toString()).status()).isZero();

@@ -102,18 +102,6 @@ class TextTreeRendererTest {
   }
 
   @Test
-  void stats_countsTotalsSelfAndPercentiles() {
-    StringWriter text = new StringWriter();
-    StatsRenderer.render(sample(), new PrintWriter(text));
-    assertThat(StatsRenderer.compute(sample()))
-        .extracting(StatsRenderer.FunctionStats::name)
-        .containsExactly("[host] run hello", "halt", "entrypoint", "load_gdt");
-    assertThat(StatsRenderer.compute(sample()).get(0).selfNanos())
-        .isEqualTo(61_051_000 - 302_600 - 2_477_000);
-    assertThat(text.toString()).startsWith("function ").contains("load_gdt", "20.3µs");
-  }
-
-  @Test
   void durations_unitsAndSignificantDigits() {
     assertThat(Durations.duration(87)).isEqualTo("87ns");
     assertThat(Durations.duration(1_234)).isEqualTo("1.234µs");
