@@ -40,7 +40,7 @@ class FileVerbsTest {
     assertThat(info.out())
         .contains("guest        hello")
         .contains("run          emulated backend, 1 vCPU, stream mode")
-        .contains("calibration  1.000000 GHz (fit)")
+        .contains("calibration  1.000000 GHz (fit over guest exit pairs)")
         .contains("lost         none")
         .contains("diagnostics  none")
         .contains("out      host_call         1");

@@ -1,5 +1,6 @@
 package dev.guesttrace.collect;
 
+import dev.guesttrace.clock.TscCalibration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -23,6 +24,7 @@ public final class TraceData {
   private final List<HostSpan> hostSpans;
   private final List<Diagnostic> diagnostics;
   private final TraceEnd end;
+  private final TscCalibration storedClock;
 
   private TraceData(Builder b) {
     this.header = b.header;
@@ -32,6 +34,7 @@ public final class TraceData {
     this.diagnostics =
         b.end != null ? b.end.diagnostics() : List.copyOf(b.firstDiagnostics.values());
     this.end = b.end;
+    this.storedClock = b.storedClock;
   }
 
   /** A builder that collects what a {@link TraceSink} receives. */
@@ -82,6 +85,15 @@ public final class TraceData {
     return diagnostics;
   }
 
+  /**
+   * The clock fitted when the run ended, as a trace file stores it; empty for a trace still in
+   * memory (views fit its calibration pairs, which gives the same clock) and for files written
+   * before the file stored it.
+   */
+  public Optional<TscCalibration> storedClock() {
+    return Optional.ofNullable(storedClock);
+  }
+
   /** How the run ended; empty if the trace was cut short before the end. */
   public Optional<TraceEnd> end() {
     return Optional.ofNullable(end);
@@ -113,8 +125,18 @@ public final class TraceData {
     private final List<HostSpan> hostSpans = new ArrayList<>();
     private final Map<String, Diagnostic> firstDiagnostics = new LinkedHashMap<>();
     private TraceEnd end;
+    private TscCalibration storedClock;
 
     private Builder() {}
+
+    /**
+     * The fitted clock a trace file stores (not a {@link TraceSink} event: the collector's sinks
+     * fit the pairs themselves).
+     */
+    public void onStoredClock(TscCalibration clock) {
+      requireHeader();
+      this.storedClock = Objects.requireNonNull(clock, "clock");
+    }
 
     @Override
     public void onHeader(TraceHeader header) {

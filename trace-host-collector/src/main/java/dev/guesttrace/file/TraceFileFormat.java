@@ -16,7 +16,7 @@ public final class TraceFileFormat {
   public static final int MAJOR = 1;
 
   /** Format minor version: additions an older reader of the same major skips. */
-  public static final int MINOR = 0;
+  public static final int MINOR = 1;
 
   /** Bytes before the first chunk. */
   public static final int PREAMBLE_LENGTH = 8;

@@ -9,6 +9,8 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.guesttrace.abi.NameTableDescriptor;
 import dev.guesttrace.abi.RecordKind;
+import dev.guesttrace.clock.TscCalibration;
+import dev.guesttrace.clock.TscClock;
 import dev.guesttrace.collect.CalibrationPair;
 import dev.guesttrace.collect.Diagnostic;
 import dev.guesttrace.collect.ExitProfileRow;
@@ -20,6 +22,7 @@ import dev.guesttrace.collect.TraceEnd;
 import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.file.proto.Calibration;
 import dev.guesttrace.file.proto.Chunk;
+import dev.guesttrace.file.proto.Clock;
 import dev.guesttrace.file.proto.End;
 import dev.guesttrace.file.proto.Header;
 import dev.guesttrace.file.proto.Name;
@@ -32,7 +35,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -84,6 +89,7 @@ public final class TraceFileReader {
     long offset;
     long records;
     int vcpuCount;
+    boolean invariantTsc;
     boolean header;
     boolean ended;
 
@@ -238,18 +244,28 @@ public final class TraceFileReader {
         case CALIBRATION -> {
           Calibration k = c.getCalibration();
           int n = k.getVcpuCount();
-          if (k.getGuestTscCount() != n || k.getHostNanosCount() != n) {
+          // Format 1.0 has no source column: every pair is then the guest's.
+          boolean sources = k.getSourceCount() > 0;
+          if (k.getGuestTscCount() != n
+              || k.getHostNanosCount() != n
+              || sources && k.getSourceCount() != n) {
             throw new IllegalArgumentException(
                 "calibration columns differ in length: vcpu="
                     + n
                     + " guestTsc="
                     + k.getGuestTscCount()
                     + " hostNanos="
-                    + k.getHostNanosCount());
+                    + k.getHostNanosCount()
+                    + " source="
+                    + k.getSourceCount());
           }
           for (int i = 0; i < n; i++) {
             data.onCalibration(
-                new CalibrationPair(vcpu(k.getVcpu(i)), k.getGuestTsc(i), k.getHostNanos(i)));
+                new CalibrationPair(
+                    vcpu(k.getVcpu(i)),
+                    k.getGuestTsc(i),
+                    k.getHostNanos(i),
+                    sources ? source(k.getSourceValue(i)) : CalibrationPair.Source.GUEST_EXIT));
           }
         }
         case HOST_SPANS -> {
@@ -266,6 +282,7 @@ public final class TraceFileReader {
           }
         }
         case DIAGNOSTIC -> data.onDiagnostic(diagnostic(c.getDiagnostic()));
+        case CLOCK -> data.onStoredClock(clock(c.getClock()));
         case END -> {
           end(c.getEnd());
           ended = true;
@@ -284,6 +301,7 @@ public final class TraceFileReader {
         throw new IllegalArgumentException("vcpu count out of range: " + h.getVcpuCount());
       }
       vcpuCount = h.getVcpuCount();
+      invariantTsc = h.getInvariantTsc();
       data.onHeader(
           new TraceHeader(
               h.getGuest(),
@@ -429,6 +447,74 @@ public final class TraceFileReader {
                   l.getGuestDropped()),
               diagnostics,
               rows));
+    }
+
+    /** A stored clock, every value checked: it places every record of the file. */
+    private TscCalibration clock(Clock c) {
+      double rate = c.getTicksPerSecond();
+      if (!(rate > 0) || Double.isInfinite(rate)) {
+        throw new IllegalArgumentException("clock: ticks per second not a positive rate: " + rate);
+      }
+      if (c.getVcpusCount() > vcpuCount) {
+        throw new IllegalArgumentException(
+            "clock: " + c.getVcpusCount() + " vCPU clocks for " + vcpuCount + " vCPUs");
+      }
+      if (c.getWarningsCount() > 64) {
+        throw new IllegalArgumentException("clock: " + c.getWarningsCount() + " warnings");
+      }
+      TscCalibration.RateSource method =
+          switch (c.getMethod()) {
+            case FIT -> TscCalibration.RateSource.FIT;
+            case FIT_WITH_KVM_PRIOR -> TscCalibration.RateSource.FIT_WITH_KVM_PRIOR;
+            case KVM -> TscCalibration.RateSource.KVM;
+            case ASSUMED -> TscCalibration.RateSource.ASSUMED;
+            default ->
+                throw new IllegalArgumentException("clock: method unknown: " + c.getMethod());
+          };
+      Map<Integer, TscClock> clocks = new TreeMap<>();
+      for (Clock.VcpuClock v : c.getVcpusList()) {
+        int vcpu = vcpu(v.getVcpu());
+        if (clocks.put(vcpu, new TscClock(v.getReferenceTsc(), v.getReferenceHostNanos(), rate))
+            != null) {
+          throw new IllegalArgumentException("clock: vCPU " + vcpu + " twice");
+        }
+      }
+      return TscCalibration.of(
+          new TscCalibration.Values(
+              rate,
+              method,
+              c.getErrorPpm(),
+              c.getWorstResidualNanos(),
+              count(c.getPairsTotal()),
+              count(c.getPairsUsed()),
+              count(c.getHostPairsUsed()),
+              count(c.getJumps()),
+              count(c.getSlowPairs()),
+              invariantTsc,
+              c.getKvmTscKhz(),
+              c.getFittedTicksPerSecond(),
+              c.getKvmDifferencePpm(),
+              count(c.getCausalityViolations()),
+              c.getWorstViolationNanos(),
+              clocks,
+              c.getWarningsList()));
+    }
+
+    private static int count(int unsigned) {
+      if (unsigned < 0) {
+        throw new IllegalArgumentException(
+            "clock: count out of range: " + (unsigned & 0xFFFFFFFFL));
+      }
+      return unsigned;
+    }
+
+    private static CalibrationPair.Source source(int value) {
+      return switch (value) {
+        case 0 -> CalibrationPair.Source.GUEST_EXIT;
+        case 1 -> CalibrationPair.Source.HOST_AT_EXIT;
+        case 2 -> CalibrationPair.Source.HOST_AT_ENTRY;
+        default -> throw new IllegalArgumentException("calibration pair source unknown: " + value);
+      };
     }
 
     private int vcpu(int vcpu) {

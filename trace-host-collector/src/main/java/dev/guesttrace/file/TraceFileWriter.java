@@ -6,6 +6,7 @@ import static dev.guesttrace.file.TraceFileFormat.HAS_NAME;
 
 import com.google.protobuf.ByteString;
 import dev.guesttrace.abi.RecordKind;
+import dev.guesttrace.clock.TscCalibration;
 import dev.guesttrace.collect.CalibrationPair;
 import dev.guesttrace.collect.Diagnostic;
 import dev.guesttrace.collect.ExitProfileRow;
@@ -19,6 +20,7 @@ import dev.guesttrace.collect.TraceSink;
 import dev.guesttrace.collect.VcpuRecords;
 import dev.guesttrace.file.proto.Calibration;
 import dev.guesttrace.file.proto.Chunk;
+import dev.guesttrace.file.proto.Clock;
 import dev.guesttrace.file.proto.End;
 import dev.guesttrace.file.proto.Header;
 import dev.guesttrace.file.proto.HostSpans;
@@ -32,6 +34,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -55,6 +59,14 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   private Calibration.Builder pairs = Calibration.newBuilder();
   private HostSpans.Builder spans = HostSpans.newBuilder();
   private long records;
+
+  /**
+   * Every pair written, for the fitted clock at the end: the collector bounds them (it thins each
+   * vCPU's pairs past a limit), so this list is bounded too.
+   */
+  private final List<CalibrationPair> allPairs = new ArrayList<>();
+
+  private TraceHeader header;
   private IOException error;
   private boolean closed;
 
@@ -138,6 +150,7 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
 
   @Override
   public void onHeader(TraceHeader h) {
+    this.header = h;
     if (error != null) {
       return;
     }
@@ -222,7 +235,12 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
 
   @Override
   public void onCalibration(CalibrationPair pair) {
-    pairs.addVcpu(pair.vcpu()).addGuestTsc(pair.guestTscTicks()).addHostNanos(pair.hostNanos());
+    pairs
+        .addVcpu(pair.vcpu())
+        .addGuestTsc(pair.guestTscTicks())
+        .addHostNanos(pair.hostNanos())
+        .addSource(source(pair.source()));
+    allPairs.add(pair);
     if (pairs.getVcpuCount() >= PENDING_LIMIT) {
       writePending();
     }
@@ -252,6 +270,11 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   @Override
   public void onFinish(TraceEnd end) {
     writePending();
+    if (header != null) {
+      TscCalibration fitted =
+          TscCalibration.fit(allPairs, header.invariantTsc(), header.kvmTscKhz());
+      write(Chunk.newBuilder().setClock(clock(fitted)).build(), false);
+    }
     LossCounters l = end.losses();
     End.Builder b =
         End.newBuilder()
@@ -339,6 +362,51 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
     } catch (IOException e) {
       error = e;
     }
+  }
+
+  /** The fitted clock as the file stores it (the {@code Clock} message). */
+  static Clock clock(TscCalibration c) {
+    TscCalibration.Values v = c.values();
+    Clock.Builder b =
+        Clock.newBuilder()
+            .setTicksPerSecond(v.ticksPerSecond())
+            .setMethod(
+                switch (v.rateSource()) {
+                  case FIT -> Clock.Method.FIT;
+                  case FIT_WITH_KVM_PRIOR -> Clock.Method.FIT_WITH_KVM_PRIOR;
+                  case KVM -> Clock.Method.KVM;
+                  case ASSUMED -> Clock.Method.ASSUMED;
+                })
+            .setErrorPpm(v.ppmError())
+            .setWorstResidualNanos(v.worstResidualNanos())
+            .setPairsTotal(v.pairCount())
+            .setPairsUsed(v.usedPairs())
+            .setHostPairsUsed(v.hostPairsUsed())
+            .setJumps(v.jumpCount())
+            .setSlowPairs(v.slowPairs())
+            .setKvmTscKhz(v.kvmTscKhz())
+            .setFittedTicksPerSecond(v.fittedTicksPerSecond())
+            .setKvmDifferencePpm(v.kvmDifferencePpm())
+            .setCausalityViolations(v.causalityViolations())
+            .setWorstViolationNanos(v.worstViolationNanos())
+            .addAllWarnings(v.warnings());
+    v.clocks()
+        .forEach(
+            (vcpu, clock) ->
+                b.addVcpus(
+                    Clock.VcpuClock.newBuilder()
+                        .setVcpu(vcpu)
+                        .setReferenceTsc(clock.referenceTicks())
+                        .setReferenceHostNanos(clock.referenceNanos())));
+    return b.build();
+  }
+
+  private static Calibration.Source source(CalibrationPair.Source source) {
+    return switch (source) {
+      case GUEST_EXIT -> Calibration.Source.GUEST_EXIT;
+      case HOST_AT_EXIT -> Calibration.Source.HOST_AT_EXIT;
+      case HOST_AT_ENTRY -> Calibration.Source.HOST_AT_ENTRY;
+    };
   }
 
   private static dev.guesttrace.file.proto.Diagnostic diagnostic(Diagnostic d) {

@@ -51,19 +51,29 @@ public final class InfoRenderer {
         h.invariantTsc() ? "invariant (constant_tsc, nonstop_tsc)" : "NOT invariant on this host",
         h.kvmTscKhz() > 0 ? ", KVM_GET_TSC_KHZ " + h.kvmTscKhz() + " kHz" : "");
     out.printf(
-        "calibration  %.6f GHz (%s), error %s, worst residual %s, %d/%d pairs used%s%n",
+        "calibration  %.6f GHz (%s), error %s, worst residual %s, %d/%d pairs used%s%s%n",
         calibration.ticksPerSecond() / 1e9,
-        calibration.rateSource().name().toLowerCase(java.util.Locale.ROOT),
+        calibration.method(),
         Double.isNaN(calibration.ppmError())
             ? "unknown (fewer than 3 pairs)"
             : String.format(java.util.Locale.ROOT, "%.2f ppm", calibration.ppmError()),
         Durations.duration(calibration.worstResidualNanos()),
         calibration.usedPairs(),
         calibration.pairCount(),
+        calibration.hostPairsUsed() > 0 && calibration.hostPairsUsed() < calibration.usedPairs()
+            ? " (" + calibration.hostPairsUsed() + " host-read)"
+            : "",
         calibration.jumpCount() > 0 ? ", " + calibration.jumpCount() + " TSC jumps" : "");
-    if (h.kvmTscKhz() > 0) {
+    if (calibration.kvmTscKhz() > 0) {
       out.printf(
-          "             differs from KVM's rate by %.1f ppm%n", calibration.kvmDifferencePpm());
+          "             KVM states %d kHz; %s%n",
+          calibration.kvmTscKhz(),
+          Double.isNaN(calibration.kvmDifferencePpm())
+              ? "the pairs gave no rate to compare"
+              : String.format(
+                  java.util.Locale.ROOT,
+                  "the pairs' own rate differs by %+.1f ppm",
+                  calibration.kvmDifferencePpm()));
     }
     for (String warning : calibration.warnings()) {
       out.printf("             warning: %s%n", warning);

@@ -44,8 +44,14 @@ public final class SpanTreeBuilder {
     return buildWithDetails(data).tree();
   }
 
-  /** The calibration a tree of {@code data} uses. */
+  /**
+   * The calibration a tree of {@code data} uses: the clock the file stores if it does, else a fit
+   * of its pairs (the same fit the file's writer made).
+   */
   public static TscCalibration calibrate(TraceData data) {
+    if (data.storedClock().isPresent()) {
+      return data.storedClock().get();
+    }
     TraceHeader h = data.header();
     return TscCalibration.fit(data.calibrationPairs(), h.invariantTsc(), h.kvmTscKhz());
   }

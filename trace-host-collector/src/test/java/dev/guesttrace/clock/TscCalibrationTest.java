@@ -105,7 +105,8 @@ class TscCalibrationTest {
     TscCalibration kvm = TscCalibration.fit(one, true, 2_000_000);
     assertThat(kvm.rateSource()).isEqualTo(TscCalibration.RateSource.KVM);
     assertThat(kvm.ticksPerSecond()).isEqualTo(2e9);
-    assertThat(kvm.ppmError()).isNaN();
+    assertThat(kvm.ppmError()).isEqualTo(2 * TscCalibration.KVM_PRIOR_SIGMA_PPM);
+    assertThat(kvm.kvmDifferencePpm()).isNaN();
     assertThat(kvm.clock(0).orElseThrow().toHostNanos(12_000)).isEqualTo(1_500);
     assertThat(kvm.warnings())
         .containsExactly(
@@ -116,8 +117,124 @@ class TscCalibrationTest {
     assertThat(assumed.ticksPerSecond()).isEqualTo(1e9);
     assertThat(assumed.warnings())
         .containsExactly(
-            "too few calibration pairs to fit the TSC rate (1): assuming 1 tick per ns",
+            "TSC RATE UNKNOWN: too few calibration pairs to fit it (1) and no hypervisor figure:"
+                + " assuming 1 tick per ns, durations may be off by any factor",
             "host TSC is not invariant: guest timestamps may drift against host time");
+  }
+
+  /**
+   * Host-read pairs as entries and exits give them: exact but for a read window of up to 50 ns
+   * either way, and one read stretched 50 µs by preemption.
+   */
+  private static List<CalibrationPair> hostPairs(
+      int vcpus, int perVcpu, long spanNanos, long seed) {
+    Random random = new Random(seed);
+    List<CalibrationPair> pairs = new ArrayList<>();
+    for (int i = 0; i < perVcpu; i++) {
+      for (int v = 0; v < vcpus; v++) {
+        long t = HOST_START + (long) (spanNanos * (i + random.nextDouble()) / perVcpu);
+        long window = random.nextLong(-50, 51);
+        CalibrationPair.Source source =
+            i % 2 == 0 ? CalibrationPair.Source.HOST_AT_ENTRY : CalibrationPair.Source.HOST_AT_EXIT;
+        pairs.add(new CalibrationPair(v, tscAt(v, t), t + window, source));
+      }
+    }
+    CalibrationPair p = pairs.get(pairs.size() / 2);
+    pairs.set(
+        pairs.size() / 2,
+        new CalibrationPair(p.vcpu(), p.guestTscTicks(), p.hostNanos() - 50_000, p.source()));
+    return pairs;
+  }
+
+  @Test
+  void fit_hostReadPairs_exactRateAndOffsetsWithinTheReadWindow() {
+    long span = 20_000_000; // a 20 ms run
+    TscCalibration c = TscCalibration.fit(hostPairs(2, 100, span, 3), true, 0);
+
+    assertThat(c.rateSource()).isEqualTo(TscCalibration.RateSource.FIT);
+    assertThat(c.method()).isEqualTo("fit over host-read pairs");
+    assertThat(Math.abs(c.ticksPerSecond() - RATE) / RATE * 1e6).isLessThan(3);
+    assertThat(c.ppmError()).isLessThan(3);
+    assertThat(c.hostPairsUsed()).isEqualTo(199);
+    assertThat(c.slowPairs()).isEqualTo(1);
+    assertThat(c.jumpCount()).isZero();
+    assertThat(c.worstResidualNanos()).isLessThan(150);
+    for (int v = 0; v < 2; v++) {
+      TscClock clock = c.clock(v).orElseThrow();
+      for (long t = HOST_START; t <= HOST_START + span; t += span / 10) {
+        assertThat(clock.toHostNanos(tscAt(v, t))).isCloseTo(t, within(100L));
+      }
+    }
+  }
+
+  @Test
+  void fit_hostReadAndGuestPairs_hostPairsGiveTheClockGuestPairsAreCheckedForCausality() {
+    List<CalibrationPair> pairs = new ArrayList<>(hostPairs(1, 200, 10_000_000, 5));
+    // Guest pairs: the host saw the exit 3 µs after the guest read its TSC (consistent) ...
+    for (int i = 0; i < 20; i++) {
+      long t = HOST_START + 500_000L * i;
+      pairs.add(new CalibrationPair(0, tscAt(0, t), t + 3_000));
+    }
+    // ... and one the host "saw" 20 µs before the guest read its TSC: impossible.
+    long t = HOST_START + 4_321_000;
+    pairs.add(new CalibrationPair(0, tscAt(0, t), t - 20_000));
+
+    TscCalibration c = TscCalibration.fit(pairs, true, 0);
+
+    assertThat(Math.abs(c.ticksPerSecond() - RATE) / RATE * 1e6).isLessThan(5);
+    assertThat(c.hostPairsUsed()).isEqualTo(199);
+    assertThat(c.causalityViolations()).isEqualTo(1);
+    assertThat(c.worstViolationNanos()).isBetween(19_800L, 20_200L);
+    assertThat(c.warnings())
+        .containsExactly(
+            "1 guest exit pair(s) placed after the host saw the exit, by up to 20.0 µs: the"
+                + " host-read pairs and the guest's disagree");
+    assertThat(c.clock(0).orElseThrow().toHostNanos(tscAt(0, t))).isCloseTo(t, within(100L));
+  }
+
+  @Test
+  void fit_kvmPrior_preciseFitStandsNoisyFitGivesWayDisagreementReported() {
+    long kvmKhz = Math.round(RATE / 1000);
+    double kvm = kvmKhz * 1000.0;
+    // Precise (host-read pairs): the fit, KVM's figure only reported.
+    TscCalibration precise = TscCalibration.fit(hostPairs(1, 100, 50_000_000, 11), true, kvmKhz);
+    assertThat(precise.rateSource()).isEqualTo(TscCalibration.RateSource.FIT);
+    assertThat(Math.abs(precise.ticksPerSecond() - RATE) / RATE * 1e6).isLessThan(3);
+    assertThat(precise.kvmDifferencePpm())
+        .isCloseTo((precise.fittedTicksPerSecond() - kvm) / kvm * 1e6, within(1e-9));
+    assertThat(precise.kvmTscKhz()).isEqualTo(kvmKhz);
+    assertThat(precise.warnings()).isEmpty();
+
+    // Noisy: four guest pairs 200 µs apart with exit delays of 0 to 60 µs: hundreds of ppm.
+    List<CalibrationPair> few = new ArrayList<>();
+    long[] delays = {0, 60_000, 5_000, 40_000};
+    for (int i = 0; i < 4; i++) {
+      long t = HOST_START + 200_000L * i;
+      few.add(new CalibrationPair(0, tscAt(0, t), t + delays[i]));
+    }
+    TscCalibration noisy = TscCalibration.fit(few, true, kvmKhz);
+    assertThat(TscCalibration.fit(few, true, 0).ppmError()).isGreaterThan(1_000);
+    assertThat(noisy.rateSource()).isEqualTo(TscCalibration.RateSource.KVM);
+    assertThat(Math.abs(noisy.ticksPerSecond() - kvm) / kvm * 1e6).isLessThan(1);
+    assertThat(Math.abs(noisy.kvmDifferencePpm())).isGreaterThan(1_000);
+    assertThat(noisy.method()).isEqualTo("KVM's rate, offsets from guest exit pairs");
+
+    // A KVM figure 500 ppm off a precise fit: the fit is kept and the disagreement warned about.
+    TscCalibration off =
+        TscCalibration.fit(hostPairs(1, 100, 50_000_000, 11), true, Math.round(kvmKhz * 1.0005));
+    assertThat(off.rateSource()).isEqualTo(TscCalibration.RateSource.FIT);
+    assertThat(off.kvmDifferencePpm()).isCloseTo(-500, within(1.0));
+    assertThat(off.warnings()).hasSize(1);
+    assertThat(off.warnings().get(0)).startsWith("the pairs' rate differs from KVM's");
+  }
+
+  @Test
+  void values_roundTripGivesTheSameClocks() {
+    TscCalibration c = TscCalibration.fit(hostPairs(2, 30, 10_000_000, 13), false, 2_345_679);
+    TscCalibration back = TscCalibration.of(c.values());
+
+    assertThat(back.values()).isEqualTo(c.values());
+    assertThat(back.clock(1)).isEqualTo(c.clock(1));
   }
 
   @Test

@@ -121,6 +121,50 @@ class TraceFileTest {
   }
 
   @Test
+  void storedClock_isTheFitOfThePairsWithTheirSources() throws Exception {
+    List<TraceData> memory = new ArrayList<>();
+    byte[] bytes = smallRun(memory);
+    TraceData fromFile = read(bytes, new ArrayList<>());
+
+    assertThat(memory.get(0).storedClock()).isEmpty();
+    assertThat(fromFile.storedClock()).isPresent();
+    assertThat(fromFile.storedClock().get().values())
+        .isEqualTo(SpanTreeBuilder.calibrate(memory.get(0)).values());
+    assertThat(fromFile.calibrationPairs()).isEqualTo(memory.get(0).calibrationPairs());
+    assertThat(SpanTreeBuilder.calibrate(fromFile)).isSameAs(fromFile.storedClock().get());
+  }
+
+  @Test
+  void formatOneZeroFile_noSourceColumnNoClock_readsPairsAsTheGuests() throws Exception {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.write(new byte[] {'G', 'T', 'R', 'A', 'C', 'E', 1, 0});
+    dev.guesttrace.file.proto.Chunk.newBuilder()
+        .setHeader(
+            dev.guesttrace.file.proto.Header.newBuilder().setVcpuCount(1).setInvariantTsc(true))
+        .build()
+        .writeDelimitedTo(out);
+    dev.guesttrace.file.proto.Chunk.newBuilder()
+        .setCalibration(
+            dev.guesttrace.file.proto.Calibration.newBuilder()
+                .addVcpu(0)
+                .addGuestTsc(1_000)
+                .addHostNanos(10)
+                .addVcpu(0)
+                .addGuestTsc(3_000)
+                .addHostNanos(1_010))
+        .build()
+        .writeDelimitedTo(out);
+    TraceData d = read(out.toByteArray(), new ArrayList<>());
+
+    assertThat(d.storedClock()).isEmpty();
+    assertThat(d.calibrationPairs())
+        .containsExactly(
+            new dev.guesttrace.collect.CalibrationPair(0, 1_000, 10),
+            new dev.guesttrace.collect.CalibrationPair(0, 3_000, 1_010));
+    assertThat(SpanTreeBuilder.calibrate(d).ticksPerSecond()).isEqualTo(2e9);
+  }
+
+  @Test
   void writeOfTraceData_readsBackTheSame() throws Exception {
     List<TraceData> memory = new ArrayList<>();
     smallRun(memory);
