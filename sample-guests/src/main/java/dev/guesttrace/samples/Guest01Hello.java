@@ -103,6 +103,12 @@ public final class Guest01Hello implements GuestProgram {
   }
 
   @Override
+  public List<String> args() {
+    return List.of(
+        "slow=PrintOutput (PrintOutput spends slowMicros more)", "slowMicros=N (default 50)");
+  }
+
+  @Override
   public FunctionCall defaultCall() {
     return new FunctionCall(PRINT_OUTPUT, List.of("Hello, World!"));
   }

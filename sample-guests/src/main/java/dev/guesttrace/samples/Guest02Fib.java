@@ -74,6 +74,14 @@ public final class Guest02Fib implements GuestProgram {
   }
 
   @Override
+  public List<String> args() {
+    return List.of(
+        "n=N (Fib(n) when the call gives no n, default 20)",
+        "slow=fib (each fib spends slowMicros more)",
+        "slowMicros=N (default 50)");
+  }
+
+  @Override
   public FunctionCall defaultCall() {
     return new FunctionCall(FIB, List.of());
   }

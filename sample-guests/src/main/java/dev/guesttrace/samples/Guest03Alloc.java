@@ -75,6 +75,14 @@ public final class Guest03Alloc implements GuestProgram {
   }
 
   @Override
+  public List<String> args() {
+    return List.of(
+        "leak=N (slots never freed, default 0)",
+        "slow=malloc|free (spends slowMicros more)",
+        "slowMicros=N (default 50)");
+  }
+
+  @Override
   public FunctionCall defaultCall() {
     return new FunctionCall(CHURN, List.of());
   }

@@ -63,6 +63,14 @@ public final class Guest04MultiVcpu implements GuestProgram {
   }
 
   @Override
+  public List<String> args() {
+    return List.of(
+        "units=N (work units at boot and per call, default 20)",
+        "slow=work (each unit spends slowMicros more)",
+        "slowMicros=N (default 50)");
+  }
+
+  @Override
   public int defaultVcpus() {
     return 4;
   }

@@ -83,6 +83,12 @@ public final class Guest05Abort implements GuestProgram {
   }
 
   @Override
+  public List<String> args() {
+    return List.of(
+        "at=boot|call (where it aborts, default call)", "step=N (the step that aborts, default 7)");
+  }
+
+  @Override
   public FunctionCall defaultCall() {
     return new FunctionCall(RUN, List.of());
   }

@@ -63,6 +63,11 @@ public final class Guest06Runaway implements GuestProgram {
   }
 
   @Override
+  public List<String> args() {
+    return List.of("at=boot|call (where it spins, default call)");
+  }
+
+  @Override
   public FunctionCall defaultCall() {
     return new FunctionCall(SPIN, List.of());
   }

@@ -2,6 +2,7 @@ package dev.guesttrace.cli;
 
 import dev.guesttrace.guest.GuestProgram;
 import dev.guesttrace.render.Printable;
+import dev.guesttrace.vm.kvm.KvmGuests;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -49,7 +50,19 @@ final class GuestsCommand implements Callable<Integer> {
       return Errors.OK;
     }
     List<GuestProgram> guests = Guests.all();
-    int width = guests.stream().mapToInt(g -> g.name().length()).max().orElse(4);
+    // Each group (teaching samples, hostile guests) aligns its own summaries.
+    int sampleWidth =
+        guests.stream()
+            .filter(g -> !g.name().startsWith(HOSTILE_PREFIX))
+            .mapToInt(g -> g.name().length())
+            .max()
+            .orElse(4);
+    int hostileWidth =
+        guests.stream()
+            .filter(g -> g.name().startsWith(HOSTILE_PREFIX))
+            .mapToInt(g -> g.name().length())
+            .max()
+            .orElse(4);
     boolean hostileHeader = false;
     for (GuestProgram g : guests) {
       if (g.name().startsWith(HOSTILE_PREFIX) && !hostileHeader) {
@@ -58,10 +71,31 @@ final class GuestsCommand implements Callable<Integer> {
             .printf("%nhostile guests (the host must survive them; docs/robustness.md):%n");
         hostileHeader = true;
       }
+      int width = g.name().startsWith(HOSTILE_PREFIX) ? hostileWidth : sampleWidth;
       spec.commandLine().getOut().printf("%-" + width + "s  %s%n", g.name(), g.summary());
+      if (!g.name().startsWith(HOSTILE_PREFIX)) {
+        String pad = " ".repeat(width + 2);
+        spec.commandLine()
+            .getOut()
+            .printf(
+                "%s%s%n",
+                pad,
+                hasKvmTwin(g.name())
+                    ? "C twin for --backend kvm: yes"
+                    : "C twin for --backend kvm: no");
+        for (String arg : g.args()) {
+          spec.commandLine().getOut().printf("%s--arg %s%n", pad, arg);
+        }
+      }
     }
     spec.commandLine().getOut().flush();
     return Errors.OK;
+  }
+
+  /** Whether the samples' jar carries the guest's native build (gcc was there at build time). */
+  static boolean hasKvmTwin(String name) {
+    ClassLoader loader = GuestsCommand.class.getClassLoader();
+    return loader.getResource(KvmGuests.resourceName(name)) != null;
   }
 
   /** A user guest's summary; its code may throw, which must not end the listing. */

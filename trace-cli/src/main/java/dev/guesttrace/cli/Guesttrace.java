@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
       FlameCommand.class,
       CompareCommand.class,
       GuestsCommand.class,
+      InitCommand.class,
       CommandLine.HelpCommand.class,
     })
 public final class Guesttrace implements Callable<Integer> {

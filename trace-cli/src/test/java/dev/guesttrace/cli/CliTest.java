@@ -29,8 +29,27 @@ class CliTest {
   void guests_listsTheSamplesInOrder() {
     Outcome o = run("guests");
     assertThat(o.status()).isZero();
-    assertThat(o.out().lines().takeWhile(l -> !l.isEmpty()).map(l -> l.split(" ")[0]))
+    assertThat(
+            o.out()
+                .lines()
+                .takeWhile(l -> !l.isEmpty())
+                .filter(l -> !l.startsWith(" "))
+                .map(l -> l.split(" ")[0]))
         .containsExactly("hello", "fib", "alloc", "multi-vcpu", "abort", "runaway");
+    String twin =
+        GuestsCommand.hasKvmTwin("hello")
+            ? "C twin for --backend kvm: yes"
+            : "C twin for --backend kvm: no";
+    assertThat(o.out())
+        .contains(
+            "fib         Recursive Fibonacci, a span per call",
+            "            "
+                + twin
+                + "\n"
+                + "            --arg n=N (Fib(n) when the call gives no n, default 20)\n"
+                + "            --arg slow=fib (each fib spends slowMicros more)\n"
+                + "            --arg slowMicros=N (default 50)\n"
+                + "alloc ");
     assertThat(o.out().lines().dropWhile(l -> !l.isEmpty()).skip(2).map(l -> l.split(" ")[0]))
         .isNotEmpty()
         .allMatch(n -> n.startsWith("hostile-"));

@@ -15,6 +15,14 @@ public interface GuestProgram {
   /** One line saying what the guest shows. */
   String summary();
 
+  /**
+   * The {@code --arg key=value} arguments the guest reads, each as {@code key=WHAT (meaning)}, for
+   * {@code guesttrace guests}; none by default.
+   */
+  default List<String> args() {
+    return List.of();
+  }
+
   /** vCPUs the guest runs on unless {@code --vcpus} says otherwise. */
   default int defaultVcpus() {
     return 1;

@@ -15,8 +15,10 @@
  *                   const struct gt_call *call,        //   call_guest_function
  *                   struct gt_value *result);          // set the value returned to the host
  *
- * Entry (KVM backend, dev.guesttrace.vm.kvm.KvmVm): the ELF entry _start, 64-bit mode, RSP at the
- * vCPU's stack, RDI = 0 (boot) or 1 (dispatch), RSI = vCPU id. Each entry ends with HLT.
+ * Entry (KVM backend, dev.guesttrace.vm.kvm.KvmVm): the ELF entry _start (start.S), 64-bit mode,
+ * RSP at the vCPU's stack, RDI = 0 (boot) or 1 (dispatch), RSI = vCPU id; _start calls gt_entry
+ * below. Each entry ends with HLT. guest.mk builds a guest from one .c file with start.S and
+ * guest.ld; docs/guests.md is the tutorial and the contract (stack, memory, CPU state).
  */
 #ifndef GTGUEST_H
 #define GTGUEST_H
@@ -648,18 +650,5 @@ __attribute__((noreturn, used)) void gt_entry(uint64_t kind, uint64_t vcpu) {
   }
   gt_dispatch(rt);
 }
-
-/* The ELF entry: align the stack as a call would and enter C. */
-__asm__(
-    ".section .text.start,\"ax\",@progbits\n"
-    ".globl _start\n"
-    "_start:\n"
-    "  andq $-16, %rsp\n"
-    "  xorl %ebp, %ebp\n"
-    "  call gt_entry\n"
-    "1: cli\n"
-    "  hlt\n"
-    "  jmp 1b\n"
-    ".previous\n");
 
 #endif /* GTGUEST_H */
