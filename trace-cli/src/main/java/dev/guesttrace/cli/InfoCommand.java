@@ -1,6 +1,7 @@
 package dev.guesttrace.cli;
 
 import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.file.TraceFileReader;
 import dev.guesttrace.render.InfoRenderer;
 import dev.guesttrace.span.SpanTreeBuilder;
 import java.nio.file.Path;
@@ -26,10 +27,16 @@ final class InfoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    TraceData data = TraceFiles.load(file, spec.commandLine().getErr(), "info");
+    TraceFileReader.Result read =
+        TraceFiles.loadWithReport(file, spec.commandLine().getErr(), "info");
+    TraceData data = read.data();
     SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
     InfoRenderer.render(
-        data, built.calibration(), built.diagnostics(), spec.commandLine().getOut());
+        data,
+        built.calibration(),
+        built.diagnostics(),
+        read.report().notes(),
+        spec.commandLine().getOut());
     return Errors.OK;
   }
 }

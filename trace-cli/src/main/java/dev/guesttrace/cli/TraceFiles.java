@@ -20,11 +20,16 @@ final class TraceFiles {
    * @throws CliException exit 1 if the file is missing or not a readable trace
    */
   static TraceData load(Path path, PrintWriter err, String verb) {
+    return loadWithReport(path, err, verb).data();
+  }
+
+  /** {@link #load}, with what the read found about the file (for {@code info}). */
+  static TraceFileReader.Result loadWithReport(Path path, PrintWriter err, String verb) {
     if (!Files.exists(path)) {
       throw CliException.badData("no such file: " + path);
     }
     try {
-      return TraceFileReader.read(
+      return TraceFileReader.readWithReport(
           path,
           warning -> {
             err.println("guesttrace " + verb + ": warning: " + warning);

@@ -116,6 +116,11 @@ class FileVerbsTest {
     CliTest.Outcome tree = CliTest.run("tree", cut.toString());
     assertThat(tree.status()).isZero();
     assertThat(tree.err()).startsWith("guesttrace tree: warning: ");
+    CliTest.Outcome info = CliTest.run("info", cut.toString());
+    assertThat(info.status()).isZero();
+    assertThat(info.out().lines().filter(l -> l.startsWith("file ")))
+        .singleElement()
+        .satisfies(l -> assertThat(l).startsWith("file         trace file cut short at byte "));
   }
 
   @Test

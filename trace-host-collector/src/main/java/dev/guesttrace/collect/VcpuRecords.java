@@ -4,7 +4,9 @@ import dev.guesttrace.abi.NameTableDescriptor;
 import dev.guesttrace.abi.RecordKind;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Every record kept from one vCPU, in ring order, in columns (no object per record), and the names
@@ -14,14 +16,20 @@ import java.util.List;
 public final class VcpuRecords {
   private static final int INITIAL_CAPACITY = 1024;
 
+  // Columns start empty and grow with what arrives: a trace file's header can claim thousands of
+  // vCPUs, and what a vCPU costs before it has records must not depend on that claim.
   private final int vcpu;
-  private byte[] kinds = new byte[INITIAL_CAPACITY];
-  private int[] nameIds = new int[INITIAL_CAPACITY];
-  private long[] tscTicks = new long[INITIAL_CAPACITY];
-  private long[] arg0 = new long[INITIAL_CAPACITY];
-  private long[] arg1 = new long[INITIAL_CAPACITY];
-  private final List<String> messages = new ArrayList<>();
+  private byte[] kinds = new byte[0];
+  private int[] nameIds = new int[0];
+  private long[] tscTicks = new long[0];
+  private long[] arg0 = new long[0];
+  private long[] arg1 = new long[0];
+  private final List<String> messages = new ArrayList<>(0);
+  // Names by id: an array for the dense ids guests use (1, 2, 3, ...), a map for ids far beyond the
+  // number of names defined, so that one name with id 65535 costs one entry, not 65536 slots.
   private String[] names = new String[16];
+  private int definedNames;
+  private Map<Integer, String> sparseNames;
   private int size;
 
   VcpuRecords(int vcpu) {
@@ -71,17 +79,25 @@ public final class VcpuRecords {
 
   /** The name with id {@code nameId}, or {@code null} if the guest never defined it. */
   public String name(int nameId) {
-    return nameId > 0 && nameId < names.length ? names[nameId] : null;
+    String name = nameId > 0 && nameId < names.length ? names[nameId] : null;
+    return name != null || sparseNames == null || nameId <= 0 ? name : sparseNames.get(nameId);
   }
 
   /** Highest name id defined plus one (ids start at 1). */
   public int nameLimit() {
+    int limit = 1;
     for (int i = names.length - 1; i > 0; i--) {
       if (names[i] != null) {
-        return i + 1;
+        limit = i + 1;
+        break;
       }
     }
-    return 1;
+    if (sparseNames != null) {
+      for (int id : sparseNames.keySet()) {
+        limit = Math.max(limit, id + 1);
+      }
+    }
+    return limit;
   }
 
   void defineName(int nameId, String name) {
@@ -90,7 +106,19 @@ public final class VcpuRecords {
           "name id out of range 1.." + NameTableDescriptor.MAX_NAMES + ": nameId=" + nameId);
     }
     if (nameId >= names.length) {
+      if (nameId > 4 * (definedNames + 16)) {
+        if (sparseNames == null) {
+          sparseNames = new HashMap<>();
+        }
+        if (sparseNames.put(nameId, name) == null) {
+          definedNames++;
+        }
+        return;
+      }
       names = Arrays.copyOf(names, Math.max(nameId + 1, names.length * 2));
+    }
+    if (names[nameId] == null) {
+      definedNames++;
     }
     names[nameId] = name;
   }
@@ -119,7 +147,11 @@ public final class VcpuRecords {
     if (needed <= kinds.length) {
       return;
     }
-    int capacity = (int) Math.min(Integer.MAX_VALUE - 8, Math.max(needed, kinds.length * 2L));
+    int capacity =
+        (int)
+            Math.min(
+                Integer.MAX_VALUE - 8,
+                Math.max(needed, Math.max(INITIAL_CAPACITY, kinds.length * 2L)));
     kinds = Arrays.copyOf(kinds, capacity);
     nameIds = Arrays.copyOf(nameIds, capacity);
     tscTicks = Arrays.copyOf(tscTicks, capacity);

@@ -60,11 +60,78 @@ public final class TraceFileReader {
 
   private TraceFileReader() {}
 
+  /**
+   * What a reader keeps from one file at most. Every collection a file can grow has a bound here;
+   * what is over a bound is dropped and counted (records: the file is refused), and {@link
+   * Report#notes()} names the bound.
+   *
+   * @param maxRecords records; a file with more is refused in one line
+   * @param maxNames names over all vCPUs
+   * @param maxHostSpans host spans
+   * @param maxCalibrationPairs calibration pairs
+   * @param maxDiagnostics diagnostic kinds (as they come, and in the end chunk)
+   * @param maxExitProfileRows rows of the VM-exit profile
+   */
+  public record Limits(
+      long maxRecords,
+      int maxNames,
+      int maxHostSpans,
+      int maxCalibrationPairs,
+      int maxDiagnostics,
+      int maxExitProfileRows) {
+    /**
+     * The defaults: {@link #DEFAULT_MAX_RECORDS} records, a million names, two million host spans
+     * and calibration pairs (the collector thins both long before), 1024 diagnostic kinds and exit
+     * profile rows.
+     */
+    public static final Limits DEFAULT =
+        new Limits(DEFAULT_MAX_RECORDS, 1 << 20, 2 << 20, 2 << 20, 1024, 1024);
+
+    /** These limits with another record limit. */
+    public Limits withMaxRecords(long maxRecords) {
+      return new Limits(
+          maxRecords,
+          maxNames,
+          maxHostSpans,
+          maxCalibrationPairs,
+          maxDiagnostics,
+          maxExitProfileRows);
+    }
+  }
+
+  /**
+   * What a read found about the file itself rather than the run: where it was cut, what was over a
+   * limit. Each note is one line for {@code info}.
+   *
+   * @param bytesRead bytes read from the file
+   * @param notes one line per finding, in the order found
+   */
+  public record Report(long bytesRead, List<String> notes) {
+    /** Copies the list. */
+    public Report {
+      notes = List.copyOf(notes);
+    }
+  }
+
+  /**
+   * A trace and what its read found.
+   *
+   * @param data the trace
+   * @param report the file's own findings
+   */
+  public record Result(TraceData data, Report report) {}
+
   /** Reads the file at {@code path}; warnings (one line each) go to {@code warnings}. */
   public static TraceData read(Path path, Consumer<String> warnings)
       throws IOException, TraceFileException {
+    return readWithReport(path, warnings).data();
+  }
+
+  /** Reads the file at {@code path} with the default limits, and says what the read found. */
+  public static Result readWithReport(Path path, Consumer<String> warnings)
+      throws IOException, TraceFileException {
     try (InputStream in = Files.newInputStream(path)) {
-      return read(in, warnings, DEFAULT_MAX_RECORDS);
+      return read(in, warnings, Limits.DEFAULT);
     }
   }
 
@@ -75,31 +142,58 @@ public final class TraceFileReader {
    */
   public static TraceData read(InputStream in, Consumer<String> warnings, long maxRecords)
       throws IOException, TraceFileException {
+    return read(in, warnings, Limits.DEFAULT.withMaxRecords(maxRecords)).data();
+  }
+
+  /** Reads a trace from {@code in} (not closed) within {@code limits}. */
+  public static Result read(InputStream in, Consumer<String> warnings, Limits limits)
+      throws IOException, TraceFileException {
     Objects.requireNonNull(warnings, "warnings");
-    return new Reading(new BufferedInputStream(in, 64 * 1024), warnings, maxRecords).read();
+    Objects.requireNonNull(limits, "limits");
+    return new Reading(new BufferedInputStream(in, 64 * 1024), warnings, limits).read();
   }
 
   /** One read. */
   private static final class Reading {
     final InputStream in;
     final Consumer<String> warnings;
+    final Limits limits;
     final long maxRecords;
     final TraceData.Builder data = TraceData.builder();
     final RecordBatch batch = new RecordBatch(BATCH);
+    final List<String> notes = new ArrayList<>();
     long offset;
     long records;
     int vcpuCount;
     boolean invariantTsc;
     boolean header;
     boolean ended;
+    long names;
+    long hostSpans;
+    long calibrationPairs;
+    final java.util.Set<String> diagnosticKinds = new java.util.HashSet<>();
+    // What was over a limit, by limit name: dropped, counted, one note each at the end.
+    final java.util.Map<String, long[]> overLimit = new java.util.LinkedHashMap<>();
+    // Host span names repeat (run, trace flush, the same host function): one string each.
+    final java.util.Map<String, String> hostSpanNames = new java.util.HashMap<>();
 
-    Reading(InputStream in, Consumer<String> warnings, long maxRecords) {
+    Reading(InputStream in, Consumer<String> warnings, Limits limits) {
       this.in = in;
       this.warnings = warnings;
-      this.maxRecords = maxRecords;
+      this.limits = limits;
+      this.maxRecords = limits.maxRecords();
     }
 
-    TraceData read() throws IOException, TraceFileException {
+    /** Whether one more of what {@code limit} bounds fits; if not, it is counted as dropped. */
+    private boolean fits(String limit, long kept, long max) {
+      if (kept < max) {
+        return true;
+      }
+      overLimit.computeIfAbsent(limit, k -> new long[] {max, 0})[1]++;
+      return false;
+    }
+
+    Result read() throws IOException, TraceFileException {
       preamble();
       while (true) {
         long chunkOffset = offset;
@@ -148,12 +242,28 @@ public final class TraceFileReader {
             "trace file cut short before its header: " + offset + " bytes");
       }
       if (!ended && !cutWarned) {
-        warnings.accept(
+        note(
             "trace file has no end: the run did not finish writing it; read "
                 + records
                 + " records");
       }
-      return data.build();
+      for (var e : overLimit.entrySet()) {
+        note(
+            "reader limit hit: "
+                + e.getKey()
+                + " (limit "
+                + e.getValue()[0]
+                + "): "
+                + e.getValue()[1]
+                + " more dropped");
+      }
+      return new Result(data.build(), new Report(offset, notes));
+    }
+
+    /** A finding about the file: a warning now, a line of the report. */
+    private void note(String line) {
+      notes.add(line);
+      warnings.accept(line);
     }
 
     boolean cutWarned;
@@ -164,7 +274,7 @@ public final class TraceFileReader {
             "trace file cut short before its header: " + offset + " bytes");
       }
       cutWarned = true;
-      warnings.accept(
+      note(
           "trace file cut short at byte "
               + offset
               + ": read up to the last complete chunk (byte "
@@ -237,7 +347,10 @@ public final class TraceFileReader {
             if (n.getId() < 1 || n.getId() > NameTableDescriptor.MAX_NAMES) {
               throw new IllegalArgumentException("name id out of range: id=" + n.getId());
             }
-            data.onName(n.getVcpu(), n.getId(), n.getName());
+            if (fits("names", names, limits.maxNames())) {
+              names++;
+              data.onName(n.getVcpu(), n.getId(), n.getName());
+            }
           }
         }
         case RECORDS -> records(c.getRecords());
@@ -260,28 +373,43 @@ public final class TraceFileReader {
                     + k.getSourceCount());
           }
           for (int i = 0; i < n; i++) {
-            data.onCalibration(
+            CalibrationPair pair =
                 new CalibrationPair(
                     vcpu(k.getVcpu(i)),
                     k.getGuestTsc(i),
                     k.getHostNanos(i),
-                    sources ? source(k.getSourceValue(i)) : CalibrationPair.Source.GUEST_EXIT));
+                    sources ? source(k.getSourceValue(i)) : CalibrationPair.Source.GUEST_EXIT);
+            if (fits("calibration pairs", calibrationPairs, limits.maxCalibrationPairs())) {
+              calibrationPairs++;
+              data.onCalibration(pair);
+            }
           }
         }
         case HOST_SPANS -> {
           for (dev.guesttrace.file.proto.HostSpan s : c.getHostSpans().getSpansList()) {
+            if (!fits("host spans", hostSpans, limits.maxHostSpans())) {
+              continue;
+            }
+            hostSpans++;
             data.onHostSpan(
                 new HostSpan(
                     vcpu(s.getVcpu()),
                     kind(s.getKind()),
-                    s.getName(),
+                    hostSpanName(s.getName()),
                     s.getStartHostNanos(),
                     s.getEndHostNanos(),
                     // 0 is "unknown"; a value past Long.MAX_VALUE reads negative: unknown too.
                     s.getRecordPositionPlusOne() > 0 ? s.getRecordPositionPlusOne() - 1 : -1));
           }
         }
-        case DIAGNOSTIC -> data.onDiagnostic(diagnostic(c.getDiagnostic()));
+        case DIAGNOSTIC -> {
+          Diagnostic d = diagnostic(c.getDiagnostic());
+          if (diagnosticKinds.contains(d.kind())
+              || fits("diagnostic kinds", diagnosticKinds.size(), limits.maxDiagnostics())) {
+            diagnosticKinds.add(d.kind());
+            data.onDiagnostic(d);
+          }
+        }
         case CLOCK -> data.onStoredClock(clock(c.getClock()));
         case END -> {
           end(c.getEnd());
@@ -417,10 +545,15 @@ public final class TraceFileReader {
       dev.guesttrace.file.proto.Losses l = e.getLosses();
       List<Diagnostic> diagnostics = new ArrayList<>();
       for (dev.guesttrace.file.proto.Diagnostic d : e.getDiagnosticsList()) {
-        diagnostics.add(diagnostic(d));
+        if (fits("diagnostics in the end chunk", diagnostics.size(), limits.maxDiagnostics())) {
+          diagnostics.add(diagnostic(d));
+        }
       }
       List<ExitProfileRow> rows = new ArrayList<>();
       for (dev.guesttrace.file.proto.ExitProfileRow r : e.getExitProfileList()) {
+        if (!fits("exit profile rows", rows.size(), limits.maxExitProfileRows())) {
+          continue;
+        }
         rows.add(
             new ExitProfileRow(
                 r.getReason(),
@@ -523,6 +656,17 @@ public final class TraceFileReader {
             "vcpu out of range 0.." + (vcpuCount - 1) + ": vcpu=" + Integer.toUnsignedString(vcpu));
       }
       return vcpu;
+    }
+
+    private String hostSpanName(String name) {
+      String known = hostSpanNames.get(name);
+      if (known != null) {
+        return known;
+      }
+      if (hostSpanNames.size() < 4096) {
+        hostSpanNames.put(name, name);
+      }
+      return name;
     }
 
     private static Diagnostic diagnostic(dev.guesttrace.file.proto.Diagnostic d) {

@@ -31,6 +31,19 @@ public final class InfoRenderer {
       TscCalibration calibration,
       List<Diagnostic> treeDiagnostics,
       PrintWriter out) {
+    render(data, calibration, treeDiagnostics, List.of(), out);
+  }
+
+  /**
+   * Writes the report, with what reading the file found about the file itself (a cut, damage, a
+   * reader limit hit): one {@code file} line each, right after the outcome.
+   */
+  public static void render(
+      TraceData data,
+      TscCalibration calibration,
+      List<Diagnostic> treeDiagnostics,
+      List<String> fileNotes,
+      PrintWriter out) {
     TraceHeader h = data.header();
     out.printf("guest        %s%n", Printable.of(h.guest()));
     out.printf(
@@ -43,6 +56,9 @@ public final class InfoRenderer {
         h.args().isEmpty() ? "none" : Printable.of(String.join(" ", h.args())));
     out.printf("started      %s%n", Instant.ofEpochSecond(0, h.startEpochNanos()));
     out.printf("outcome      %s%n", Printable.of(data.outcome()));
+    for (String note : fileNotes) {
+      out.printf("file         %s%n", Printable.of(note));
+    }
     out.printf("host         %s (%s, %s)%n", h.hostName(), h.os(), h.arch());
     out.printf("cpu          %s%n", h.cpuModel());
     out.printf("jvm          %s, trace ABI %s%n", h.jvm(), h.hostAbiVersion());
