@@ -25,14 +25,14 @@ import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 class PerfettoJsonWriterTest {
-  private static final String HOSTILE =
+  static final String HOSTILE =
       "q\"uote\\back\nnl\ttab\u0000nul\u001fus\u2028ls é中\ud83d\ude80 \ud800lone";
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
   /** Host run → guest call → guest spans → host call, on two vCPUs, with every event kind. */
-  private static TraceTree twoVcpuRun() {
+  static TraceTree twoVcpuRun() {
     SpanNode unclosed = span("never_ended", 9_000, 9_500);
     unclosed.end(9_500, true);
     SpanNode vcpu0 =
