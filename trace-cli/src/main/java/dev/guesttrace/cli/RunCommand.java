@@ -8,6 +8,7 @@ import dev.guesttrace.file.TraceFileWriter;
 import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.guest.GuestProgram;
 import dev.guesttrace.guest.GuestRuntime;
+import dev.guesttrace.recover.GuestMemoryDumps;
 import dev.guesttrace.render.InfoRenderer;
 import dev.guesttrace.render.TextTreeRenderer;
 import dev.guesttrace.run.GuestRun;
@@ -138,6 +139,13 @@ final class RunCommand implements Callable<Integer> {
   Path output;
 
   @Option(
+      names = "--dump-memory",
+      paramLabel = "FILE",
+      description =
+          "At the end, write guest memory to FILE as a raw dump ('guesttrace recover' reads it).")
+  Path dumpMemory;
+
+  @Option(
       names = "--otlp",
       paramLabel = "URL",
       description = "Also send the trace over OTLP, e.g. http://localhost:4317.")
@@ -178,11 +186,24 @@ final class RunCommand implements Callable<Integer> {
         writer = TraceFileWriter.create(output, "guesttrace run");
         run.setSink(writer);
       }
+      if (dumpMemory != null) {
+        run.setMemoryAtEnd(
+            memory -> {
+              try {
+                GuestMemoryDumps.writeRaw(memory, dumpMemory);
+              } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+      }
       result = run.build().execute();
     } catch (VmException e) {
       throw CliException.badData(e.getMessage(), e);
     } catch (java.io.IOException e) {
       throw CliException.badData("cannot write " + output + ": " + e.getMessage(), e);
+    } catch (java.io.UncheckedIOException e) {
+      throw CliException.badData(
+          "cannot write " + dumpMemory + ": " + e.getCause().getMessage(), e);
     } finally {
       if (writer != null) {
         try {

@@ -52,6 +52,7 @@ public final class GuestRun {
   private final Consumer<String> hostPrint;
   private final LogHandler.Listener logListener;
   private final LongSupplier clock;
+  private final Consumer<MemorySegment> memoryAtEnd;
 
   private GuestRun(Builder b) {
     this.config = b.config;
@@ -59,6 +60,7 @@ public final class GuestRun {
     this.hostPrint = b.hostPrint;
     this.logListener = b.logListener;
     this.clock = b.clock;
+    this.memoryAtEnd = b.memoryAtEnd;
   }
 
   /** A run of {@code config}; by default the trace is only kept in memory. */
@@ -179,6 +181,7 @@ public final class GuestRun {
         }
       }
       collector.finish(memory, outcome, failed, ExitProfileRow.of(dispatcher.profile()));
+      memoryAtEnd.accept(memory);
       return new Result(data.build(), outcome, failed, results);
     }
   }
@@ -355,6 +358,7 @@ public final class GuestRun {
     private Consumer<String> hostPrint = s -> {};
     private LogHandler.Listener logListener = (vcpu, level, text) -> {};
     private LongSupplier clock = System::nanoTime;
+    private Consumer<MemorySegment> memoryAtEnd = memory -> {};
 
     private Builder(RunConfig config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -381,6 +385,15 @@ public final class GuestRun {
     /** The host monotonic clock, {@link System#nanoTime()} unless a test makes it deterministic. */
     public Builder setClock(LongSupplier clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Receives guest memory at the end of the run, after the final drain and before the VM is
+     * closed (e.g. to dump it); valid only during the call.
+     */
+    public Builder setMemoryAtEnd(Consumer<MemorySegment> memoryAtEnd) {
+      this.memoryAtEnd = Objects.requireNonNull(memoryAtEnd, "memoryAtEnd");
       return this;
     }
 
