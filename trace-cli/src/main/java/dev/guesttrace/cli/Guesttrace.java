@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
       PerfettoCommand.class,
       FlameCommand.class,
       CompareCommand.class,
+      RecoverCommand.class,
       GuestsCommand.class,
       InitCommand.class,
       CommandLine.HelpCommand.class,
@@ -51,6 +52,8 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace run ./work.elf --call 'Work(3)'      your own native guest, on KVM
         guesttrace run work --guest-jar work.jar        your own Java guest, from its jar
         guesttrace guests --guest-jar work.jar          the guests a jar registers
+        guesttrace run fib --mode flight --quiet --dump-memory fib.mem
+        guesttrace recover fib.mem -o fib-recovered.gtrace   trace rings from a memory dump
       """;
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;

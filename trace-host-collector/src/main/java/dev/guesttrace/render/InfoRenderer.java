@@ -46,9 +46,12 @@ public final class InfoRenderer {
       PrintWriter out) {
     TraceHeader h = data.header();
     out.printf("guest        %s%n", Printable.of(h.guest()));
+    // A recovered trace's backend says where it came from ("recovered from DUMP (raw)").
+    boolean recovered = h.backend().startsWith("recovered from ");
     out.printf(
-        "run          %s backend, %d vCPU%s, %s mode, ring %s, args %s%n",
-        h.backend(),
+        "run          %s%s, %d vCPU%s, %s mode, ring %s, args %s%n",
+        Printable.of(h.backend()),
+        recovered ? "" : " backend",
         h.vcpuCount(),
         h.vcpuCount() == 1 ? "" : "s",
         h.mode(),
@@ -64,8 +67,16 @@ public final class InfoRenderer {
     out.printf("jvm          %s, trace ABI %s%n", h.jvm(), h.hostAbiVersion());
     out.printf(
         "tsc          %s%s%n",
-        h.invariantTsc() ? "invariant (constant_tsc, nonstop_tsc)" : "NOT invariant on this host",
-        h.kvmTscKhz() > 0 ? ", KVM_GET_TSC_KHZ " + h.kvmTscKhz() + " kHz" : "");
+        recovered
+            ? "host unknown (a dump does not say)"
+            : h.invariantTsc()
+                ? "invariant (constant_tsc, nonstop_tsc)"
+                : "NOT invariant on this host",
+        h.kvmTscKhz() > 0
+            ? (recovered ? ", guest rate given (--tsc-ghz) " : ", KVM_GET_TSC_KHZ ")
+                + h.kvmTscKhz()
+                + " kHz"
+            : "");
     out.printf(
         "calibration  %.6f GHz (%s), error %s, worst residual %s, %d/%d pairs used%s%s%n",
         calibration.ticksPerSecond() / 1e9,
