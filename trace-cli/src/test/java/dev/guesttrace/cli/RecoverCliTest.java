@@ -72,9 +72,8 @@ class RecoverCliTest {
                 + " (raw), 1 vCPU, flight mode, ring 65536 B, args none\n")
         .contains("outcome      recovered 1 trace region from " + dump + "\n")
         .contains("tsc          host unknown (a dump does not say)\n")
-        .contains("calibration  1.000000 GHz (assumed)")
-        .contains(
-            "warning: no calibration pairs: guest timestamps cannot be placed on the host clock")
+        .contains("calibration  1.000000 GHz (ASSUMED: 1 tick per ns, nothing known)")
+        .contains("warning: TSC RATE UNKNOWN: no calibration pairs and no hypervisor figure")
         .contains("lost         none\n")
         .contains("diagnostics  none\n")
         .contains("vm exits     none recorded\n");
