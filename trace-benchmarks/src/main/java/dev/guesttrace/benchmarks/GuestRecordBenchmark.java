@@ -17,6 +17,8 @@ import io.opentelemetry.sdk.trace.export.SpanExporter;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.concurrent.TimeUnit;
@@ -90,7 +92,8 @@ public class GuestRecordBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-      arena = Arena.ofConfined();
+      // A shared arena, as the emulated backend allocates guest memory (EmulatedVm).
+      arena = Arena.ofShared();
       GuestTsc tsc = GuestTsc.create(new TscConfig(0, 0, 0, TscSource.HARDWARE));
       if (tsc.effectiveSource() != TscSource.HARDWARE) {
         System.err.println(
@@ -101,12 +104,12 @@ public class GuestRecordBenchmark {
       cpu = new BenchCpu(arena.allocate(1 << 20, 4096), tsc);
       tracer = tracer(cpu);
       spanName = tracer.name("span");
-      BenchCpu counterCpu = new BenchCpu(arena.allocate(1 << 20, 4096), null);
+      CounterCpu counterCpu = new CounterCpu(arena.allocate(1 << 20, 4096));
       counterClockTracer = tracer(counterCpu);
       counterClockSpanName = counterClockTracer.name("span");
     }
 
-    private static Tracer tracer(BenchCpu cpu) {
+    private static Tracer tracer(GuestCpu cpu) {
       NameTableWriter names = new NameTableWriter(cpu.memory(), 0x1000, 4096);
       int capacity = TraceRegionDescriptor.capacityForRingBytes(64 * 1024);
       return Tracer.register(cpu, names, 0x10000, capacity, TraceRegionDescriptor.MODE_STREAM);
@@ -120,15 +123,24 @@ public class GuestRecordBenchmark {
 
   /**
    * The guest CPU of the emulated backend, reduced to what the record path touches: the TSC as
-   * {@code EmulatedVcpu.rdtsc()} reads it (a kill-flag check, then {@link GuestTsc#read}), and an
-   * {@code out()} that acknowledges the exit.
+   * {@code EmulatedVcpu.rdtsc()} reads it (an opaque read of the kill flag, then {@link
+   * GuestTsc#read}), and an {@code out()} that acknowledges the exit.
    */
   static final class BenchCpu implements GuestCpu {
+    private static final VarHandle KILLED;
+
+    static {
+      try {
+        KILLED = MethodHandles.lookup().findVarHandle(BenchCpu.class, "killed", boolean.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
     private final MemorySegment memory;
     private final GuestTsc tsc;
     private final long[] registers = new long[Register.COUNT];
     private volatile boolean killed;
-    private long counter;
     long exits;
 
     BenchCpu(MemorySegment memory, GuestTsc tsc) {
@@ -148,11 +160,10 @@ public class GuestRecordBenchmark {
 
     @Override
     public long rdtsc() {
-      if (killed) {
+      if ((boolean) KILLED.getOpaque(this)) {
         throw new IllegalStateException("killed");
       }
-      // Without a TSC: a counter, to measure the record path apart from the timestamp.
-      return tsc == null ? ++counter : tsc.read(0);
+      return tsc.read(0);
     }
 
     @Override
@@ -173,6 +184,56 @@ public class GuestRecordBenchmark {
     @Override
     public void hlt() {
       killed = true;
+    }
+  }
+
+  /**
+   * A guest CPU whose "TSC" is a plain counter: no kill flag, no timestamp, so a span on it costs
+   * the record path alone. Its {@code out()} acknowledges, as {@link BenchCpu}'s.
+   */
+  static final class CounterCpu implements GuestCpu {
+    private final MemorySegment memory;
+    private final long[] registers = new long[Register.COUNT];
+    private long counter;
+    long exits;
+
+    CounterCpu(MemorySegment memory) {
+      this.memory = memory;
+    }
+
+    @Override
+    public int vcpuId() {
+      return 0;
+    }
+
+    @Override
+    public MemorySegment memory() {
+      return memory;
+    }
+
+    @Override
+    public long rdtsc() {
+      return ++counter;
+    }
+
+    @Override
+    public long register(Register register) {
+      return registers[register.ordinal()];
+    }
+
+    @Override
+    public void register(Register register, long value) {
+      registers[register.ordinal()] = value;
+    }
+
+    @Override
+    public void out(int port, int value) {
+      exits++;
+    }
+
+    @Override
+    public void hlt() {
+      throw new IllegalStateException("hlt");
     }
   }
 

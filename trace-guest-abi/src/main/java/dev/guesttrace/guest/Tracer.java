@@ -22,8 +22,11 @@ import java.nio.ByteOrder;
  * The guest's recorder for one vCPU: writes fixed-size records into the vCPU's trace region and
  * hands them to the host with one OUT per ring-full (stream mode) or never (flight mode).
  *
- * <p>The record path allocates nothing and takes no lock: one TSC read, four 8-byte stores and a
- * release store of the write sequence. A tracer belongs to the thread running its vCPU.
+ * <p>The record path allocates nothing and takes no lock: one compare (ring full, flight ring
+ * wrapped or tracing off all take the slow path), one TSC read, four 8-byte stores into the slot
+ * and a release store of the write sequence. {@link #begin} and {@link #end} do nothing else;
+ * {@link #span} also remembers the name for {@link Span#close()}. A tracer belongs to the thread
+ * running its vCPU.
  *
  * <pre>{@code
  * int parse = tracer.name("parse");          // once
@@ -37,7 +40,10 @@ public final class Tracer {
   private static final ValueLayout.OfLong U64 =
       ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-  /** Deepest nesting whose names {@link Span#close()} remembers; deeper ends carry name id 0. */
+  /**
+   * Deepest nesting of {@link #span} whose names {@link Span#close()} remembers; deeper ends carry
+   * name id 0.
+   */
   private static final int MAX_TRACKED_DEPTH = 4096;
 
   private final GuestCpu cpu;
@@ -46,13 +52,31 @@ public final class Tracer {
   private final boolean enabled;
   private final long regionAddress;
   private final long slotsAddress;
+  private final long writeSequenceAddress;
   private final int capacity;
   private final long mask;
   private final boolean flight;
-  private final int[] openNames = new int[MAX_TRACKED_DEPTH];
+
+  /**
+   * Names of the spans opened with {@link #span} by depth; index {@link #MAX_TRACKED_DEPTH} takes
+   * those deeper than that, so {@link #span} stores without a branch (their ends carry name id 0).
+   * {@link #begin} and {@link #end} name their span themselves and keep nothing here: a record and
+   * nothing else.
+   */
+  private final int[] openNames = new int[MAX_TRACKED_DEPTH + 1];
+
   private final Span span = new Span();
-  private int depth;
+  private int spanDepth;
   private long writeSequence;
+
+  /**
+   * The one per-record test: a record at a sequence {@code >= slowPathSequence} takes {@link
+   * #writeSlowly}. Stream mode: the ring is full ({@code flushedSequence + capacity}). Flight mode:
+   * the ring wraps ({@code capacity}), after which every record counts an overwritten slot.
+   * Disabled: -1, every record. So "enabled", "flight" and "full" cost one compare together.
+   */
+  private long slowPathSequence;
+
   private long flushedSequence;
   private long overwrittenSlots;
   private int flushCount;
@@ -70,9 +94,11 @@ public final class Tracer {
     this.enabled = enabled;
     this.regionAddress = regionAddress;
     this.slotsAddress = regionAddress + TraceRegionDescriptor.HEADER_LENGTH;
+    this.writeSequenceAddress = regionAddress + TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET;
     this.capacity = capacity;
     this.mask = capacity - 1L;
     this.flight = mode == TraceRegionDescriptor.MODE_FLIGHT;
+    this.slowPathSequence = enabled ? capacity : -1;
   }
 
   /**
@@ -134,68 +160,60 @@ public final class Tracer {
     return names.intern(name);
   }
 
-  /** Begins a span now and returns the object whose {@code close()} ends it. Allocates nothing. */
+  /**
+   * Begins a span now and returns the object whose {@code close()} ends it, with this name.
+   * Allocates nothing: the name is remembered on a stack of the spans opened this way.
+   */
   public Span span(int nameId) {
-    begin(nameId);
+    int d = spanDepth;
+    // No branch: past the tracked depth every name lands in the spare last entry, never read.
+    openNames[Math.min(d, MAX_TRACKED_DEPTH)] = nameId;
+    spanDepth = d + 1;
+    write(RecordKind.SPAN_BEGIN, nameId, 0, 0);
     return span;
   }
 
-  /** Begins a span. */
+  /**
+   * Begins a span; {@link #end} with the same name ends it. Only a record: nothing is remembered.
+   */
   public void begin(int nameId) {
-    begin(nameId, 0, 0);
+    write(RecordKind.SPAN_BEGIN, nameId, 0, 0);
   }
 
   /** Begins a span with two user arguments. */
   public void begin(int nameId, long arg0, long arg1) {
-    if (!enabled) {
-      return;
-    }
-    if (depth < MAX_TRACKED_DEPTH) {
-      openNames[depth] = nameId;
-    }
-    depth++;
     write(RecordKind.SPAN_BEGIN, nameId, arg0, arg1);
   }
 
   /** Ends the innermost open span, which {@code nameId} names. */
   public void end(int nameId) {
-    if (!enabled) {
-      return;
-    }
-    if (depth > 0) {
-      depth--;
-    }
     write(RecordKind.SPAN_END, nameId, 0, 0);
   }
 
-  /** Ends the innermost open span begun through this tracer, whatever its name. */
+  /**
+   * Ends the innermost open span begun with {@link #span}, with its name; a span deeper than the
+   * 4096 names remembered ends with name id 0 (so does a call with no such span open).
+   */
   public void endInnermost() {
-    if (!enabled) {
-      return;
-    }
-    int nameId = depth > 0 && depth <= MAX_TRACKED_DEPTH ? openNames[depth - 1] : 0;
-    end(nameId);
+    int d = spanDepth;
+    int nameId = d > 0 && d <= MAX_TRACKED_DEPTH ? openNames[d - 1] : 0;
+    spanDepth = Math.max(d - 1, 0);
+    write(RecordKind.SPAN_END, nameId, 0, 0);
   }
 
   /** Records an allocation of {@code sizeBytes} at guest address {@code address}. */
   public void alloc(long address, long sizeBytes) {
-    if (enabled) {
-      write(RecordKind.ALLOC, 0, address, sizeBytes);
-    }
+    write(RecordKind.ALLOC, 0, address, sizeBytes);
   }
 
   /** Records a free of {@code sizeBytes} (0 if unknown) at guest address {@code address}. */
   public void free(long address, long sizeBytes) {
-    if (enabled) {
-      write(RecordKind.FREE, 0, address, sizeBytes);
-    }
+    write(RecordKind.FREE, 0, address, sizeBytes);
   }
 
   /** Records a sample of the counter {@code nameId}. */
   public void counter(int nameId, long value) {
-    if (enabled) {
-      write(RecordKind.COUNTER, nameId, value, 0);
-    }
+    write(RecordKind.COUNTER, nameId, value, 0);
   }
 
   /**
@@ -288,13 +306,47 @@ public final class Tracer {
     return flight;
   }
 
+  /**
+   * The record path: one compare, the TSC read, four 8-byte stores into the slot and the release
+   * store of the write sequence. Everything that is not every record's business (a full ring, a
+   * wrapped flight ring, a disabled tracer) is behind the one compare, in {@link #writeSlowly}.
+   */
   private void write(int kind, int nameId, long arg0, long arg1) {
     long sequence = writeSequence;
-    if (!flight && sequence - flushedSequence >= capacity) {
-      forceFlush();
+    if (sequence >= slowPathSequence) {
+      writeSlowly(kind, nameId, arg0, arg1);
+      return;
     }
+    // Everything that does not need the TSC is computed before reading it: the TSC read is a call
+    // the JIT must order other memory accesses around (the emulated vCPU checks its kill flag
+    // there), and values loaded before it stay in registers.
     long slot = slotsAddress + ((sequence & mask) << RECORD_SHIFT);
+    long header = TraceRecordDescriptor.header(kind, 0, 0, nameId);
+    long next = sequence + 1;
+    MemorySegment m = memory;
     long tsc = cpu.rdtsc();
+    writeSequence = next;
+    m.set(U64, slot, header);
+    m.set(U64, slot + TraceRecordDescriptor.TSC_OFFSET, tsc);
+    m.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, arg0);
+    m.set(U64, slot + TraceRecordDescriptor.ARG1_OFFSET, arg1);
+    // A release store: the slot bytes above become visible before the sequence that publishes
+    // them. The unaligned layout supports plain access only (setRelease throws), so the fence
+    // plus a plain store stands in; on x86-64 the fence is no instruction, only an order for
+    // the JIT.
+    VarHandle.releaseFence();
+    m.set(U64, writeSequenceAddress, next);
+  }
+
+  /** {@link #write} when the ring is full (stream), wraps (flight) or the tracer is disabled. */
+  private void writeSlowly(int kind, int nameId, long arg0, long arg1) {
+    if (!enabled) {
+      return;
+    }
+    reserve(1);
+    long sequence = writeSequence;
+    long tsc = cpu.rdtsc();
+    long slot = slotAddress(sequence);
     memory.set(U64, slot, TraceRecordDescriptor.header(kind, 0, 0, nameId));
     memory.set(U64, slot + TraceRecordDescriptor.TSC_OFFSET, tsc);
     memory.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, arg0);
@@ -318,11 +370,8 @@ public final class Tracer {
       }
     }
     writeSequence = newSequence;
-    // A release store: the slot bytes above become visible before the sequence that publishes
-    // them. The descriptor handles come from unaligned layouts, which support plain access only
-    // (setRelease throws), so the fence plus a plain store stands in; on x86-64 it costs nothing.
-    VarHandle.releaseFence();
-    TraceRegionDescriptor.WRITE_SEQUENCE_HANDLE.set(memory, regionAddress, newSequence);
+    VarHandle.releaseFence(); // see write()
+    memory.set(U64, writeSequenceAddress, newSequence);
   }
 
   private void forceFlush() {
@@ -333,6 +382,7 @@ public final class Tracer {
     cpu.out(ExitPorts.TRACE, ExitPorts.TRACE_OP_FLUSH);
     // The OUT is synchronous: when it returns the host has read everything up to writeSequence.
     flushedSequence = writeSequence;
+    slowPathSequence = flushedSequence + capacity;
   }
 
   private long slotAddress(long sequence) {

@@ -138,7 +138,7 @@ class TracerTest {
     Tracer tracer = register(STREAM);
     int deep = tracer.name("deep");
     for (int i = 0; i < 4097; i++) {
-      tracer.begin(deep);
+      tracer.span(deep);
     }
 
     tracer.endInnermost(); // level 4097 is deeper than the 4096 names remembered
