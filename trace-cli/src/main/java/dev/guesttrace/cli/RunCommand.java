@@ -22,6 +22,7 @@ import dev.guesttrace.vm.emulated.EmulatedBackend;
 import dev.guesttrace.vm.kvm.ElfImage;
 import dev.guesttrace.vm.kvm.KvmBackend;
 import dev.guesttrace.vm.kvm.KvmGuests;
+import dev.guesttrace.vm.kvm.KvmTsc;
 import java.io.File;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
@@ -344,6 +345,9 @@ final class RunCommand implements Callable<Integer> {
     if (deterministic && !backendName.equals("emulated")) {
       throw CliException.usage("--deterministic: needs --backend emulated");
     }
+    if (backendName.equals("kvm")) {
+      kvmTsc();
+    }
     int v =
         vcpus != null
             ? vcpus
@@ -489,6 +493,25 @@ final class RunCommand implements Callable<Integer> {
   private static void checkBackendName(String name) {
     if (!name.equals("emulated") && !name.equals(KvmBackend.NAME)) {
       throw CliException.usage("--backend: expected emulated or kvm, found '" + name + "'");
+    }
+  }
+
+  /**
+   * {@code --tsc-ghz} and {@code --tsc-offset} on KVM: a rate the host's KVM cannot present is
+   * refused here, with the reason (exit 2), never ignored; KVM keeps its own per-vCPU offsets.
+   */
+  private void kvmTsc() {
+    if (tscOffset != 0) {
+      throw CliException.usage(
+          "--tsc-offset: not supported with --backend kvm (KVM sets each vCPU's TSC offset"
+              + " itself); use --backend emulated");
+    }
+    if (tscGhz != null && new KvmBackend().unavailableReason().isEmpty()) {
+      KvmTsc.rateUnavailableReason(tscGhz * 1e9)
+          .ifPresent(
+              reason -> {
+                throw CliException.usage(reason);
+              });
     }
   }
 

@@ -20,7 +20,7 @@ import java.util.Optional;
  * stub also works where writable-and-executable mappings are refused. Mapped once per process and
  * never unmapped: the downcall handle lives as long as the class.
  */
-final class RdtscStub {
+public final class RdtscStub {
   private static final byte[] CODE = {
     0x0F,
     0x31, // rdtsc
@@ -59,17 +59,17 @@ final class RdtscStub {
   private RdtscStub() {}
 
   /** Whether {@link #rdtsc()} reads the real TSC. */
-  static boolean available() {
+  public static boolean available() {
     return RDTSC != null;
   }
 
   /** Why the stub is not available (one line), empty if it is. */
-  static Optional<String> unavailableReason() {
+  public static Optional<String> unavailableReason() {
     return Optional.ofNullable(UNAVAILABLE_REASON);
   }
 
   /** Reads the host TSC. Only call when {@link #available()}. */
-  static long rdtsc() {
+  public static long rdtsc() {
     try {
       return (long) RDTSC.invokeExact();
     } catch (Throwable e) {

@@ -105,6 +105,7 @@ public final class KvmVm implements Vm {
   private final long imageBytes;
   private final Duration timeout;
   private final OptionalLong tscKhz;
+  private final KvmTsc guestTsc;
   private final ScheduledExecutorService watchdog;
   private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -122,6 +123,7 @@ public final class KvmVm implements Vm {
     this.imageBytes = b.imageBytes;
     this.timeout = b.timeout;
     this.tscKhz = b.tscKhz;
+    this.guestTsc = b.guestTsc;
     ScheduledThreadPoolExecutor executor =
         new ScheduledThreadPoolExecutor(
             1,
@@ -149,6 +151,7 @@ public final class KvmVm implements Vm {
     long imageBytes;
     Duration timeout;
     OptionalLong tscKhz = OptionalLong.empty();
+    KvmTsc guestTsc;
 
     void release() {
       if (vcpus != null) {
@@ -256,6 +259,15 @@ public final class KvmVm implements Vm {
         LongMode.setSpecialRegisters(v.sregs);
         Native.ioctl(v.fd, Kvm.SET_SREGS, v.sregs, "KVM_SET_SREGS");
       }
+      int[] vcpuFds = new int[vcpuCount];
+      for (int i = 0; i < vcpuCount; i++) {
+        vcpuFds[i] = b.vcpus[i].fd;
+      }
+      // --tsc-ghz: KVM_SET_TSC_KHZ, or a one-line refusal (never ignored); then the host's reader.
+      boolean scaled =
+          config.tsc().ticksPerSecond() > 0
+              && KvmTsc.applyRate(b.kvmFd, vcpuFds, config.tsc().ticksPerSecond());
+      b.guestTsc = KvmTsc.create(vcpuFds, scaled, b.arena);
       try {
         int khz = Native.ioctl(b.vcpus[0].fd, Kvm.GET_TSC_KHZ, 0, "KVM_GET_TSC_KHZ");
         b.tscKhz = khz > 0 ? OptionalLong.of(khz) : OptionalLong.empty();
@@ -317,6 +329,14 @@ public final class KvmVm implements Vm {
   @Override
   public OptionalLong tscKhz() {
     return tscKhz;
+  }
+
+  /**
+   * The host's reader of a paused vCPU's guest TSC ({@link KvmTsc#readGuestTsc}), for calibration
+   * pairs at every entry and exit.
+   */
+  public KvmTsc guestTsc() {
+    return guestTsc;
   }
 
   /** The guest's ELF entry point. */
