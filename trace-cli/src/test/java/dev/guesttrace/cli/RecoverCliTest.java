@@ -61,6 +61,27 @@ class RecoverCliTest {
   }
 
   @Test
+  void wrappedFlightRing_recoversTheTailAndCountsTheRest() {
+    Path fib = dir.resolve("fib.mem");
+    CliTest.Outcome fibRun =
+        CliTest.run("run", "fib", "--mode", "flight", "--quiet", "--dump-memory", fib.toString());
+    assertThat(fibRun.status()).as(fibRun.err()).isZero();
+    Path out = dir.resolve("fib-recovered.gtrace");
+    CliTest.Outcome r = CliTest.run("recover", fib.toString(), "-o", out.toString());
+    assertThat(r.status()).isZero();
+    assertThat(r.err().lines())
+        .containsExactly(
+            "guesttrace recover: lost 41768 records: 41768 overwritten in flight mode (see"
+                + " 'guesttrace info "
+                + out
+                + "')",
+            "guesttrace recover: wrote "
+                + out
+                + " (2046 records from 1 of 1 candidate regions, raw dump, clock uncalibrated:"
+                + " 1 GHz assumed)");
+  }
+
+  @Test
   void info_saysWhereTheTraceCameFrom() {
     CliTest.Outcome info = CliTest.run("info", recovered.toString());
     assertThat(info.status()).isZero();
@@ -83,7 +104,15 @@ class RecoverCliTest {
   void tscGhz_isShownAsTheGivenRate() {
     Path out = dir.resolve("ghz.gtrace");
     CliTest.Outcome r =
-        CliTest.run("recover", dump.toString(), "--tsc-ghz", "2.5", "-o", out.toString());
+        CliTest.run(
+            "recover",
+            dump.toString(),
+            "--format",
+            "raw",
+            "--tsc-ghz",
+            "2.5",
+            "-o",
+            out.toString());
     assertThat(r.status()).isZero();
     assertThat(r.err()).contains("clock at the given 2.5 GHz");
     assertThat(CliTest.run("info", out.toString()).out())
