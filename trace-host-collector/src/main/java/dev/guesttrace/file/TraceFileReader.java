@@ -29,10 +29,12 @@ import dev.guesttrace.file.proto.Name;
 import dev.guesttrace.file.proto.Records;
 import dev.guesttrace.span.SpanKind;
 import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -155,16 +157,19 @@ public final class TraceFileReader {
 
   /** One read. */
   private static final class Reading {
-    final InputStream in;
+    final Source in;
     final Consumer<String> warnings;
     final Limits limits;
     final long maxRecords;
     final TraceData.Builder data = TraceData.builder();
     final RecordBatch batch = new RecordBatch(BATCH);
     final List<String> notes = new ArrayList<>();
-    long offset;
     long records;
+    long recordChunkBytes;
     int vcpuCount;
+    int minor;
+    // Damaged regions of a checked file, in file order; the records each lost once known.
+    final List<Damage> damage = new ArrayList<>();
     boolean invariantTsc;
     boolean header;
     boolean ended;
@@ -178,7 +183,7 @@ public final class TraceFileReader {
     final java.util.Map<String, String> hostSpanNames = new java.util.HashMap<>();
 
     Reading(InputStream in, Consumer<String> warnings, Limits limits) {
-      this.in = in;
+      this.in = new Source(in);
       this.warnings = warnings;
       this.limits = limits;
       this.maxRecords = limits.maxRecords();
@@ -195,52 +200,16 @@ public final class TraceFileReader {
 
     Result read() throws IOException, TraceFileException {
       preamble();
-      while (true) {
-        long chunkOffset = offset;
-        long length = varint();
-        if (length == -1) {
-          break; // a clean end between chunks
-        }
-        if (length == -2) {
-          cut(chunkOffset);
-          break;
-        }
-        if (length > TraceFileFormat.MAX_CHUNK_BYTES) {
-          throw new TraceFileException(
-              "corrupt trace file: chunk at byte "
-                  + chunkOffset
-                  + " claims "
-                  + length
-                  + " bytes, more than the limit of "
-                  + TraceFileFormat.MAX_CHUNK_BYTES);
-        }
-        // readNBytes grows its buffer as bytes arrive: a cut file claiming a large chunk costs
-        // only what is really there.
-        byte[] bytes = in.readNBytes((int) length);
-        offset += bytes.length;
-        if (bytes.length < length) {
-          cut(chunkOffset);
-          break;
-        }
-        Chunk chunk;
-        try {
-          chunk = Chunk.parseFrom(bytes);
-        } catch (InvalidProtocolBufferException e) {
-          throw new TraceFileException(
-              "corrupt trace file: chunk at byte " + chunkOffset + " does not parse: " + oneLine(e),
-              e);
-        }
-        try {
-          chunk(chunk, chunkOffset);
-        } catch (IllegalArgumentException | IllegalStateException e) {
-          throw new TraceFileException(
-              "corrupt trace file: chunk at byte " + chunkOffset + ": " + oneLine(e), e);
-        }
+      if (minor >= TraceFileFormat.CHECKED_MINOR) {
+        readChecked();
+      } else {
+        readUnchecked();
       }
       if (!header) {
         throw new TraceFileException(
-            "trace file cut short before its header: " + offset + " bytes");
+            "trace file cut short before its header: " + in.offset + " bytes");
       }
+      damageNotes();
       if (!ended && !cutWarned) {
         note(
             "trace file has no end: the run did not finish writing it; read "
@@ -257,7 +226,7 @@ public final class TraceFileReader {
                 + e.getValue()[1]
                 + " more dropped");
       }
-      return new Result(data.build(), new Report(offset, notes));
+      return new Result(data.build(), new Report(in.offset, notes));
     }
 
     /** A finding about the file: a warning now, a line of the report. */
@@ -271,12 +240,12 @@ public final class TraceFileReader {
     private void cut(long chunkOffset) throws TraceFileException {
       if (!header) {
         throw new TraceFileException(
-            "trace file cut short before its header: " + offset + " bytes");
+            "trace file cut short before its header: " + in.offset + " bytes");
       }
       cutWarned = true;
       note(
           "trace file cut short at byte "
-              + offset
+              + in.offset
               + ": read up to the last complete chunk (byte "
               + chunkOffset
               + ", "
@@ -286,7 +255,6 @@ public final class TraceFileReader {
 
     private void preamble() throws IOException, TraceFileException {
       byte[] p = in.readNBytes(TraceFileFormat.PREAMBLE_LENGTH);
-      offset = p.length;
       int magicBytes = Math.min(p.length, TraceFileFormat.MAGIC.length);
       for (int i = 0; i < magicBytes; i++) {
         if (p[i] != TraceFileFormat.MAGIC[i]) {
@@ -299,7 +267,7 @@ public final class TraceFileReader {
             "trace file cut short before its header: " + p.length + " bytes");
       }
       int major = p[6] & 0xFF;
-      int minor = p[7] & 0xFF;
+      minor = p[7] & 0xFF;
       if (major != TraceFileFormat.MAJOR) {
         throw new TraceFileException(
             "trace file format "
@@ -312,25 +280,278 @@ public final class TraceFileReader {
       }
     }
 
-    /** A varint of at most 5 bytes; -1 at a clean end of file, -2 if cut inside it. */
-    private long varint() throws IOException, TraceFileException {
+    /**
+     * Format 1.0 and 1.1: chunks are not checked, so the first one that does not parse ends the
+     * read (an error: nothing says where the next one starts).
+     */
+    private void readUnchecked() throws IOException, TraceFileException {
+      while (true) {
+        long chunkOffset = in.offset;
+        long length = varint(null);
+        if (length == -1) {
+          break; // a clean end between chunks
+        }
+        if (length == -2) {
+          cut(chunkOffset);
+          break;
+        }
+        if (length == -3) {
+          throw new TraceFileException(
+              "corrupt trace file: chunk length at byte " + chunkOffset + " is not a valid varint");
+        }
+        if (length > TraceFileFormat.MAX_CHUNK_BYTES) {
+          throw new TraceFileException(
+              "corrupt trace file: chunk at byte "
+                  + chunkOffset
+                  + " claims "
+                  + length
+                  + " bytes, more than the limit of "
+                  + TraceFileFormat.MAX_CHUNK_BYTES);
+        }
+        // readNBytes grows its buffer as bytes arrive: a cut file claiming a large chunk costs
+        // only what is really there.
+        byte[] bytes = in.readNBytes((int) length);
+        if (bytes.length < length) {
+          cut(chunkOffset);
+          break;
+        }
+        Chunk chunk;
+        try {
+          chunk = Chunk.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+          throw new TraceFileException(
+              "corrupt trace file: chunk at byte " + chunkOffset + " does not parse: " + oneLine(e),
+              e);
+        }
+        try {
+          chunk(chunk, chunkOffset, bytes.length);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+          throw new TraceFileException(
+              "corrupt trace file: chunk at byte " + chunkOffset + ": " + oneLine(e), e);
+        }
+      }
+    }
+
+    /**
+     * Format 1.2: every chunk opens with the sync mark and ends with its CRC-32C. A chunk that does
+     * not check (or does not parse, or holds values out of range) is damaged: it is skipped, the
+     * next chunk that checks is found by scanning for the sync mark, and the loss is counted. Only
+     * damage to the header, which everything else needs, ends the read with an error.
+     */
+    private void readChecked() throws IOException, TraceFileException {
+      while (true) {
+        long chunkOffset = in.offset;
+        ByteArrayOutputStream lengthBytes = new ByteArrayOutputStream(5);
+        long length = varint(lengthBytes);
+        if (length == -1) {
+          break;
+        }
+        if (length == -2) {
+          cut(chunkOffset);
+          break;
+        }
+        byte[] bytes = null;
+        boolean whole = true;
+        if (length >= TraceFileFormat.SYNC_LENGTH + TraceFileFormat.CRC_LENGTH
+            && length <= TraceFileFormat.MAX_CHUNK_BYTES) {
+          bytes = in.readNBytes((int) length);
+          whole = bytes.length == length;
+        }
+        if (bytes == null || !whole || !TraceFileFormat.checks(bytes, bytes.length)) {
+          // Scan again from the byte after this chunk's start: its length may be what was hit.
+          byte[] read = lengthBytes.toByteArray();
+          if (bytes != null) {
+            in.unread(bytes, 0, bytes.length);
+          }
+          in.unread(read, 1, read.length);
+          if (!header && whole && bytes != null) {
+            throw new TraceFileException(
+                "corrupt trace file: the header chunk at byte "
+                    + chunkOffset
+                    + " is damaged (its checksum does not match)");
+          }
+          Found next = resync();
+          if (next == null) {
+            if (!whole || length == -3 || length > TraceFileFormat.MAX_CHUNK_BYTES) {
+              // Nothing checks after it: the file ends inside this chunk (a run cut short).
+              in.skipToEnd();
+              cut(chunkOffset);
+            } else {
+              in.skipToEnd();
+              damaged(chunkOffset, in.offset);
+            }
+            break;
+          }
+          damaged(chunkOffset, next.offset());
+          chunkOffset = next.offset();
+          bytes = next.bytes();
+        }
+        Chunk chunk;
+        try {
+          chunk = Chunk.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+          checkedButInvalid(chunkOffset, bytes.length, oneLine(e));
+          continue;
+        }
+        try {
+          chunk(chunk, chunkOffset, bytes.length);
+        } catch (IllegalArgumentException e) {
+          checkedButInvalid(chunkOffset, bytes.length, oneLine(e));
+        } catch (IllegalStateException e) {
+          throw new TraceFileException(
+              "corrupt trace file: chunk at byte " + chunkOffset + ": " + oneLine(e), e);
+        }
+      }
+    }
+
+    /** A chunk whose CRC matched but whose content is not valid: skipped like damage. */
+    private void checkedButInvalid(long chunkOffset, int length, String why)
+        throws TraceFileException {
+      if (!header) {
+        throw new TraceFileException(
+            "corrupt trace file: header chunk at byte " + chunkOffset + ": " + why);
+      }
+      damaged(chunkOffset, chunkOffset + length);
+    }
+
+    /** A chunk found by scanning: where its length prefix starts, and its bytes. */
+    private record Found(long offset, byte[] bytes) {}
+
+    /**
+     * Scans from where the source is for the next sync mark whose chunk checks: the varint before
+     * the mark gives the length, the CRC at its end confirms. Returns null at the end of the file.
+     */
+    private Found resync() throws IOException {
+      byte[] window = new byte[TraceFileFormat.SYNC_LENGTH + 4];
+      long seen = 0;
+      int b;
+      while ((b = in.read()) >= 0) {
+        System.arraycopy(window, 1, window, 0, window.length - 1);
+        window[window.length - 1] = (byte) b;
+        seen++;
+        if (seen < TraceFileFormat.SYNC_LENGTH
+            || !TraceFileFormat.startsWithSync(
+                window, window.length - TraceFileFormat.SYNC_LENGTH)) {
+          continue;
+        }
+        long syncAt = in.offset - TraceFileFormat.SYNC_LENGTH;
+        int before = (int) Math.min(4, seen - TraceFileFormat.SYNC_LENGTH);
+        for (int k = 1; k <= before; k++) {
+          long length = varintEndingAt(window, window.length - TraceFileFormat.SYNC_LENGTH, k);
+          if (length < TraceFileFormat.SYNC_LENGTH + TraceFileFormat.CRC_LENGTH
+              || length > TraceFileFormat.MAX_CHUNK_BYTES) {
+            continue;
+          }
+          byte[] rest = in.readNBytes((int) length - TraceFileFormat.SYNC_LENGTH);
+          byte[] bytes = new byte[TraceFileFormat.SYNC_LENGTH + rest.length];
+          System.arraycopy(
+              window,
+              window.length - TraceFileFormat.SYNC_LENGTH,
+              bytes,
+              0,
+              TraceFileFormat.SYNC_LENGTH);
+          System.arraycopy(rest, 0, bytes, TraceFileFormat.SYNC_LENGTH, rest.length);
+          if (bytes.length == length && TraceFileFormat.checks(bytes, bytes.length)) {
+            return new Found(syncAt - k, bytes);
+          }
+          in.unread(rest, 0, rest.length);
+        }
+      }
+      return null;
+    }
+
+    /**
+     * The varint of exactly {@code k} bytes ending just before {@code end} in {@code w}, or -1 if
+     * those bytes are not one.
+     */
+    private static long varintEndingAt(byte[] w, int end, int k) {
+      if ((w[end - 1] & 0x80) != 0) {
+        return -1;
+      }
+      long value = 0;
+      for (int i = 0; i < k; i++) {
+        int b = w[end - k + i] & 0xFF;
+        if (i < k - 1 && (b & 0x80) == 0) {
+          return -1;
+        }
+        value |= (long) (b & 0x7F) << (7 * i);
+      }
+      return value;
+    }
+
+    /**
+     * A damaged region {@code [from, to)} skipped. The records it held are known exactly from the
+     * next Records chunk's {@code records_before} or the End's {@code records_written}.
+     */
+    private void damaged(long from, long to) {
+      damage.add(new Damage(from, to));
+    }
+
+    /** Once a count of the file's records before this point is known: what the damage lost. */
+    private void settleDamage(long recordsBefore) {
+      long missing = recordsBefore - records;
+      boolean first = true;
+      for (Damage d : damage) {
+        if (d.lost < 0) {
+          d.lost = first && missing > 0 ? missing : 0;
+          first = false;
+        }
+      }
+    }
+
+    private void damageNotes() {
+      if (damage.isEmpty()) {
+        return;
+      }
+      long lost = 0;
+      long bytes = 0;
+      boolean exact = true;
+      for (Damage d : damage) {
+        bytes += d.to - d.from;
+        if (d.lost < 0) {
+          // Nothing after it counts the file's records: estimate from the bytes per record read.
+          double perRecord = records > 0 ? (double) recordChunkBytes / records : 4.0;
+          d.lost = Math.round((d.to - d.from) / perRecord);
+          exact = false;
+        }
+        lost += d.lost;
+      }
+      Damage first = damage.getFirst();
+      note(
+          (damage.size() == 1
+                  ? "1 damaged chunk at byte " + first.from + " skipped"
+                  : damage.size() + " damaged chunks skipped (first at byte " + first.from + ")")
+              + " ("
+              + bytes
+              + " bytes), "
+              + (exact ? "" : "~")
+              + lost
+              + " records lost");
+    }
+
+    /**
+     * A varint of at most 5 bytes, its bytes copied to {@code copy} if not null; -1 at a clean end
+     * of file, -2 if cut inside it, -3 if it runs over 5 bytes.
+     */
+    private long varint(ByteArrayOutputStream copy) throws IOException {
       long value = 0;
       for (int i = 0; i < 5; i++) {
         int b = in.read();
         if (b < 0) {
           return i == 0 ? -1 : -2;
         }
-        offset++;
+        if (copy != null) {
+          copy.write(b);
+        }
         value |= (long) (b & 0x7F) << (7 * i);
         if ((b & 0x80) == 0) {
           return value;
         }
       }
-      throw new TraceFileException(
-          "corrupt trace file: chunk length at byte " + (offset - 5) + " is not a valid varint");
+      return -3;
     }
 
-    private void chunk(Chunk c, long at) throws TraceFileException {
+    private void chunk(Chunk c, long at, int length) throws TraceFileException {
       if (!header && c.getBodyCase() != Chunk.BodyCase.HEADER) {
         throw new TraceFileException(
             "corrupt trace file: expected the header chunk first, found " + c.getBodyCase());
@@ -353,7 +574,14 @@ public final class TraceFileReader {
             }
           }
         }
-        case RECORDS -> records(c.getRecords());
+        case RECORDS -> {
+          Records r = c.getRecords();
+          if (minor >= TraceFileFormat.CHECKED_MINOR) {
+            settleDamage(r.getRecordsBefore());
+          }
+          records(r);
+          recordChunkBytes += length;
+        }
         case CALIBRATION -> {
           Calibration k = c.getCalibration();
           int n = k.getVcpuCount();
@@ -412,6 +640,9 @@ public final class TraceFileReader {
         }
         case CLOCK -> data.onStoredClock(clock(c.getClock()));
         case END -> {
+          if (minor >= TraceFileFormat.CHECKED_MINOR) {
+            settleDamage(c.getEnd().getRecordsWritten());
+          }
           end(c.getEnd());
           ended = true;
         }
@@ -704,6 +935,113 @@ public final class TraceFileReader {
         s.append(String.format("%02x", b[i] & 0xFF));
       }
       return s.toString();
+    }
+  }
+
+  /** A damaged region of a file: bytes {@code [from, to)}, the records it lost (-1: not known). */
+  private static final class Damage {
+    final long from;
+    final long to;
+    long lost = -1;
+
+    Damage(long from, long to) {
+      this.from = from;
+      this.to = to;
+    }
+  }
+
+  /**
+   * The file's bytes, with the offset of the next one and bytes put back to be read again (a scan
+   * after damage rereads what a bad length swallowed). Put-back bytes are slices of arrays already
+   * read: nothing is copied, nothing is allocated beyond what was read.
+   */
+  private static final class Source {
+    private final InputStream in;
+    private final ArrayDeque<int[]> backRanges = new ArrayDeque<>();
+    private final ArrayDeque<byte[]> backArrays = new ArrayDeque<>();
+    long offset;
+
+    Source(InputStream in) {
+      this.in = in;
+    }
+
+    int read() throws IOException {
+      while (!backArrays.isEmpty()) {
+        int[] range = backRanges.peek();
+        if (range[0] < range[1]) {
+          offset++;
+          return backArrays.peek()[range[0]++] & 0xFF;
+        }
+        backRanges.pop();
+        backArrays.pop();
+      }
+      int b = in.read();
+      if (b >= 0) {
+        offset++;
+      }
+      return b;
+    }
+
+    /** Up to {@code n} bytes, fewer only at the end of the file. */
+    byte[] readNBytes(int n) throws IOException {
+      if (backArrays.isEmpty()) {
+        byte[] b = in.readNBytes(n);
+        offset += b.length;
+        return b;
+      }
+      long buffered = 0;
+      java.util.Iterator<int[]> ranges = backRanges.iterator();
+      while (ranges.hasNext() && buffered < n) {
+        int[] r = ranges.next();
+        buffered += r[1] - r[0];
+      }
+      byte[] head = new byte[(int) Math.min(n, buffered)];
+      int filled = 0;
+      while (filled < head.length) {
+        int[] range = backRanges.peek();
+        byte[] array = backArrays.peek();
+        int take = Math.min(range[1] - range[0], head.length - filled);
+        System.arraycopy(array, range[0], head, filled, take);
+        range[0] += take;
+        filled += take;
+        if (range[0] == range[1]) {
+          backRanges.pop();
+          backArrays.pop();
+        }
+      }
+      offset += filled;
+      if (filled == n) {
+        return head;
+      }
+      byte[] tail = in.readNBytes(n - filled);
+      offset += tail.length;
+      byte[] all = java.util.Arrays.copyOf(head, filled + tail.length);
+      System.arraycopy(tail, 0, all, filled, tail.length);
+      return all;
+    }
+
+    /** Puts {@code b[from, to)} back: the next reads return them first. */
+    void unread(byte[] b, int from, int to) {
+      if (from < to) {
+        backArrays.push(b);
+        backRanges.push(new int[] {from, to});
+        offset -= to - from;
+      }
+    }
+
+    /** Reads and drops the rest, so that {@link #offset} is the file's length. */
+    void skipToEnd() throws IOException {
+      while (read() >= 0) {
+        // Only put-back bytes are read one by one; then the stream is skipped in bulk.
+        if (backArrays.isEmpty()) {
+          byte[] buffer = new byte[8192];
+          int n;
+          while ((n = in.read(buffer)) > 0) {
+            offset += n;
+          }
+          return;
+        }
+      }
     }
   }
 }

@@ -229,6 +229,7 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
       flags[i] = (byte) f;
     }
     b.setFlags(ByteString.copyFrom(flags));
+    b.setRecordsBefore(records);
     records += n;
     write(Chunk.newBuilder().setRecords(b).build(), true);
   }
@@ -281,6 +282,7 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
             .setOutcome(end.outcome())
             .setFailed(end.failed())
             .setEndMonotonicNanos(end.endMonotonicNanos())
+            .setRecordsWritten(records)
             .setLosses(
                 Losses.newBuilder()
                     .setFlightOverwritten(l.flightOverwritten())
@@ -355,7 +357,15 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
       return;
     }
     try {
-      chunk.writeDelimitedTo(out);
+      byte[] framed = TraceFileFormat.frame(chunk);
+      for (int v = framed.length; ; v >>>= 7) {
+        if (v < 0x80) {
+          out.write(v);
+          break;
+        }
+        out.write(v & 0x7F | 0x80);
+      }
+      out.write(framed);
       if (flush) {
         out.flush();
       }

@@ -279,7 +279,9 @@ class TraceFileTest {
         "gtrace size: %d bytes, %d records, %.3f bytes/record%n", bytes.size(), records, perRecord);
     assertThat(records).isEqualTo(2 * 21_891);
     assertThat(perRecord).isLessThanOrEqualTo(8.0);
-    assertThat(perRecord).isLessThanOrEqualTo(3.6); // measured 3.58 (zero args omitted, 1-byte ids)
+    // Measured 3.58 (zero args omitted, 1-byte ids), 3.86 with format 1.2's 14 bytes per chunk
+    // of sync mark and CRC-32C (a chunk per flush of a 4 KiB ring here, about 50 records).
+    assertThat(perRecord).isLessThanOrEqualTo(3.9);
   }
 
   private static int fib(Tracer t, int id, int n) {
