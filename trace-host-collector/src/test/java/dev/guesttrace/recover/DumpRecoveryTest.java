@@ -64,6 +64,18 @@ class DumpRecoveryTest {
   static void run(
       String guest, int vcpus, int ringBytes, Map<String, String> args, Path trace, Path dump)
       throws Exception {
+    run(guest, vcpus, ringBytes, BootInfo.MODE_FLIGHT, args, trace, dump);
+  }
+
+  static void run(
+      String guest,
+      int vcpus,
+      int ringBytes,
+      int mode,
+      Map<String, String> args,
+      Path trace,
+      Path dump)
+      throws Exception {
     GuestProgram program = SampleGuests.find(guest).orElseThrow();
     RunConfig config =
         RunConfig.builder(
@@ -71,7 +83,7 @@ class DumpRecoveryTest {
                 new EmulatedBackend())
             .setVcpus(vcpus)
             .setMemoryBytes(4 << 20)
-            .setMode(BootInfo.MODE_FLIGHT)
+            .setMode(mode)
             .setRingBytes(ringBytes)
             .setArgs(args)
             .setCall(program.defaultCall())
@@ -180,6 +192,64 @@ class DumpRecoveryTest {
     // fib(12) writes 2 * 465 span records plus the runtime's own: all but the ring's last are lost.
     assertThat(rec.data().losses().flightOverwritten()).isGreaterThan(600);
     assertThat(rec.result().recordCount()).isEqualTo(recovered.size());
+  }
+
+  @Test
+  void fourVcpus_eachRegionNamesItsVcpu() throws Exception {
+    Path trace = dir.resolve("multi.gtrace");
+    Path dump = dir.resolve("multi.mem");
+    run("multi-vcpu", 4, 0, Map.of("units", "2"), trace, dump);
+    TraceData run = read(trace);
+
+    Recovered rec = recover(dump);
+
+    assertThat(rec.result().recovered())
+        .extracting(DumpRecovery.Region::vcpu)
+        .containsExactlyInAnyOrder(0, 1, 2, 3);
+    assertThat(rec.data().header().vcpuCount()).isEqualTo(4);
+    for (int v = 0; v < 4; v++) {
+      assertThat(records(rec.data().records(v)))
+          .as("vCPU " + v)
+          .isNotEmpty()
+          .isEqualTo(records(run.records(v)));
+    }
+  }
+
+  @Test
+  void streamRingThatWrapped_countsWhatItNoLongerHoldsAsOverrun() throws Exception {
+    Path trace = dir.resolve("fib-stream.gtrace");
+    Path dump = dir.resolve("fib-stream.mem");
+    run("fib", 1, 8192, BootInfo.MODE_STREAM, Map.of("n", "12"), trace, dump);
+    List<String> all = records(read(trace));
+
+    Recovered rec = recover(dump);
+
+    // The flushed records went to the run's host; the dump has the ring's last 256 slots.
+    List<String> recovered = records(rec.data());
+    assertThat(recovered).hasSizeBetween(200, 256);
+    assertThat(recovered).isEqualTo(all.subList(all.size() - recovered.size(), all.size()));
+    assertThat(rec.data().header().mode()).isEqualTo("stream");
+    // Losses count ring slots: every slot the guest wrote is either recovered or counted.
+    long region = rec.result().recovered().get(0).address();
+    long written =
+        ByteBuffer.wrap(Files.readAllBytes(dump))
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .getLong((int) region + TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET);
+    VcpuRecords r = rec.data().records(0);
+    long slots = 0;
+    for (int i = 0; i < r.size(); i++) {
+      slots +=
+          r.kind(i) == RecordKind.MESSAGE
+              ? 1
+                  + dev.guesttrace.abi.TraceRecordDescriptor.continuationSlots(
+                      r.message(i).getBytes(java.nio.charset.StandardCharsets.UTF_8).length)
+              : 1;
+    }
+    assertThat(rec.data().losses().streamOverrun() + slots).isEqualTo(written);
+    assertThat(rec.data().losses().streamOverrun()).isGreaterThanOrEqualTo(written - 256);
+    assertThat(rec.data().diagnostics())
+        .extracting(Diagnostic::kind)
+        .containsExactly(Diagnostics.SEQUENCE_JUMP);
   }
 
   @Test
