@@ -29,7 +29,8 @@ void guest_call(struct gt_runtime *rt, const struct gt_call *call, struct gt_val
   struct gt_value text = call->argc > 0 && call->args[0].type == GT_CALL_TYPE_STRING
                              ? call->args[0]
                              : gt_string("");
-  if (gt_call_host(rt, "HostPrint", &text, 1, result) != 0) {
+  /* > 0: the host's error status, and *result its error text, which the call returns as is. */
+  if (gt_call_host(rt, "HostPrint", &text, 1, result) < 0) {
     gt_abort(rt, 3, "malformed host return value");
   }
 }

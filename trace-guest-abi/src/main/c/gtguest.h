@@ -298,9 +298,40 @@ static inline void gt_put_output_text(struct gt_runtime *rt, const char *text, s
   gt_memcpy(rt->output + GT_CALL_LENGTH_PREFIX, text, len);
 }
 
-/* Sends a log line to the host (one OUT). */
+/* "[info] " and the like: how a log line's level reads in the trace (GuestRuntime.logPrefix). */
+static inline const char *gt_log_prefix(uint32_t level) {
+  switch (level) {
+    case GT_LOG_ERROR:
+      return "[error] ";
+    case GT_LOG_WARN:
+      return "[warn] ";
+    case GT_LOG_INFO:
+      return "[info] ";
+    case GT_LOG_DEBUG:
+      return "[debug] ";
+    default:
+      return "[log] ";
+  }
+}
+
+/*
+ * Sends a log line to the host (one OUT on the LOG port: `guesttrace run` prints it on stderr with
+ * its level and vCPU) and records it as a message, "[level] text", so that the line is in the
+ * trace file, in the tree at its place and in OTLP as a span event.
+ */
 static inline void gt_log(struct gt_runtime *rt, uint32_t level, const char *text) {
-  gt_put_output_text(rt, text, gt_strlen(text));
+  size_t length = gt_strlen(text);
+  if (rt->tracer.enabled) {
+    static char lines[GT_MAX_VCPUS][GT_MESSAGE_MAX_BYTES];
+    char *line = lines[rt->vcpu_id];
+    const char *prefix = gt_log_prefix(level);
+    size_t p = gt_strlen(prefix);
+    size_t n = gt_utf8_cut(text, length, GT_MESSAGE_MAX_BYTES - p);
+    gt_memcpy(line, prefix, p);
+    gt_memcpy(line + p, text, n);
+    gt_message_n(&rt->tracer, line, p + n);
+  }
+  gt_put_output_text(rt, text, length);
   gt_out(GT_PORT_LOG, level, 0, 0);
 }
 
@@ -342,8 +373,10 @@ static inline int gt_pop_input(struct gt_runtime *rt, struct gt_call *call, stru
 
 /*
  * Calls a host function through the output buffer and one OUT, traced as Hyperlight traces it.
- * The result's STRING/BYTES data points into the input buffer until the next call. Returns 0, or
- * -1 if the call did not fit the buffer or the host's answer was malformed.
+ * The result's STRING/BYTES data points into the input buffer until the next call. Returns 0 with
+ * the function's result, -1 if the host's answer was malformed, or the host's error status
+ * (GT_HOST_CALL_UNKNOWN_FUNCTION, _MALFORMED, _FAILED, _RESULT_TOO_LARGE, or any other nonzero
+ * status a later host adds) with *result the error text (a STRING): an error is never a result.
  */
 static inline int gt_call_host(struct gt_runtime *rt, const char *function,
                                const struct gt_value *args, uint32_t argc,
@@ -361,14 +394,14 @@ static inline int gt_call_host(struct gt_runtime *rt, const char *function,
     gt_abort(rt, 2, "host call does not fit the output buffer");
   }
   gt_begin(t, n->out32);
-  gt_out(GT_PORT_HOST_CALL, 0, 0, 0);
+  uint32_t host_status = gt_out(GT_PORT_HOST_CALL, 0, 0, 0);
   gt_end(t, n->out32);
   gt_end(t, n->call_host_function_without_returning_result);
   gt_begin(t, n->get_host_return_value);
   int status = gt_pop_input(rt, 0, result);
   gt_end(t, n->get_host_return_value);
   gt_end(t, n->call_host_function);
-  return status;
+  return status != 0 ? status : (int)host_status;
 }
 
 /* ---- boot arguments ("key=value\n" lines) ---------------------------------------------------- */
@@ -532,8 +565,13 @@ static inline struct gt_runtime *gt_runtime_for(uint32_t vcpu) {
     gt_tracer_disabled(&rt->tracer, &gt_shared_names);
   } else {
     int mode = boot->mode == GT_BOOT_MODE_FLIGHT ? GT_MODE_FLIGHT : GT_MODE_STREAM;
-    gt_tracer_register(&rt->tracer, &gt_shared_names, regions_address + region_stride * vcpu,
-                       capacity, mode, vcpu);
+    int refused = gt_tracer_register(&rt->tracer, &gt_shared_names,
+                                     regions_address + region_stride * vcpu, capacity, mode, vcpu);
+    if (refused > 0) {
+      /* The host will not read this vCPU's ring: the tracer is off; say so once. */
+      gt_log(rt, GT_LOG_WARN,
+             "trace region refused by the host (REGISTER status in RAX): tracing off on this vCPU");
+    }
   }
   struct gt_tracer *t = &rt->tracer;
   struct gt_runtime_names *n = &rt->n;

@@ -122,6 +122,22 @@
 #define GT_PORT_ABORT 0x73
 #define GT_TRACE_OP_REGISTER 1 /* RDI = region address, RSI = region length */
 #define GT_TRACE_OP_FLUSH 2    /* RDI = region address */
+/* REGISTER status: RAX when the guest resumes from REGISTER (docs/abi.md, "REGISTER status"). */
+#define GT_REGISTER_ACCEPTED 0               /* REGISTER_ACCEPTED */
+#define GT_REGISTER_NO_ANSWER 1              /* REGISTER_NO_ANSWER: RAX still the OUT value */
+#define GT_REGISTER_REFUSED_TRACING_OFF 2    /* REGISTER_REFUSED_TRACING_OFF */
+#define GT_REGISTER_REFUSED_OUTSIDE_MEMORY 3 /* REGISTER_REFUSED_OUTSIDE_MEMORY */
+#define GT_REGISTER_REFUSED_BAD_MAGIC 4      /* REGISTER_REFUSED_BAD_MAGIC */
+#define GT_REGISTER_REFUSED_ABI_INCOMPATIBLE 5 /* REGISTER_REFUSED_ABI_INCOMPATIBLE */
+#define GT_REGISTER_REFUSED_BAD_HEADER 6     /* REGISTER_REFUSED_BAD_HEADER */
+#define GT_REGISTER_REFUSED_VCPU 7           /* REGISTER_REFUSED_VCPU */
+/* Host call status: RAX when the guest resumes from HOST_CALL; 0 = the input buffer holds the
+ * result, otherwise it holds the error text as a STRING (docs/guests.md, "Host functions"). */
+#define GT_HOST_CALL_OK 0
+#define GT_HOST_CALL_UNKNOWN_FUNCTION 1
+#define GT_HOST_CALL_MALFORMED 2
+#define GT_HOST_CALL_FAILED 3
+#define GT_HOST_CALL_RESULT_TOO_LARGE 4
 #define GT_LOG_ERROR 1
 #define GT_LOG_WARN 2
 #define GT_LOG_INFO 3
@@ -279,15 +295,18 @@ static inline uint64_t gt_rdtsc(void) {
 
 /**
  * OUT port, EAX=value with RDI and RSI as given and the current guest TSC in RCX: one VM exit.
+ * Returns EAX as the guest resumes: the host's status where the exit has one.
  * The host may read and write registers during the exit, so they are all declared clobbered; the
  * "memory" clobber orders every store before the exit, which is what lets the host read them.
  */
-static inline void gt_out(uint16_t port, uint32_t value, uint64_t rdi, uint64_t rsi) {
+static inline uint32_t gt_out(uint16_t port, uint32_t value, uint64_t rdi, uint64_t rsi) {
   uint64_t tsc = gt_rdtsc();
   __asm__ volatile("outl %%eax, %%dx"
                    : "+a"(value), "+D"(rdi), "+S"(rsi), "+c"(tsc)
                    : "d"(port)
                    : "memory");
+  /* EAX on resume: the host's answer where the exit has one (REGISTER, HOST_CALL status). */
+  return value;
 }
 
 /** HLT with interrupts off: the host sees a HLT exit and the entry ends here. */
@@ -437,6 +456,7 @@ struct gt_tracer {
   uint64_t overwritten_slots;
   uint32_t capacity;
   uint32_t flush_count;
+  uint32_t register_status; /* GT_REGISTER_*: what the host answered at REGISTER */
   int flight;
   int enabled;
 };
@@ -482,7 +502,10 @@ static __attribute__((noinline, cold, unused)) void gt_force_flush(struct gt_tra
 
 /**
  * Formats a trace region of capacity slots at region_address and registers it with the host (one
- * OUT). Returns 0, or -1 if the capacity is invalid.
+ * OUT). Returns 0 when the host accepted it (or did not answer: GT_REGISTER_NO_ANSWER), -1 if the
+ * capacity is invalid, or the host's refusal (GT_REGISTER_REFUSED_*, or any other nonzero status a
+ * later host may add): the host will never read a refused ring, so the tracer is disabled (no
+ * records, no flush exits) and t->register_status says why.
  */
 static inline int gt_tracer_register(struct gt_tracer *t, struct gt_names *names,
                                      uint64_t region_address, uint32_t capacity, int mode,
@@ -513,7 +536,12 @@ static inline int gt_tracer_register(struct gt_tracer *t, struct gt_names *names
   t->flush_count = 0;
   t->flight = mode == GT_MODE_FLIGHT;
   t->enabled = 1;
-  gt_out(GT_PORT_TRACE, GT_TRACE_OP_REGISTER, region_address, length);
+  uint32_t status = gt_out(GT_PORT_TRACE, GT_TRACE_OP_REGISTER, region_address, length);
+  t->register_status = status;
+  if (status != GT_REGISTER_ACCEPTED && status != GT_REGISTER_NO_ANSWER) {
+    t->enabled = 0;
+    return (int)status;
+  }
   return 0;
 }
 

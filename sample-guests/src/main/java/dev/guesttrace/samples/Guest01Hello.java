@@ -126,6 +126,10 @@ public final class Guest01Hello implements GuestProgram {
     if (Samples.isSlow(runtime, PRINT_OUTPUT)) {
       Samples.spin(runtime);
     }
-    return runtime.callHost("HostPrint", call.stringArg(0, ""));
+    try {
+      return runtime.callHost("HostPrint", call.stringArg(0, ""));
+    } catch (GuestRuntime.HostCallException e) {
+      return e.getMessage(); // the host's error text, returned as the C twin returns it
+    }
   }
 }

@@ -182,7 +182,9 @@ final class RunCommand implements Callable<Integer> {
     TraceFileWriter writer = null;
     try {
       GuestRun.Builder run =
-          GuestRun.builder(config).setHostPrint(text -> printGuestOutput(err, text));
+          GuestRun.builder(config)
+              .setHostPrint(text -> printGuestOutput(err, text))
+              .setLogListener((vcpu, level, text) -> printGuestLog(err, vcpu, level, text));
       if (output != null) {
         writer = TraceFileWriter.create(output, "guesttrace run");
         run.setSink(writer);
@@ -530,6 +532,22 @@ final class RunCommand implements Callable<Integer> {
               throw CliException.badData("backend " + name + " is not available here: " + reason);
             });
     return chosen;
+  }
+
+  /** A guest's log line as it runs: {@code guest log [info] vCPU 0: text}. */
+  private void printGuestLog(PrintWriter err, int vcpu, int level, String text) {
+    if (!quiet) {
+      synchronized (err) {
+        err.println(
+            "guest log "
+                + GuestRuntime.logPrefix(level)
+                + "vCPU "
+                + vcpu
+                + ": "
+                + dev.guesttrace.render.Printable.of(text));
+        err.flush();
+      }
+    }
   }
 
   private void printGuestOutput(PrintWriter err, String text) {

@@ -120,6 +120,9 @@ class InitTest {
     assertThat(o.status()).as(o.err()).isZero();
     assertThat(o.out()).startsWith("[").contains("> [host] run my-guest\n");
     assertThat(withoutAddresses(workLines(o.out()))).isEqualTo(WORK_3);
+    // The log line: on stderr as it runs, and in the tree where the guest logged it.
+    assertThat(o.err()).startsWith("guest log [info] vCPU 0: my-guest booted\n");
+    assertThat(o.out()).contains("]       [info] my-guest booted\n");
   }
 
   @Test
@@ -158,6 +161,52 @@ class InitTest {
     assertThat(o.status()).as(o.err()).isZero();
     assertThat(o.out()).contains("> [host] run myguest\n");
     assertThat(withoutAddresses(workLines(o.out()))).isEqualTo(WORK_3);
+    assertThat(o.err()).startsWith("guest log [info] vCPU 0: myguest booted\n");
+    assertThat(o.out()).contains("]       [info] myguest booted\n");
+  }
+
+  static final String HOST_CALL_ERROR_C =
+      """
+      #include "gtguest.h"
+
+      void guest_main(struct gt_runtime *rt) { (void)rt; }
+
+      /* Calls a host function that does not exist and prints what came back: status and text. */
+      void guest_call(struct gt_runtime *rt, const struct gt_call *call, struct gt_value *result) {
+        (void)call;
+        static char line[400];
+        struct gt_value arg = gt_long(1);
+        struct gt_value answer;
+        int status = gt_call_host(rt, "NoSuchHostFunction", &arg, 1, &answer);
+        size_t n = 0;
+        line[n++] = (char)('0' + status);
+        line[n++] = ' ';
+        for (uint32_t i = 0; i < answer.length && n < sizeof line - 1; i++) {
+          line[n++] = (char)answer.data[i];
+        }
+        struct gt_value text = gt_string_n(line, n);
+        gt_call_host(rt, "HostPrint", &text, 1, result);
+      }
+      """;
+
+  @Test
+  void hostCallError_onKvm_reachesTheCGuestAsAStatusNotAResult() throws Exception {
+    Path dir = tmp.resolve("caller");
+    assertThat(run("init", "c", dir.toString()).status()).isZero();
+    Files.writeString(dir.resolve("caller.c"), HOST_CALL_ERROR_C);
+    assumeTrue(onPath("make") && onPath("gcc"), "skipped: no make or gcc to build a C guest");
+    Process make =
+        new ProcessBuilder("make", "-s").directory(dir.toFile()).redirectErrorStream(true).start();
+    String log = new String(make.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(make.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(make.exitValue()).as("make: %s", log).isZero();
+    String reason = new KvmBackend().unavailableReason().orElse(null);
+    assumeTrue(reason == null, "skipped: " + reason);
+    Outcome o = run("run", dir.resolve("caller.elf").toString(), "--call", "Go()", "--quiet");
+    assertThat(o.status()).as(o.err()).isZero();
+    Outcome shown = run("run", dir.resolve("caller.elf").toString(), "--call", "Go()");
+    assertThat(shown.err().lines().findFirst())
+        .contains("guest: 1 error: unknown host function: NoSuchHostFunction");
   }
 
   @Test

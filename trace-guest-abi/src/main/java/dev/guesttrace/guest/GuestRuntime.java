@@ -69,6 +69,50 @@ public final class GuestRuntime {
       this.tracer = Tracer.register(cpu, names, region, capacity, mode);
     }
     this.n = new Names(tracer);
+    if (tracer.registerStatus() > ExitPorts.TRACE_OP_REGISTER) {
+      // The host will not read this vCPU's ring: the tracer is off; say so once.
+      log(
+          ExitPorts.LOG_WARN,
+          "trace region refused by the host (REGISTER status "
+              + tracer.registerStatus()
+              + "): tracing off on this vCPU");
+    }
+  }
+
+  /**
+   * A host call the host could not make: an unknown function, a malformed call, a function that
+   * failed (e.g. wrong arguments), or a result too large for the call buffer. Never a result: the
+   * host says so with a nonzero status in RAX (docs/guests.md, "Host functions").
+   */
+  public static final class HostCallException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    /** Host call status: the function does not exist on the host. */
+    public static final int UNKNOWN_FUNCTION = 1;
+
+    /** Host call status: the host could not decode the call. */
+    public static final int MALFORMED = 2;
+
+    /** Host call status: the function refused its arguments or failed. */
+    public static final int FAILED = 3;
+
+    /** Host call status: the result does not fit the call buffer. */
+    public static final int RESULT_TOO_LARGE = 4;
+
+    private final int status;
+
+    /** Creates the exception for the host's {@code status} and error text. */
+    public HostCallException(int status, String message) {
+      super(message);
+      this.status = status;
+    }
+
+    /**
+     * The host's status: {@link #UNKNOWN_FUNCTION} .. {@link #RESULT_TOO_LARGE}, or a newer one.
+     */
+    public int status() {
+      return status;
+    }
   }
 
   /**
@@ -118,6 +162,7 @@ public final class GuestRuntime {
    * Calls a host function through the output buffer and one OUT, traced as Hyperlight traces it.
    *
    * @return the host's return value ({@code null} for void)
+   * @throws HostCallException if the host could not make the call (its status and error text)
    */
   public Object callHost(String function, Object... args) {
     Tracer t = tracer;
@@ -134,19 +179,44 @@ public final class GuestRuntime {
     t.end(n.pushSharedOutputData);
     t.begin(n.out32);
     exit(ExitPorts.HOST_CALL, 0);
+    int status = (int) cpu.register(Register.RAX);
     t.end(n.out32);
     t.end(n.callHostFunctionWithoutResult);
     t.begin(n.getHostReturnValue);
     Object result = popInput(true);
     t.end(n.getHostReturnValue);
     t.end(n.callHostFunction);
+    if (status != 0) {
+      throw new HostCallException(status, String.valueOf(result));
+    }
     return result;
   }
 
-  /** Sends a log line to the host (one OUT). */
+  /**
+   * Sends a log line to the host (one OUT on the LOG port: {@code guesttrace run} prints it on
+   * stderr with its level and vCPU) and records it as a message, {@code "[level] text"}, so that
+   * the line is in the trace file, in the tree at its place and in OTLP as a span event.
+   *
+   * @param level {@link ExitPorts#LOG_ERROR}, {@code LOG_WARN}, {@code LOG_INFO} or {@code
+   *     LOG_DEBUG}
+   */
   public void log(int level, String text) {
+    if (tracer.enabled()) {
+      tracer.message(logPrefix(level) + text);
+    }
     putOutputText(text);
     exit(ExitPorts.LOG, level);
+  }
+
+  /** How a log line's level reads in the trace: {@code "[info] "} and the like. */
+  public static String logPrefix(int level) {
+    return switch (level) {
+      case ExitPorts.LOG_ERROR -> "[error] ";
+      case ExitPorts.LOG_WARN -> "[warn] ";
+      case ExitPorts.LOG_INFO -> "[info] ";
+      case ExitPorts.LOG_DEBUG -> "[debug] ";
+      default -> "[log] ";
+    };
   }
 
   /**

@@ -80,6 +80,7 @@ public final class Tracer {
   private long flushedSequence;
   private long overwrittenSlots;
   private int flushCount;
+  private int registerStatus;
 
   private Tracer(
       GuestCpu cpu,
@@ -142,8 +143,28 @@ public final class Tracer {
     cpu.register(Register.RSI, length);
     cpu.register(Register.RCX, cpu.rdtsc());
     cpu.out(ExitPorts.TRACE, ExitPorts.TRACE_OP_REGISTER);
+    int status = (int) cpu.register(Register.RAX);
+    if (status != REGISTER_ACCEPTED && status != ExitPorts.TRACE_OP_REGISTER) {
+      // Refused: the host never reads this ring, so records and flush exits would only cost time.
+      Tracer refused = disabled(cpu, names);
+      refused.registerStatus = status;
+      return refused;
+    }
+    tracer.registerStatus = status;
     return tracer;
   }
+
+  /**
+   * What the host answered in RAX at REGISTER (docs/abi.md, "REGISTER status"): 0 accepted, 1 no
+   * answer (RAX still the OUT value; traced as if accepted), anything else refused, and this tracer
+   * records nothing. 0 for a tracer that never registered ({@link #disabled}).
+   */
+  public int registerStatus() {
+    return registerStatus;
+  }
+
+  /** REGISTER status: the host accepted the region (ExitPorts.REGISTER_ACCEPTED). */
+  private static final int REGISTER_ACCEPTED = 0;
 
   /** A tracer that records nothing: tracing switched off. Every call returns at once. */
   public static Tracer disabled(GuestCpu cpu, NameTableWriter names) {

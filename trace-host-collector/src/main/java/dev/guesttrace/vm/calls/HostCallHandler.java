@@ -3,6 +3,7 @@ package dev.guesttrace.vm.calls;
 import dev.guesttrace.abi.CallCodec;
 import dev.guesttrace.abi.CallCodec.CallFormatException;
 import dev.guesttrace.abi.CallCodec.FunctionCall;
+import dev.guesttrace.abi.Register;
 import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.vm.ExitHandler.ExitAction;
 import dev.guesttrace.vm.PortHandler;
@@ -21,8 +22,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>The call comes from an untrusted guest. A malformed call, an unknown function, a function that
  * throws or a result that does not fit the buffer never reaches the host as an exception: the guest
- * gets the string {@code "error: <reason>"} as its return value, and the error is counted ({@link
- * #errorCount()}). The guest always resumes.
+ * resumes with a nonzero status in {@code RAX} ({@link #STATUS_UNKNOWN_FUNCTION} .. {@link
+ * #STATUS_RESULT_TOO_LARGE}) and the string {@code "error: <reason>"} in its input buffer, so an
+ * error is never mistaken for a result; the error is counted ({@link #errorCount()}). On success
+ * {@code RAX} is {@link #STATUS_OK} (0, which is also what the OUT left there: a guest written
+ * before the status reads a result either way). The guest always resumes.
  *
  * <p>Buffer addresses come from the host's own copy of the boot info, never from guest memory.
  */
@@ -32,6 +36,21 @@ public final class HostCallHandler implements PortHandler {
 
   /** Prefix of the string a failed host call returns to the guest. */
   public static final String ERROR_PREFIX = "error: ";
+
+  /** Host call status in RAX: the input buffer holds the function's result. */
+  public static final int STATUS_OK = 0;
+
+  /** Host call status: no host function of that name. */
+  public static final int STATUS_UNKNOWN_FUNCTION = 1;
+
+  /** Host call status: the call in the output buffer could not be decoded (or no buffers). */
+  public static final int STATUS_MALFORMED = 2;
+
+  /** Host call status: the function refused its arguments or failed. */
+  public static final int STATUS_FAILED = 3;
+
+  /** Host call status: the result does not fit the call buffer. */
+  public static final int STATUS_RESULT_TOO_LARGE = 4;
 
   private final BootInfo boot;
   private final HostFunctions functions;
@@ -69,9 +88,11 @@ public final class HostCallHandler implements PortHandler {
     calls.incrementAndGet();
     String name = MALFORMED;
     String error = "";
+    int status = STATUS_OK;
     Object result = null;
     if (vcpuId < 0 || vcpuId >= boot.vcpuCount()) {
       error = "vCPU has no call buffers: vcpuId=" + vcpuId;
+      status = STATUS_MALFORMED;
     } else {
       try {
         FunctionCall call =
@@ -80,15 +101,28 @@ public final class HostCallHandler implements PortHandler {
         Optional<HostFunction> function = functions.find(name);
         if (function.isEmpty()) {
           error = "unknown host function: " + name;
+          status = STATUS_UNKNOWN_FUNCTION;
         } else {
           result = function.get().call(call);
         }
       } catch (CallFormatException e) {
         error = "malformed host call: " + e.getMessage();
+        status = STATUS_MALFORMED;
       } catch (RuntimeException e) {
         error = "host function " + name + " failed: " + oneLine(e);
+        status = STATUS_FAILED;
       }
-      error = writeResult(memory, vcpuId, error.isEmpty() ? result : ERROR_PREFIX + error, error);
+      String written =
+          writeResult(memory, vcpuId, error.isEmpty() ? result : ERROR_PREFIX + error, error);
+      if (status == STATUS_OK && !written.isEmpty()) {
+        status = STATUS_RESULT_TOO_LARGE;
+      }
+      error = written;
+    }
+    if (status != STATUS_OK) {
+      // Only an error writes RAX: the OUT left 0 there, and on KVM an unchanged register file
+      // costs no KVM_SET_REGS.
+      vcpu.register(Register.RAX, status);
     }
     if (!error.isEmpty()) {
       errors.incrementAndGet();

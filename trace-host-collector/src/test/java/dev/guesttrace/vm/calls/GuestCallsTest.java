@@ -74,14 +74,23 @@ class GuestCallsTest {
   }
 
   @Test
-  void hostCall_unknownFunction_guestGetsErrorValueAndHostCountsIt() throws VmException {
-    GuestProgram caller = program((runtime, call) -> runtime.callHost("NoSuchHostFunction", 1L));
+  void hostCall_unknownFunction_guestGetsErrorStatusAndTextAndHostCountsIt() throws VmException {
+    GuestProgram caller =
+        program(
+            (runtime, call) -> {
+              try {
+                return runtime.callHost("NoSuchHostFunction", 1L);
+              } catch (GuestRuntime.HostCallException e) {
+                return "status " + e.status() + ": " + e.getMessage();
+              }
+            });
     try (SampleHarness h = harness(caller)) {
       h.vm.run(0, Vm.Entry.BOOT, h.exits);
 
       GuestCallResult result = h.calls.call(0, new FunctionCall("go", List.of()), h.exits);
 
-      assertThat(result.value()).isEqualTo("error: unknown host function: NoSuchHostFunction");
+      assertThat(result.value())
+          .isEqualTo("status 1: error: unknown host function: NoSuchHostFunction");
       assertThat(h.hostCalls.errorCount()).isEqualTo(1);
       assertThat(h.hostCalls.firstError()).contains("unknown host function: NoSuchHostFunction");
       assertThat(h.hostCallLog)
@@ -97,7 +106,12 @@ class GuestCallsTest {
               long before = (Long) runtime.callHost("HostTimeNanos");
               Object slept = runtime.callHost("HostSleepMicros", 10L);
               long after = (Long) runtime.callHost("HostTimeNanos");
-              Object bad = runtime.callHost("HostSleepMicros", "ten");
+              Object bad;
+              try {
+                bad = runtime.callHost("HostSleepMicros", "ten");
+              } catch (GuestRuntime.HostCallException e) {
+                bad = "status " + e.status() + ": " + e.getMessage();
+              }
               return (after - before >= 10_000 ? "ok" : "short") + " " + slept + " " + bad;
             });
     try (SampleHarness h = harness(caller)) {
@@ -107,7 +121,7 @@ class GuestCallsTest {
 
       assertThat(result.value())
           .isEqualTo(
-              "ok null error: host function HostSleepMicros failed: HostSleepMicros expects"
+              "ok null status 3: error: host function HostSleepMicros failed: HostSleepMicros expects"
                   + " 0..1000000 microseconds");
     }
   }
@@ -124,16 +138,22 @@ class GuestCallsTest {
               cpu.memory().set(ValueLayout.JAVA_INT_UNALIGNED, out, 0x7FFFFFFF); // absurd length
               cpu.out(ExitPorts.HOST_CALL, 0);
               seen[0] =
-                  String.valueOf(
-                      dev.guesttrace.abi.CallCodec.readValue(
-                          cpu.memory(), boot.inputBuffer(cpu.vcpuId()), boot.callBufferLength()));
+                  "status "
+                      + cpu.register(dev.guesttrace.abi.Register.RAX)
+                      + ": "
+                      + String.valueOf(
+                          dev.guesttrace.abi.CallCodec.readValue(
+                              cpu.memory(),
+                              boot.inputBuffer(cpu.vcpuId()),
+                              boot.callBufferLength()));
               cpu.hlt();
             });
     try (SampleHarness h = new SampleHarness(raw, "raw", 1, TIMEOUT, VIRTUAL, Map.of())) {
       assertThat(h.vm.run(0, Vm.Entry.BOOT, h.exits)).isEqualTo(new RunOutcome.Halted());
       assertThat(seen[0])
           .isEqualTo(
-              "error: malformed host call: call message longer than its buffer: expected at most"
+              "status 2: error: malformed host call: call message longer than its buffer: expected"
+                  + " at most"
                   + " 16380 bytes, found 2147483647");
       assertThat(h.hostCalls.errorCount()).isEqualTo(1);
       assertThat(h.hostCallLog).singleElement().asString().startsWith("0 <malformed> true ");
