@@ -186,7 +186,7 @@ final class RunCommand implements Callable<Integer> {
               .setHostPrint(text -> printGuestOutput(err, text))
               .setLogListener((vcpu, level, text) -> printGuestLog(err, vcpu, level, text));
       if (output != null) {
-        writer = TraceFileWriter.create(output, "guesttrace run");
+        writer = TraceFileWriter.create(output, "guesttrace run").closeOnShutdown();
         run.setSink(writer);
       }
       if (dumpMemory != null) {

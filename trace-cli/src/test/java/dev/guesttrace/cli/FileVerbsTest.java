@@ -121,6 +121,8 @@ class FileVerbsTest {
     assertThat(info.out().lines().filter(l -> l.startsWith("file ")))
         .singleElement()
         .satisfies(l -> assertThat(l).startsWith("file         trace file cut short at byte "));
+    assertThat(info.out())
+        .contains("lost         unknown: the file has no end (the run was cut short), it holds ");
   }
 
   @Test

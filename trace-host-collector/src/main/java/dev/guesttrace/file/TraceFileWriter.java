@@ -69,6 +69,11 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   private TraceHeader header;
   private IOException error;
   private boolean closed;
+  private boolean interrupted;
+  private Thread shutdownHook;
+
+  /** How the outcome of a run whose host process was stopped before it finished begins. */
+  public static final String INTERRUPTED = "interrupted";
 
   /**
    * Writes to {@code out}, which this writer closes.
@@ -139,17 +144,20 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   }
 
   /** Records written so far. */
-  public long recordsWritten() {
+  public synchronized long recordsWritten() {
     return records;
   }
 
   /** The first I/O error, if writing stopped because of one. */
-  public Optional<IOException> error() {
+  public synchronized Optional<IOException> error() {
     return Optional.ofNullable(error);
   }
 
   @Override
-  public void onHeader(TraceHeader h) {
+  public synchronized void onHeader(TraceHeader h) {
+    if (closed) {
+      return; // interrupted: the file already has its end
+    }
     this.header = h;
     if (error != null) {
       return;
@@ -185,12 +193,18 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   }
 
   @Override
-  public void onName(int vcpu, int nameId, String name) {
+  public synchronized void onName(int vcpu, int nameId, String name) {
+    if (closed) {
+      return; // interrupted: the file already has its end
+    }
     names.addNames(Name.newBuilder().setVcpu(vcpu).setId(nameId).setName(name));
   }
 
   @Override
-  public void onRecords(RecordBatch batch) {
+  public synchronized void onRecords(RecordBatch batch) {
+    if (closed) {
+      return; // interrupted: the file already has its end
+    }
     int n = batch.size();
     if (n == 0) {
       return;
@@ -235,7 +249,10 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   }
 
   @Override
-  public void onCalibration(CalibrationPair pair) {
+  public synchronized void onCalibration(CalibrationPair pair) {
+    if (closed) {
+      return; // interrupted: the file already has its end
+    }
     pairs
         .addVcpu(pair.vcpu())
         .addGuestTsc(pair.guestTscTicks())
@@ -248,7 +265,10 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   }
 
   @Override
-  public void onHostSpan(HostSpan span) {
+  public synchronized void onHostSpan(HostSpan span) {
+    if (closed) {
+      return; // interrupted: the file already has its end
+    }
     spans.addSpans(
         dev.guesttrace.file.proto.HostSpan.newBuilder()
             .setVcpu(span.vcpu())
@@ -263,13 +283,19 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   }
 
   @Override
-  public void onDiagnostic(Diagnostic diagnostic) {
+  public synchronized void onDiagnostic(Diagnostic diagnostic) {
+    if (closed) {
+      return; // interrupted: the file already has its end
+    }
     writePending();
     write(Chunk.newBuilder().setDiagnostic(diagnostic(diagnostic)).build(), true);
   }
 
   @Override
-  public void onFinish(TraceEnd end) {
+  public synchronized void onFinish(TraceEnd end) {
+    if (closed) {
+      return; // interrupted: the file already has its end
+    }
     writePending();
     if (header != null) {
       TscCalibration fitted =
@@ -316,8 +342,12 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
    * @throws IOException the first I/O error met while writing, if any
    */
   @Override
-  public void close() throws IOException {
+  public synchronized void close() throws IOException {
+    removeShutdownHook();
     if (closed) {
+      if (error != null && !interrupted) {
+        throw error;
+      }
       return;
     }
     closed = true;
@@ -331,6 +361,80 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
     }
     if (error != null) {
       throw error;
+    }
+  }
+
+  /**
+   * Closes the file with an {@link #INTERRUPTED} end if the JVM shuts down before {@link #close()}
+   * (SIGTERM, SIGINT, {@code System.exit}): the file then says the run did not finish and how many
+   * records it holds, instead of ending mid-run with no end at all. {@link #close()} removes the
+   * hook.
+   *
+   * @return this writer
+   */
+  public synchronized TraceFileWriter closeOnShutdown() {
+    if (shutdownHook == null && !closed) {
+      shutdownHook = new Thread(() -> interrupt("the host process was stopped"), "gtrace-close");
+      Runtime.getRuntime().addShutdownHook(shutdownHook);
+    }
+    return this;
+  }
+
+  /**
+   * Ends the file now, from any thread, with an {@link #INTERRUPTED} outcome: what is pending, the
+   * fitted clock, and an end chunk that counts the records written; later sink calls are ignored.
+   * Records the guest wrote that the collector had not yet collected are not in the file, so a
+   * reader reports the losses as unknown rather than none.
+   *
+   * @param why what stopped the run, e.g. {@code the host process was stopped}
+   */
+  public synchronized void interrupt(String why) {
+    if (closed) {
+      return;
+    }
+    if (header != null) {
+      writePending();
+      write(Chunk.newBuilder().setClock(clock(fit())).build(), false);
+      write(
+          Chunk.newBuilder()
+              .setEnd(
+                  End.newBuilder()
+                      .setOutcome(
+                          INTERRUPTED
+                              + ": "
+                              + why
+                              + " before the run finished; records not yet collected from the"
+                              + " guest are not in the file")
+                      .setFailed(true)
+                      .setEndMonotonicNanos(System.nanoTime())
+                      .setLosses(Losses.getDefaultInstance())
+                      .setRecordsWritten(records))
+              .build(),
+          true);
+    }
+    interrupted = true;
+    closed = true;
+    try {
+      out.close();
+    } catch (IOException e) {
+      if (error == null) {
+        error = e;
+      }
+    }
+  }
+
+  private TscCalibration fit() {
+    return TscCalibration.fit(allPairs, header.invariantTsc(), header.kvmTscKhz());
+  }
+
+  private void removeShutdownHook() {
+    if (shutdownHook != null && Thread.currentThread() != shutdownHook) {
+      try {
+        Runtime.getRuntime().removeShutdownHook(shutdownHook);
+      } catch (IllegalStateException e) {
+        // Shutting down already: the hook runs and finds the file closed.
+      }
+      shutdownHook = null;
     }
   }
 

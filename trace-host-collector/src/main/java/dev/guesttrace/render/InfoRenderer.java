@@ -6,6 +6,7 @@ import dev.guesttrace.collect.ExitProfileRow;
 import dev.guesttrace.collect.LossCounters;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.collect.TraceHeader;
+import dev.guesttrace.file.TraceFileWriter;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.util.List;
@@ -106,8 +107,7 @@ public final class InfoRenderer {
       out.printf("             warning: %s%n", warning);
     }
     out.printf("records      %d%n", data.recordCount());
-    LossCounters l = data.losses();
-    out.printf("lost         %s%n", losses(l));
+    out.printf("lost         %s%n", losses(data));
     List<Diagnostic> diagnostics = new java.util.ArrayList<>(data.diagnostics());
     diagnostics.addAll(treeDiagnostics);
     out.printf("diagnostics  %s%n", diagnostics.isEmpty() ? "none" : diagnostics.size() + " kinds");
@@ -121,6 +121,27 @@ public final class InfoRenderer {
     }
     exits(data.exitProfile(), out);
     out.flush();
+  }
+
+  /**
+   * Losses of a trace in one line. Never {@code none} when the run did not finish: a file with no
+   * end (cut short) or an interrupted run cannot know what the guest wrote after the last record
+   * collected, so the losses are unknown, with what is known after them.
+   */
+  public static String losses(TraceData data) {
+    String counted = losses(data.losses());
+    if (data.end().isEmpty()) {
+      return "unknown: the file has no end (the run was cut short), it holds "
+          + data.recordCount()
+          + " records";
+    }
+    if (data.outcome().startsWith(TraceFileWriter.INTERRUPTED)) {
+      return "unknown: the run was interrupted, the file holds "
+          + data.recordCount()
+          + " records"
+          + (data.losses().total() > 0 ? "; counted before: " + counted : "");
+    }
+    return counted;
   }
 
   /** Losses in one line: {@code none}, or the total and each non-zero cause. */
