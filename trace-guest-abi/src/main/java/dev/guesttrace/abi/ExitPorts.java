@@ -14,6 +14,8 @@ package dev.guesttrace.abi;
  *   <tr><th>port</th><th>EAX (OUT value)</th><th>RDI</th><th>RSI</th><th>RCX</th></tr>
  *   <tr><td>TRACE</td><td>{@link #TRACE_OP_REGISTER}</td><td>region address</td>
  *       <td>region length</td><td>guest TSC</td></tr>
+ *   <tr><td colspan="5">on resume from REGISTER, RAX holds the status
+ *       ({@link #REGISTER_ACCEPTED} or a {@code REGISTER_REFUSED_*} code)</td></tr>
  *   <tr><td>TRACE</td><td>{@link #TRACE_OP_FLUSH}</td><td>region address</td><td>-</td>
  *       <td>guest TSC</td></tr>
  *   <tr><td>HOST_CALL</td><td>0</td><td>-</td><td>-</td><td>guest TSC</td></tr>
@@ -45,6 +47,37 @@ public final class ExitPorts {
 
   /** OUT value on {@link #TRACE}: records up to the header's write sequence are ready. */
   public static final int TRACE_OP_FLUSH = 2;
+
+  /**
+   * REGISTER status, in {@code RAX} when the guest resumes from {@link #TRACE_OP_REGISTER}: the
+   * host accepted the region and will read it. docs/abi.md, "REGISTER status".
+   */
+  public static final int REGISTER_ACCEPTED = 0;
+
+  /**
+   * REGISTER status: {@code RAX} still holds the OUT value ({@link #TRACE_OP_REGISTER}): the host
+   * did not answer (a host older than the status, or a VMM that does not pass it on). The guest
+   * cannot tell whether its region is read; it should trace as if accepted.
+   */
+  public static final int REGISTER_NO_ANSWER = TRACE_OP_REGISTER;
+
+  /** REGISTER status: refused, the run's tracing mode is {@code off}; counted by the host. */
+  public static final int REGISTER_REFUSED_TRACING_OFF = 2;
+
+  /** REGISTER status: refused, the region (RDI, RSI) is not inside guest memory or too short. */
+  public static final int REGISTER_REFUSED_OUTSIDE_MEMORY = 3;
+
+  /** REGISTER status: refused, the region's magic is not {@code GTRC}. */
+  public static final int REGISTER_REFUSED_BAD_MAGIC = 4;
+
+  /** REGISTER status: refused, the region's ABI version is one the host cannot read. */
+  public static final int REGISTER_REFUSED_ABI_INCOMPATIBLE = 5;
+
+  /** REGISTER status: refused, header length, record length, capacity or mode out of the ABI. */
+  public static final int REGISTER_REFUSED_BAD_HEADER = 6;
+
+  /** REGISTER status: refused, the registering vCPU is not one of the VM's. */
+  public static final int REGISTER_REFUSED_VCPU = 7;
 
   /** Log levels, as in the OUT value on {@link #LOG}. */
   public static final int LOG_ERROR = 1;
