@@ -1,19 +1,17 @@
 package dev.guesttrace.benchmarks;
 
-import dev.guesttrace.abi.AbiVersion;
 import dev.guesttrace.abi.CallCodec.FunctionCall;
 import dev.guesttrace.abi.ExitPorts;
 import dev.guesttrace.abi.GuestLayout;
-import dev.guesttrace.collect.HostSpan;
-import dev.guesttrace.collect.TraceCollector;
-import dev.guesttrace.collect.TraceHeader;
-import dev.guesttrace.collect.TraceSinks;
 import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.guest.GuestProgram;
 import dev.guesttrace.guest.GuestRuntime;
+import dev.guesttrace.host.GuestTracer;
+import dev.guesttrace.host.TraceMode;
+import dev.guesttrace.host.VcpuTracer;
+import dev.guesttrace.run.TracedExits;
 import dev.guesttrace.samples.Guest02Fib;
 import dev.guesttrace.samples.SampleGuests;
-import dev.guesttrace.span.SpanKind;
 import dev.guesttrace.vm.ExitDispatcher;
 import dev.guesttrace.vm.GuestMemoryLayout;
 import dev.guesttrace.vm.GuestSource;
@@ -101,8 +99,8 @@ public class GuestCallBenchmark {
 
     Vm vm;
     GuestCalls calls;
-    ExitDispatcher dispatcher;
-    TraceCollector collector;
+    TracedExits[] exits;
+    GuestTracer tracer;
     FunctionCall call;
     final AtomicInteger nextSeat = new AtomicInteger();
 
@@ -130,25 +128,37 @@ public class GuestCallBenchmark {
                       new VmConfig.TscConfig(0, 0, 1_000_000, VmConfig.TscSource.HARDWARE)),
                   new GuestSource.Java(program.name(), GuestRuntime.image(program)));
       boot.write(vm.memory());
-      collector =
-          TraceCollector.builder(TraceSinks.discard()).setMaxRecords(Long.MAX_VALUE).build();
-      collector.start(header(mode, vcpus, ringBytes));
-      dispatcher =
+      try {
+        tracer =
+            GuestTracer.builder(vm.memory(), vcpus)
+                .setBackend("emulated")
+                .setGuestName("fib")
+                .setMode(TraceMode.valueOf(mode.toUpperCase(java.util.Locale.ROOT)))
+                .setRingBytes(ringBytes)
+                .setMaxRecords(Long.MAX_VALUE)
+                .setKeepInMemory(false)
+                .build();
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException(e);
+      }
+      ExitDispatcher vmmPorts =
           new ExitDispatcher()
-              .register(ExitPorts.TRACE, collector)
               .register(
                   ExitPorts.HOST_CALL, new HostCallHandler(boot, HostFunctions.standard(s -> {})))
               .register(ExitPorts.LOG, new LogHandler(boot, (vcpu, level, text) -> {}))
-              .register(ExitPorts.ABORT, new AbortHandler(boot, abort -> {}))
-              .addListener(collector);
+              .register(ExitPorts.ABORT, new AbortHandler(boot, abort -> {}));
+      exits = new TracedExits[vcpus];
+      for (int v = 0; v < vcpus; v++) {
+        exits[v] = new TracedExits(tracer.vcpu(v), vmmPorts);
+      }
       calls = new GuestCalls(vm, boot);
       call = new FunctionCall(Guest02Fib.FIB, List.of((long) n));
       for (int v = 0; v < vcpus; v++) {
-        RunOutcome booted = vm.run(v, Vm.Entry.BOOT, dispatcher);
+        RunOutcome booted = vm.run(v, Vm.Entry.BOOT, exits[v]);
         if (!(booted instanceof RunOutcome.Halted)) {
           throw new IllegalStateException("boot of vCPU " + v + ": " + booted);
         }
-        collector.drain(v, vm.memory());
+        tracer.vcpu(v).onHalt();
       }
     }
 
@@ -177,34 +187,13 @@ public class GuestCallBenchmark {
   @Benchmark
   public Object guestCall(Machine m, Seat seat) {
     long start = System.nanoTime();
-    GuestCallResult result = m.calls.call(seat.vcpu, m.call, m.dispatcher);
-    m.collector.drain(seat.vcpu, m.vm.memory());
-    m.collector.hostSpan(
-        new HostSpan(
-            seat.vcpu, SpanKind.HOST_GUEST_CALL, Guest02Fib.FIB, start, System.nanoTime()));
+    GuestCallResult result = m.calls.call(seat.vcpu, m.call, m.exits[seat.vcpu]);
+    VcpuTracer tracer = m.tracer.vcpu(seat.vcpu);
+    tracer.onHalt();
+    tracer.recordGuestCall(Guest02Fib.FIB, start, System.nanoTime());
     if (!result.ok()) {
       throw new IllegalStateException("guest call failed: " + result.error());
     }
     return result.value();
-  }
-
-  private static TraceHeader header(String mode, int vcpus, int ringBytes) {
-    return new TraceHeader(
-        "fib",
-        "emulated",
-        vcpus,
-        mode,
-        ringBytes,
-        List.of(),
-        0,
-        System.nanoTime(),
-        "bench",
-        "bench",
-        "bench",
-        "amd64",
-        "bench",
-        true,
-        0,
-        AbiVersion.CURRENT.toString());
   }
 }

@@ -293,7 +293,14 @@ public class HostDecodeBenchmark {
     public void out(int port, int value) {
       if (port == ExitPorts.TRACE && value == ExitPorts.TRACE_OP_REGISTER) {
         for (TraceCollector c : collectors) {
-          c.handle(this, value);
+          c.onOut(
+              0,
+              memory,
+              port,
+              value,
+              registers[Register.RDI.ordinal()],
+              registers[Register.RSI.ordinal()],
+              registers[Register.RCX.ordinal()]);
         }
       }
     }

@@ -32,6 +32,9 @@ public final class Diagnostics {
   /** A name longer than {@code NAME_MAX_BYTES}; the table is not read further. */
   public static final String NAME_TOO_LONG = "name_too_long";
 
+  /** A REGISTER in a run whose tracing mode is {@code off}: refused. */
+  public static final String TRACING_OFF = "register_tracing_off";
+
   /** A FLUSH from a vCPU that registered no valid region, or naming another region. */
   public static final String UNREGISTERED_FLUSH = "unregistered_flush";
 

@@ -46,7 +46,7 @@ final class NameTableReader {
    *
    * @return the id of the first new name; {@code knownCount() + 1} if none
    */
-  int refresh(MemorySegment memory, TraceCollector report, int vcpu) {
+  int refresh(MemorySegment memory, Reporter report, int vcpu) {
     int first = names.size() + 1;
     if (broken) {
       return first;
@@ -56,7 +56,7 @@ final class NameTableReader {
     if (published > NameTableDescriptor.MAX_NAMES) {
       if (!countCapped) {
         countCapped = true;
-        report.diagnostic(
+        report.report(
             Diagnostics.BAD_NAME_TABLE,
             vcpu,
             "name table count above the limit: nameCount="
@@ -74,7 +74,7 @@ final class NameTableReader {
       int bytes = Short.toUnsignedInt(memory.get(U16, address + walkOffset));
       if (bytes > NameTableDescriptor.NAME_MAX_BYTES) {
         broken = true;
-        report.diagnostic(
+        report.report(
             Diagnostics.NAME_TOO_LONG,
             vcpu,
             "name "
@@ -98,9 +98,9 @@ final class NameTableReader {
     return first;
   }
 
-  private void brokenAt(TraceCollector report, int vcpu, String what) {
+  private void brokenAt(Reporter report, int vcpu, String what) {
     broken = true;
-    report.diagnostic(
+    report.report(
         Diagnostics.BAD_NAME_TABLE,
         vcpu,
         what + ": tableLength=" + length + " offset=" + walkOffset);

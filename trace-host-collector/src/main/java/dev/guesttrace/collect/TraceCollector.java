@@ -1,66 +1,38 @@
 package dev.guesttrace.collect;
 
-import static dev.guesttrace.abi.TraceRecordDescriptor.CONTINUATION_PAYLOAD_BYTES;
-import static dev.guesttrace.abi.TraceRecordDescriptor.CONTINUATION_PAYLOAD_OFFSET;
-import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_INLINE_BYTES;
-import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_INLINE_OFFSET;
-import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_MAX_BYTES;
-import static dev.guesttrace.abi.TraceRecordDescriptor.RECORD_SHIFT;
-
-import dev.guesttrace.abi.AbiVersion;
 import dev.guesttrace.abi.ExitPorts;
-import dev.guesttrace.abi.NameTableDescriptor;
-import dev.guesttrace.abi.RecordKind;
-import dev.guesttrace.abi.Register;
-import dev.guesttrace.abi.TraceRecordDescriptor;
-import dev.guesttrace.abi.TraceRegionDescriptor;
-import dev.guesttrace.vm.ExitHandler;
-import dev.guesttrace.vm.ExitListener;
-import dev.guesttrace.vm.PortHandler;
-import dev.guesttrace.vm.VcpuState;
+import dev.guesttrace.span.SpanKind;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.LongSupplier;
 
 /**
- * The host side of the guest trace rings: registers each vCPU's region, drains it at every exit,
- * recovers what is left at the end, and streams decoded records, names, calibration pairs and
- * diagnostics to a {@link TraceSink}.
+ * The host side of the guest trace rings: registers each vCPU's region, copies what the guest
+ * published at every exit, recovers what is left at the end, and streams decoded records, names,
+ * calibration pairs, host spans and diagnostics to a {@link TraceSink}.
  *
- * <p>The guest is untrusted. Registration validates the region once (inside guest memory, magic,
- * ABI version, lengths, capacity, mode, vCPU id, name table) and copies what the host needs;
- * afterwards the host trusts only its copy and its own read cursor. Every read is bounds-checked,
- * every anomaly becomes a counted {@link Diagnostic}, every record that does not make it into the
- * trace is counted in {@link LossCounters}, and the records kept per run are capped by a quota.
+ * <p>Four parts, each small enough to hold in mind:
  *
- * <p>Wiring (the exit dispatcher calls these on the vCPU's thread, with the vCPU paused):
+ * <ul>
+ *   <li>{@link RegionRegistrar}: judges a REGISTER once (inside guest memory, magic, ABI version,
+ *       lengths, capacity, mode, vCPU id, name table) and answers the guest with a status;
+ *   <li>{@link RingReader}, one per vCPU: the host's own cursor; at an exit it copies the new slots
+ *       out of guest memory ({@link SlotCopy}) and reads new names, nothing more;
+ *   <li>{@link RecordDecoder}: copied slots to records, every anomaly a counted {@link Diagnostic},
+ *       every record that does not make it counted in {@link LossCounters}, a per-run quota;
+ *   <li>{@link SinkSide}: the one door to the sink, which therefore sees one call at a time.
+ * </ul>
  *
- * <pre>{@code
- * TraceCollector collector = TraceCollector.builder(sink).build();
- * collector.start(header);
- * exits.addListener(collector)                      // every exit: calibration pair + drain
- *     .register(ExitPorts.TRACE, collector);          // register / flush
- * // the host measured something:
- * collector.hostSpan(new HostSpan(...));
- * // the run is over (halt, abort, fault, timeout):
- * collector.finish(vm.memory(), "halted", false, exitProfile.rows());
- * }</pre>
+ * <p>The guest is untrusted: after registration the host trusts only its copy of the region's place
+ * and its own cursor; every read is bounds-checked.
  *
- * <p>Thread-safe: vCPU threads may call it at once; calls are serialized, so the sink sees one
- * thread at a time.
+ * <p>Thread-safe: each vCPU's exits may come on its own thread; a vCPU's exits must not overlap.
+ * The public host API ({@code dev.guesttrace.host}) is how a VMM drives it.
  */
-public final class TraceCollector implements ExitListener, PortHandler {
+public final class TraceCollector {
   /** Records kept per run unless {@link Builder#setMaxRecords} says otherwise (~230 MB). */
   public static final long DEFAULT_MAX_RECORDS = 8_000_000;
 
@@ -74,39 +46,30 @@ public final class TraceCollector implements ExitListener, PortHandler {
   /** Records per batch handed to the sink unless {@link Builder#setBatchRecords} says otherwise. */
   public static final int DEFAULT_BATCH_RECORDS = 4096;
 
-  private static final ValueLayout.OfLong U64 =
-      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-  private static final ValueLayout.OfInt U32 =
-      ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-  private static final ValueLayout.OfShort U16 =
-      ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  /** What {@link #onOut} returns for an exit that is not a REGISTER. */
+  public static final int NOT_REGISTER = -1;
 
-  private final TraceSink sink;
   private final long maxRecords;
+  private final int batchRecords;
   private final LongSupplier clock;
-  private final RecordBatch batch;
-  private final Diagnostics diagnostics = new Diagnostics();
-  private final Map<Integer, Ring> rings = new HashMap<>();
-  private final Map<Long, NameTableReader> tables = new HashMap<>();
-  private final Map<Integer, long[]> pairsSeen = new HashMap<>();
-  private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
-  private int vcpuCount;
-  private boolean started;
+  private final SinkSide sinkSide;
+  private final Reporter report;
+  private RegionRegistrar registrar;
+  private AtomicReferenceArray<RingReader> rings;
+  private long[] pairsSeen;
+  private boolean tracingOff;
+  private volatile boolean started;
   private boolean finished;
-  private long keptRecords;
-  private long[] keptByVcpu = new long[8];
-  private long chargedSlots;
-  private long flightOverwritten;
-  private long streamOverrun;
-  private long undecodable;
-  private long quotaDropped;
-  private String refusal;
+
+  /** Counted by rings a re-registration retired: overwritten, overrun, guest-dropped. */
+  private final long[] retired = new long[3];
 
   private TraceCollector(Builder b) {
-    this.sink = b.sink;
     this.maxRecords = b.maxRecords;
+    this.batchRecords = b.batchRecords;
     this.clock = b.clock;
-    this.batch = new RecordBatch(b.batchRecords);
+    this.sinkSide = new SinkSide(b.sink);
+    this.report = new Reporter(sinkSide::diagnostic);
   }
 
   /** A builder for a collector that streams into {@code sink}. */
@@ -115,7 +78,8 @@ public final class TraceCollector implements ExitListener, PortHandler {
   }
 
   /**
-   * Starts the trace: passes the header to the sink. Call once, before any exit.
+   * Starts the trace: passes the header to the sink. Call once, before any exit. A header whose
+   * mode is {@code off} makes every REGISTER a counted refusal.
    *
    * @throws IllegalStateException if already started
    */
@@ -124,110 +88,158 @@ public final class TraceCollector implements ExitListener, PortHandler {
     if (started) {
       throw new IllegalStateException("collector already started");
     }
+    int vcpus = header.vcpuCount();
+    registrar = new RegionRegistrar(vcpus, report);
+    rings = new AtomicReferenceArray<>(vcpus);
+    pairsSeen = new long[vcpus];
+    tracingOff = header.mode().equals("off");
+    sinkSide.start(
+        header, new RecordDecoder(vcpus, maxRecords, batchRecords, report, sinkSide::records));
     started = true;
-    vcpuCount = header.vcpuCount();
-    sink.onHeader(header);
   }
 
   /**
-   * Sees every OUT exit before its handler ({@link ExitListener}), with the host time taken now
-   * from the collector's clock. See {@link #onExit(VcpuState, int, int, long)}.
+   * An OUT exit of {@code vcpu}, with the host time taken now from the collector's clock. See
+   * {@link #onOut(int, MemorySegment, int, int, long, long, long, long)}.
    */
-  @Override
-  public void onExit(VcpuState vcpu, int port, int value) {
-    onExit(vcpu, port, value, clock.getAsLong());
+  public int onOut(
+      int vcpu, MemorySegment memory, int port, int value, long rdi, long rsi, long rcx) {
+    return onOut(vcpu, memory, port, value, rdi, rsi, rcx, clock.getAsLong());
   }
 
   /**
-   * Sees an OUT exit before its handler: on every guesttrace port, a calibration pair from the
-   * guest TSC in {@code RCX}; on every port but {@link ExitPorts#TRACE} (whose operations {@link
-   * #handle} carries out), a drain of the vCPU's ring, so records reach the host without extra
-   * exits and without duplicates.
+   * An OUT exit of {@code vcpu}, the vCPU paused: on every guesttrace port a calibration pair from
+   * the guest TSC in {@code rcx}; on {@link ExitPorts#TRACE} the operation ({@link
+   * ExitPorts#TRACE_OP_REGISTER} registers the region at {@code rdi}, {@code rsi} bytes; {@link
+   * ExitPorts#TRACE_OP_FLUSH} copies the ring); on every other port a copy of the ring too, so
+   * records reach the host without extra exits and without duplicates.
    *
-   * @param vcpu the paused vCPU
-   * @param port the OUT port
-   * @param value the OUT value (EAX)
    * @param hostNanos {@link System#nanoTime()} when the exit was seen
+   * @return for a REGISTER the status the guest must find in RAX ({@code ExitPorts.REGISTER_*}),
+   *     else {@link #NOT_REGISTER}
    */
-  public synchronized void onExit(VcpuState vcpu, int port, int value, long hostNanos) {
+  public int onOut(
+      int vcpu,
+      MemorySegment memory,
+      int port,
+      int value,
+      long rdi,
+      long rsi,
+      long rcx,
+      long hostNanos) {
     requireStarted();
-    int id = vcpu.vcpuId();
     if (isGuesttracePort(port)) {
-      calibrationPair(id, vcpu.register(Register.RCX), hostNanos);
+      calibrationPair(new CalibrationPair(vcpu, rcx, hostNanos));
     }
     if (port != ExitPorts.TRACE) {
-      drain(id, vcpu.memory());
+      drain(vcpu, memory);
+      return NOT_REGISTER;
     }
-  }
-
-  /**
-   * The {@link ExitPorts#TRACE} port's handler ({@link PortHandler}): {@link
-   * ExitPorts#TRACE_OP_REGISTER} validates and registers the region at {@code RDI} ({@code RSI}
-   * bytes); {@link ExitPorts#TRACE_OP_FLUSH} drains the ring. A refused registration leaves the
-   * vCPU with the ring it had, if any, else untraced (see {@link #refusal()}); the guest always
-   * resumes.
-   */
-  @Override
-  public synchronized ExitHandler.ExitAction handle(VcpuState vcpu, int op) {
-    requireStarted();
-    onTraceOp(vcpu, op);
-    return ExitHandler.ExitAction.RESUME;
+    switch (value) {
+      case ExitPorts.TRACE_OP_REGISTER -> {
+        return register(vcpu, memory, rdi, rsi);
+      }
+      case ExitPorts.TRACE_OP_FLUSH -> {
+        RingReader ring = ring(vcpu);
+        if (ring == null) {
+          report.report(
+              Diagnostics.UNREGISTERED_FLUSH,
+              vcpu,
+              "flush from vCPU "
+                  + vcpu
+                  + " without a registered region: regionAddress="
+                  + Reporter.hex(rdi));
+        } else {
+          if (rdi != ring.address) {
+            report.report(
+                Diagnostics.UNREGISTERED_FLUSH,
+                vcpu,
+                "flush names another region: regionAddress="
+                    + Reporter.hex(rdi)
+                    + " registered="
+                    + Reporter.hex(ring.address));
+          }
+          ring.copy(memory, report, sinkSide);
+        }
+      }
+      default -> {
+        report.report(
+            Diagnostics.UNKNOWN_TRACE_OP, vcpu, "unknown trace port operation: op=" + value);
+        drain(vcpu, memory);
+      }
+    }
+    return NOT_REGISTER;
   }
 
   /**
    * Records a calibration pair and passes it to the sink (thinned beyond {@link
-   * #PAIRS_BEFORE_THINNING} per vCPU).
+   * #PAIRS_BEFORE_THINNING} per vCPU and source). Pairs of a vCPU outside the VM are ignored.
    */
-  public synchronized void calibrationPair(int vcpu, long guestTscTicks, long hostNanos) {
+  public void calibrationPair(CalibrationPair pair) {
     requireStarted();
-    if (vcpu < 0 || vcpu >= vcpuCount) {
+    int vcpu = pair.vcpu();
+    if (vcpu < 0 || vcpu >= pairsSeen.length) {
       return;
     }
-    long seen = pairsSeen.computeIfAbsent(vcpu, v -> new long[1])[0]++;
+    long seen = pairsSeen[vcpu]++;
     if (seen >= PAIRS_BEFORE_THINNING) {
       long stride = Long.highestOneBit(seen / PAIRS_BEFORE_THINNING) * 2;
       if ((seen & (stride - 1)) != 0) {
         return;
       }
     }
-    sink.onCalibration(new CalibrationPair(vcpu, guestTscTicks, hostNanos));
+    sinkSide.pair(pair);
+  }
+
+  /** A guest-supplied pair ({@link CalibrationPair.Source#GUEST_EXIT}). */
+  public void calibrationPair(int vcpu, long guestTscTicks, long hostNanos) {
+    calibrationPair(new CalibrationPair(vcpu, guestTscTicks, hostNanos));
   }
 
   /**
-   * Reads every record the vCPU's guest published since the last drain, up to the header's write
-   * sequence. A no-op for a vCPU without a valid region.
+   * Copies every record the vCPU's guest published since the last drain, up to the header's write
+   * sequence. A no-op for a vCPU without a valid region. At the end of a run (halt, abort, fault,
+   * timeout) the same call recovers what the guest wrote but never flushed; in flight mode it reads
+   * the last {@code capacity} records and counts the overwritten ones.
    */
-  public synchronized void drain(int vcpu, MemorySegment memory) {
+  public void drain(int vcpu, MemorySegment memory) {
     requireStarted();
-    Ring ring = rings.get(vcpu);
+    RingReader ring = ring(vcpu);
     if (ring != null) {
-      drainRing(ring, memory);
+      ring.copy(memory, report, sinkSide);
     }
   }
 
-  /**
-   * The last drain of a vCPU (at halt, abort, fault or timeout): recovers records the guest wrote
-   * but never flushed; in flight mode reads the last {@code capacity} records and counts the
-   * overwritten ones. Same bounds and the same cursor as {@link #drain}: nothing is read twice.
-   */
-  public synchronized void finalDrain(int vcpu, MemorySegment memory) {
+  /** Same as {@link #drain}: the last drain of a vCPU. */
+  public void finalDrain(int vcpu, MemorySegment memory) {
     drain(vcpu, memory);
   }
 
   /** Passes a span the host measured to the sink. */
-  public synchronized void hostSpan(HostSpan span) {
+  public void hostSpan(HostSpan span) {
     requireStarted();
-    sink.onHostSpan(Objects.requireNonNull(span, "span"));
+    sinkSide.hostSpan(Objects.requireNonNull(span, "span"));
+  }
+
+  /**
+   * A span of host work done during {@code vcpu}'s current exit (a host call, a trace exit): its
+   * record position is the count of the vCPU's records kept up to this exit, so that the tree nests
+   * it exactly inside the guest span that made the exit ({@link HostSpan#recordPosition}).
+   */
+  public void hostSpanAtExit(
+      int vcpu, SpanKind kind, String name, long startHostNanos, long endHostNanos) {
+    requireStarted();
+    sinkSide.hostSpanAtExit(vcpu, kind, name, startHostNanos, endHostNanos);
   }
 
   /**
    * Ends the trace: a final drain of every registered vCPU, then the end with the outcome, the
-   * losses, the diagnostics and the exit profile. Call once.
+   * losses, the diagnostics and the exit profile. Call once, when no vCPU runs any more.
    *
    * @param memory guest memory (still mapped)
    * @param outcome one line, e.g. {@code halted}
    * @param failed whether the run failed (abort, fault, timeout)
-   * @param exitProfile VM exits by reason and port ({@link ExitProfileRow#of})
+   * @param exitProfile VM exits by reason and port
    */
   public synchronized void finish(
       MemorySegment memory, String outcome, boolean failed, List<ExitProfileRow> exitProfile) {
@@ -235,28 +247,45 @@ public final class TraceCollector implements ExitListener, PortHandler {
     if (finished) {
       throw new IllegalStateException("collector already finished");
     }
-    for (Ring ring : rings.values()) {
-      drainRing(ring, memory);
+    for (int v = 0; v < rings.length(); v++) {
+      drain(v, memory);
     }
     finished = true;
-    sink.onFinish(
+    sinkSide.finish(
         new TraceEnd(
-            outcome, failed, clock.getAsLong(), losses(), diagnostics.snapshot(), exitProfile));
+            outcome,
+            failed,
+            clock.getAsLong(),
+            losses(),
+            report.diagnostics.snapshot(),
+            exitProfile));
   }
 
   /** Losses so far, by cause. */
-  public synchronized LossCounters losses() {
-    long guestDropped = 0;
-    for (Ring ring : rings.values()) {
-      guestDropped += ring.guestDropped;
+  public LossCounters losses() {
+    requireStarted();
+    long overwritten;
+    long overrun;
+    long guestDropped;
+    synchronized (retired) {
+      overwritten = retired[0];
+      overrun = retired[1];
+      guestDropped = retired[2];
     }
-    return new LossCounters(
-        flightOverwritten, streamOverrun, undecodable, quotaDropped, guestDropped);
+    for (int v = 0; v < rings.length(); v++) {
+      RingReader ring = rings.get(v);
+      if (ring != null) {
+        overwritten = Reporter.saturatedAdd(overwritten, ring.overwritten());
+        overrun = Reporter.saturatedAdd(overrun, ring.overrun());
+        guestDropped = Reporter.saturatedAdd(guestDropped, ring.guestDropped());
+      }
+    }
+    return sinkSide.losses(new LossCounters(overwritten, overrun, 0, 0, guestDropped));
   }
 
   /** Diagnostics so far, in order of first occurrence. */
   public List<Diagnostic> diagnostics() {
-    return diagnostics.snapshot();
+    return report.diagnostics.snapshot();
   }
 
   /**
@@ -264,21 +293,23 @@ public final class TraceCollector implements ExitListener, PortHandler {
    * TraceData#records}. Read at an exit, after the drain, it places host work among the guest's
    * records ({@link HostSpan#recordPosition}).
    */
-  public synchronized long recordCount(int vcpu) {
-    return vcpu >= 0 && vcpu < keptByVcpu.length ? keptByVcpu[vcpu] : 0;
+  public long recordCount(int vcpu) {
+    requireStarted();
+    return sinkSide.kept(vcpu);
   }
 
   /** Records kept so far, all vCPUs. */
-  public synchronized long recordCount() {
-    return keptRecords;
+  public long recordCount() {
+    requireStarted();
+    return sinkSide.kept();
   }
 
   /**
    * Why the first refused registration was refused, in one line (e.g. {@code trace ABI not
    * compatible: host=1.0.0 guest=2.0.0}); empty if none was refused. A run should report it.
    */
-  public synchronized Optional<String> refusal() {
-    return Optional.ofNullable(refusal);
+  public Optional<String> refusal() {
+    return registrar == null ? Optional.empty() : Optional.ofNullable(registrar.refusal());
   }
 
   /** Whether {@code port} is one of the ports whose OUT carries the guest TSC in RCX. */
@@ -291,600 +322,68 @@ public final class TraceCollector implements ExitListener, PortHandler {
 
   // ---------------------------------------------------------------------------------------------
 
-  private void onTraceOp(VcpuState vcpu, int op) {
-    int id = vcpu.vcpuId();
-    switch (op) {
-      case ExitPorts.TRACE_OP_REGISTER ->
-          register(id, vcpu.memory(), vcpu.register(Register.RDI), vcpu.register(Register.RSI));
-      case ExitPorts.TRACE_OP_FLUSH -> {
-        Ring ring = rings.get(id);
-        long address = vcpu.register(Register.RDI);
-        if (ring == null) {
-          diagnostic(
-              Diagnostics.UNREGISTERED_FLUSH,
-              id,
-              "flush from vCPU "
-                  + id
-                  + " without a registered region: regionAddress="
-                  + hex(address));
-        } else {
-          if (address != ring.address) {
-            diagnostic(
-                Diagnostics.UNREGISTERED_FLUSH,
-                id,
-                "flush names another region: regionAddress="
-                    + hex(address)
-                    + " registered="
-                    + hex(ring.address));
-          }
-          drainRing(ring, vcpu.memory());
-        }
-      }
-      default -> {
-        diagnostic(Diagnostics.UNKNOWN_TRACE_OP, id, "unknown trace port operation: op=" + op);
-        drain(id, vcpu.memory());
-      }
-    }
+  private RingReader ring(int vcpu) {
+    return vcpu >= 0 && vcpu < rings.length() ? rings.get(vcpu) : null;
   }
 
-  private void register(int vcpu, MemorySegment memory, long address, long length) {
-    Ring previous = rings.get(vcpu);
+  private int register(int vcpu, MemorySegment memory, long address, long length) {
+    if (tracingOff) {
+      return registrar.refuseTracingOff(vcpu, address).status();
+    }
+    RingReader previous = ring(vcpu);
     if (previous != null) {
       // A guest that registers again (a reboot, a new ring) keeps what the old ring held. A ring
       // elsewhere stays registered until the new one is accepted: a refused registration must not
       // make the host stop reading the ring the guest may still be writing (records lost
       // silently). The same region registered again is judged by its new header alone.
-      drainRing(previous, memory);
+      previous.copy(memory, report, sinkSide);
       if (previous.address == address) {
-        forget(vcpu, previous);
+        retire(vcpu, previous);
         previous = null;
       }
     }
-    if (vcpu < 0 || vcpu >= vcpuCount) {
-      refuse(Diagnostics.VCPU_MISMATCH, -1, "vCPU out of range: vcpu=" + vcpu);
-      return;
-    }
-    long memoryBytes = memory.byteSize();
-    if (!fits(address, length, memoryBytes) || length < TraceRegionDescriptor.HEADER_LENGTH) {
-      refuse(
-          Diagnostics.REGION_OUTSIDE_MEMORY,
-          vcpu,
-          "trace region outside guest memory: regionAddress="
-              + hex(address)
-              + " length="
-              + length
-              + " memoryBytes="
-              + memoryBytes);
-      return;
-    }
-    int magic = memory.get(U32, address + TraceRegionDescriptor.MAGIC_OFFSET);
-    if (magic != TraceRegionDescriptor.MAGIC) {
-      refuse(
-          Diagnostics.BAD_MAGIC,
-          vcpu,
-          String.format(
-              "trace region magic: expected 0x%08x, found 0x%08x",
-              TraceRegionDescriptor.MAGIC, magic));
-      return;
-    }
-    AbiVersion guestVersion =
-        AbiVersion.fromPacked(memory.get(U32, address + TraceRegionDescriptor.ABI_VERSION_OFFSET));
-    if (!AbiVersion.CURRENT.canRead(guestVersion)) {
-      refuse(
-          Diagnostics.ABI_INCOMPATIBLE,
-          vcpu,
-          AbiVersion.CURRENT.incompatibilityMessage(guestVersion));
-      return;
-    }
-    int headerLength =
-        Short.toUnsignedInt(memory.get(U16, address + TraceRegionDescriptor.HEADER_LENGTH_OFFSET));
-    int recordLength =
-        Short.toUnsignedInt(memory.get(U16, address + TraceRegionDescriptor.RECORD_LENGTH_OFFSET));
-    long capacity =
-        Integer.toUnsignedLong(memory.get(U32, address + TraceRegionDescriptor.CAPACITY_OFFSET));
-    int mode = memory.get(U32, address + TraceRegionDescriptor.MODE_OFFSET);
-    if (headerLength != TraceRegionDescriptor.HEADER_LENGTH
-        || recordLength != TraceRecordDescriptor.RECORD_LENGTH) {
-      refuse(
-          Diagnostics.BAD_REGION_HEADER,
-          vcpu,
-          "trace region lengths: expected headerLength=64 recordLength=32, found headerLength="
-              + headerLength
-              + " recordLength="
-              + recordLength);
-      return;
-    }
-    if (!TraceRegionDescriptor.isValidCapacity(capacity)) {
-      refuse(
-          Diagnostics.BAD_REGION_HEADER,
-          vcpu,
-          "trace region capacity must be a power of two in ["
-              + TraceRegionDescriptor.MIN_CAPACITY
-              + ", "
-              + TraceRegionDescriptor.MAX_CAPACITY
-              + "]: capacity="
-              + capacity);
-      return;
-    }
-    long regionLength = TraceRegionDescriptor.regionLength((int) capacity);
-    if (regionLength > length) {
-      refuse(
-          Diagnostics.REGION_OUTSIDE_MEMORY,
-          vcpu,
-          "trace region longer than registered: capacity="
-              + capacity
-              + " needs "
-              + regionLength
-              + " bytes, registered length="
-              + length);
-      return;
-    }
-    if (mode != TraceRegionDescriptor.MODE_STREAM && mode != TraceRegionDescriptor.MODE_FLIGHT) {
-      refuse(Diagnostics.BAD_REGION_HEADER, vcpu, "trace region mode unknown: mode=" + mode);
-      return;
-    }
-    int claimed = memory.get(U32, address + TraceRegionDescriptor.VCPU_ID_OFFSET);
-    if (claimed != vcpu) {
-      diagnostic(
-          Diagnostics.VCPU_MISMATCH,
-          vcpu,
-          "trace region claims vcpuId=" + claimed + ", registered by vCPU " + vcpu);
+    RegionRegistrar.Result result = registrar.register(vcpu, memory, address, length);
+    RingReader ring = result.ring();
+    if (ring == null) {
+      return result.status();
     }
     if (previous != null) {
-      forget(vcpu, previous);
+      retire(vcpu, previous);
     }
-    Ring ring = new Ring(vcpu, address, (int) capacity, mode);
-    // The cursor starts at 0, not at the guest's write sequence: records written before the
-    // registration exit are the guest's too, and a garbage sequence shows up as a counted jump.
-    long tableAddress = memory.get(U64, address + TraceRegionDescriptor.NAME_TABLE_ADDRESS_OFFSET);
-    long tableLength =
-        Integer.toUnsignedLong(
-            memory.get(U32, address + TraceRegionDescriptor.NAME_TABLE_LENGTH_OFFSET));
-    ring.table = Optional.ofNullable(nameTable(vcpu, memory, tableAddress, tableLength));
-    rings.put(vcpu, ring);
-    ring.table.ifPresent(
-        t -> {
-          for (int id = 1; id <= t.knownCount(); id++) {
-            sink.onName(vcpu, id, t.name(id));
-          }
-          t.vcpus.add(vcpu);
-          refreshNames(t, memory, vcpu);
-        });
-  }
-
-  private void forget(int vcpu, Ring ring) {
-    rings.remove(vcpu);
-    ring.table.ifPresent(t -> t.vcpus.remove(Integer.valueOf(vcpu)));
-  }
-
-  private NameTableReader nameTable(int vcpu, MemorySegment memory, long address, long length) {
-    if (address == 0 && length == 0) {
-      return null; // a guest without names: records carry id 0 only
-    }
-    if (length < NameTableDescriptor.HEADER_LENGTH
-        || length > NameTableDescriptor.MAX_TABLE_LENGTH
-        || !fits(address, length, memory.byteSize())) {
-      diagnostic(
-          Diagnostics.BAD_NAME_TABLE,
-          vcpu,
-          "name table outside guest memory or its limits: nameTableAddress="
-              + hex(address)
-              + " nameTableLength="
-              + length);
-      return null;
-    }
-    int magic = memory.get(U32, address + NameTableDescriptor.MAGIC_OFFSET);
-    if (magic != NameTableDescriptor.MAGIC) {
-      diagnostic(
-          Diagnostics.BAD_NAME_TABLE,
-          vcpu,
-          String.format(
-              "name table magic: expected 0x%08x, found 0x%08x", NameTableDescriptor.MAGIC, magic));
-      return null;
-    }
-    NameTableReader table = tables.get(address);
-    if (table != null && table.length != length) {
-      diagnostic(
-          Diagnostics.BAD_NAME_TABLE,
-          vcpu,
-          "name table registered again with another length: nameTableAddress="
-              + hex(address)
-              + " nameTableLength="
-              + length
-              + " before="
-              + table.length);
-      return null;
-    }
-    if (table == null) {
-      table = new NameTableReader(address, (int) length);
-      tables.put(address, table);
-    }
-    return table;
-  }
-
-  private void refreshNames(NameTableReader table, MemorySegment memory, int vcpu) {
-    if (!fits(table.address, table.length, memory.byteSize())) {
-      return;
-    }
-    int first = table.refresh(memory, this, vcpu);
-    for (int id = first; id <= table.knownCount(); id++) {
-      for (int v : table.vcpus) {
-        sink.onName(v, id, table.name(id));
-      }
-    }
-  }
-
-  private void drainRing(Ring ring, MemorySegment memory) {
-    long regionLength = TraceRegionDescriptor.regionLength(ring.capacity);
-    if (!fits(ring.address, regionLength, memory.byteSize())) {
-      return; // memory shrank under us: nothing is safe to read
-    }
-    long base = ring.address;
-    long written = memory.get(U64, base + TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET);
-    // Pairs with the guest's release fence before its store of the write sequence.
-    VarHandle.acquireFence();
-    long dropped = memory.get(U64, base + TraceRegionDescriptor.DROPPED_RECORDS_OFFSET);
-    if (dropped > ring.guestDropped) {
-      ring.guestDropped = dropped;
-    }
-    ring.table.ifPresent(t -> refreshNames(t, memory, ring.vcpu));
-    if (written == ring.cursor) {
-      return;
-    }
-    long beforeJump = ring.beforeJump;
-    ring.beforeJump = -1;
-    if (Long.compareUnsigned(written, ring.cursor) < 0) {
-      diagnostic(
-          Diagnostics.SEQUENCE_BACKWARDS,
-          ring.vcpu,
-          "write sequence went back: from=" + ring.cursor + " to=" + written);
-      if (beforeJump >= 0
-          && Long.compareUnsigned(written, beforeJump) > 0
-          && written - beforeJump <= ring.capacity) {
-        // Back from a jump to within a ring of where the guest was before it: the jump was the
-        // lie, and what the guest wrote since is real. Skipping it would lose it uncounted.
-        decode(ring, memory, beforeJump, written);
-      }
-      ring.cursor = written;
-      return;
-    }
-    long from = ring.cursor;
-    long pending = written - from;
-    if (Long.compareUnsigned(pending, ring.capacity) > 0) {
-      if (ring.mode != TraceRegionDescriptor.MODE_FLIGHT) {
-        ring.beforeJump = from;
-      }
-      long lost = written - ring.capacity - from;
-      if (lost < 0) {
-        lost = Long.MAX_VALUE; // a sequence beyond 2^63: nothing sane was written
-      }
-      if (ring.mode == TraceRegionDescriptor.MODE_FLIGHT) {
-        flightOverwritten = saturatedAdd(flightOverwritten, lost);
-      } else {
-        streamOverrun = saturatedAdd(streamOverrun, lost);
-        diagnostic(
-            Diagnostics.SEQUENCE_JUMP,
-            ring.vcpu,
-            "write sequence ran more than a ring ahead: cursor="
-                + from
-                + " writeSequence="
-                + written
-                + " capacity="
-                + ring.capacity
-                + " lost="
-                + lost);
-      }
-      from = written - ring.capacity;
-      ring.skipContinuations = true;
-    }
-    decode(ring, memory, from, written);
-    ring.cursor = written;
-  }
-
-  private void decode(Ring ring, MemorySegment memory, long from, long to) {
-    long slots = ring.address + TraceRegionDescriptor.HEADER_LENGTH;
-    long mask = ring.capacity - 1L;
-    int vcpu = ring.vcpu;
-    NameTableReader table = ring.table.orElse(null);
-    int knownNames = table == null ? 0 : table.knownCount();
-    batch.reset(vcpu);
-    long s = from;
-    while (s < to) {
-      long slot = slots + ((s & mask) << RECORD_SHIFT);
-      long word = memory.get(U64, slot);
-      int kind = (int) (word & 0xFF);
-      long tsc = memory.get(U64, slot + TraceRecordDescriptor.TSC_OFFSET);
-      if (kind == RecordKind.CONTINUATION && ring.skipContinuations) {
-        // The head of this message was overwritten (flight mode) or lapped (stream overrun).
-        if (ring.mode == TraceRegionDescriptor.MODE_FLIGHT) {
-          flightOverwritten++;
-        } else {
-          streamOverrun++;
+    rings.set(vcpu, ring);
+    sinkSide.newRing(vcpu);
+    NameTableReader table = ring.table;
+    if (table != null) {
+      int[] self = {vcpu};
+      synchronized (table) {
+        for (int id = 1; id <= table.knownCount(); id++) {
+          sinkSide.name(self, id, table.name(id));
         }
-        s++;
-        continue;
-      }
-      ring.skipContinuations = false;
-      switch (kind) {
-        case RecordKind.SPAN_BEGIN,
-            RecordKind.SPAN_END,
-            RecordKind.ALLOC,
-            RecordKind.FREE,
-            RecordKind.COUNTER -> {
-          int nameId = (int) (word >>> 32);
-          if (nameId != 0
-              && kind != RecordKind.ALLOC
-              && kind != RecordKind.FREE
-              && Integer.compareUnsigned(nameId, knownNames) > 0) {
-            if (!diagnostics.countIfSeen(Diagnostics.UNDEFINED_NAME)) {
-              diagnostic(
-                  Diagnostics.UNDEFINED_NAME,
-                  vcpu,
-                  RecordKind.name(kind)
-                      + " names an undefined id: nameId="
-                      + Integer.toUnsignedString(nameId)
-                      + " sequence="
-                      + s
-                      + " defined="
-                      + knownNames);
-            }
-          }
-          checkTime(ring, tsc, s);
-          keep(
-              kind,
-              nameId,
-              tsc,
-              memory.get(U64, slot + TraceRecordDescriptor.ARG0_OFFSET),
-              memory.get(U64, slot + TraceRecordDescriptor.ARG1_OFFSET),
-              null);
-          s++;
-        }
-        case RecordKind.MESSAGE -> {
-          checkTime(ring, tsc, s);
-          s = message(ring, memory, slots, mask, slot, word, tsc, s, to);
-        }
-        case RecordKind.EMPTY -> {
-          undecodable++;
-          if (!diagnostics.countIfSeen(Diagnostics.EMPTY_SLOT)) {
-            diagnostic(
-                Diagnostics.EMPTY_SLOT, vcpu, "empty slot in the written range: sequence=" + s);
-          }
-          s++;
-        }
-        case RecordKind.CONTINUATION -> {
-          undecodable++;
-          if (!diagnostics.countIfSeen(Diagnostics.CONTINUATION_DANGLING)) {
-            diagnostic(
-                Diagnostics.CONTINUATION_DANGLING,
-                vcpu,
-                "continuation slot without a message: sequence=" + s);
-          }
-          s++;
-        }
-        default -> {
-          undecodable++;
-          if (!diagnostics.countIfSeen(Diagnostics.UNKNOWN_KIND)) {
-            diagnostic(
-                Diagnostics.UNKNOWN_KIND,
-                vcpu,
-                "unknown record kind: kind=" + kind + " sequence=" + s);
-          }
-          s++;
-        }
+        table.vcpus.add(vcpu);
       }
     }
-    flushBatch();
+    // Names published so far; records (even those written before this exit) at the next copy.
+    ring.copyNames(memory, report, sinkSide);
+    return result.status();
   }
 
-  /** Decodes the message at {@code s}; returns the sequence after it. */
-  private long message(
-      Ring ring,
-      MemorySegment memory,
-      long slots,
-      long mask,
-      long slot,
-      long word,
-      long tsc,
-      long s,
-      long to) {
-    int vcpu = ring.vcpu;
-    int length = (int) ((word >>> 16) & 0xFFFF);
-    if (length > MESSAGE_MAX_BYTES) {
-      diagnostic(
-          Diagnostics.MESSAGE_TOO_LONG,
-          vcpu,
-          "message longer than the limit: length="
-              + length
-              + " max="
-              + MESSAGE_MAX_BYTES
-              + " sequence="
-              + s);
-      length = MESSAGE_MAX_BYTES;
-    }
-    int continuations = TraceRecordDescriptor.continuationSlots(length);
-    byte[] text = new byte[length];
-    int inline = Math.min(length, MESSAGE_INLINE_BYTES);
-    MemorySegment.copy(
-        memory, ValueLayout.JAVA_BYTE, slot + MESSAGE_INLINE_OFFSET, text, 0, inline);
-    int have = inline;
-    long next = s + 1;
-    for (int c = 0; c < continuations; c++, next++) {
-      if (next >= to) {
-        diagnostic(
-            Diagnostics.CONTINUATION_MISSING,
-            vcpu,
-            "message continues past the written range: sequence=" + s + " length=" + length);
-        break;
-      }
-      long cont = slots + ((next & mask) << RECORD_SHIFT);
-      int contKind = memory.get(ValueLayout.JAVA_BYTE, cont) & 0xFF;
-      if (contKind != RecordKind.CONTINUATION) {
-        diagnostic(
-            Diagnostics.CONTINUATION_MISSING,
-            vcpu,
-            "message continuation missing: sequence="
-                + next
-                + " holds "
-                + RecordKind.name(contKind)
-                + ", message at "
-                + s);
-        break;
-      }
-      int n = Math.min(CONTINUATION_PAYLOAD_BYTES, length - have);
-      MemorySegment.copy(
-          memory, ValueLayout.JAVA_BYTE, cont + CONTINUATION_PAYLOAD_OFFSET, text, have, n);
-      have += n;
-    }
-    keep(
-        RecordKind.MESSAGE,
-        0,
-        tsc,
-        0,
-        0,
-        utf8(text, have, vcpu, "message at sequence " + s),
-        next - s);
-    return next;
-  }
-
-  private void keep(int kind, int nameId, long tsc, long arg0, long arg1, String message) {
-    keep(kind, nameId, tsc, arg0, arg1, message, 1);
-  }
-
-  /**
-   * Keeps a record that took {@code slots} ring slots. The quota counts slots, not records: a
-   * message costs the slots its text took, so long messages cannot grow memory past the quota.
-   */
-  private void keep(
-      int kind, int nameId, long tsc, long arg0, long arg1, String message, long slots) {
-    if (chargedSlots + slots > maxRecords) {
-      quotaDropped++;
-      if (!diagnostics.countIfSeen(Diagnostics.QUOTA_EXCEEDED)) {
-        diagnostic(
-            Diagnostics.QUOTA_EXCEEDED,
-            batch.vcpu(),
-            "record quota reached, further records dropped: maxRecords=" + maxRecords);
-      }
-      return;
-    }
-    keptRecords++;
-    int keptVcpu = batch.vcpu();
-    if (keptVcpu >= keptByVcpu.length) {
-      keptByVcpu =
-          java.util.Arrays.copyOf(keptByVcpu, Math.max(keptVcpu + 1, keptByVcpu.length * 2));
-    }
-    keptByVcpu[keptVcpu]++;
-    chargedSlots += slots;
-    if (batch.isFull()) {
-      int vcpu = batch.vcpu();
-      flushBatch();
-      batch.reset(vcpu);
-    }
-    if (message != null) {
-      batch.addMessage(tsc, message);
-    } else {
-      batch.add(kind, nameId, tsc, arg0, arg1);
-    }
-  }
-
-  private void flushBatch() {
-    if (batch.size() > 0) {
-      sink.onRecords(batch);
-    }
-    batch.reset(batch.vcpu());
-  }
-
-  private void checkTime(Ring ring, long tsc, long sequence) {
-    if (tsc < ring.lastTsc) {
-      if (!diagnostics.countIfSeen(Diagnostics.TIMESTAMP_BACKWARDS)) {
-        diagnostic(
-            Diagnostics.TIMESTAMP_BACKWARDS,
-            ring.vcpu,
-            "guest TSC went back: sequence="
-                + sequence
-                + " tscTicks="
-                + tsc
-                + " before="
-                + ring.lastTsc);
+  private void retire(int vcpu, RingReader ring) {
+    rings.compareAndSet(vcpu, ring, null);
+    if (ring.table != null) {
+      synchronized (ring.table) {
+        ring.table.vcpus.remove(Integer.valueOf(vcpu));
       }
     }
-    ring.lastTsc = tsc;
-  }
-
-  /** Decodes UTF-8, replacing bad bytes with U+FFFD and counting them. */
-  String utf8(byte[] bytes, int length, int vcpu, String what) {
-    boolean ascii = true;
-    for (int i = 0; i < length; i++) {
-      if (bytes[i] < 0) {
-        ascii = false;
-        break;
-      }
+    synchronized (retired) {
+      retired[0] = Reporter.saturatedAdd(retired[0], ring.overwritten());
+      retired[1] = Reporter.saturatedAdd(retired[1], ring.overrun());
+      retired[2] = Reporter.saturatedAdd(retired[2], ring.guestDropped());
     }
-    if (ascii) {
-      return new String(bytes, 0, length, StandardCharsets.ISO_8859_1);
-    }
-    try {
-      return utf8.decode(ByteBuffer.wrap(bytes, 0, length)).toString();
-    } catch (CharacterCodingException e) {
-      diagnostic(Diagnostics.BAD_UTF8, vcpu, what + " is not valid UTF-8: replaced");
-      return new String(bytes, 0, length, StandardCharsets.UTF_8);
-    }
-  }
-
-  /** Counts a diagnostic; the first of its kind goes to the sink at once. */
-  void diagnostic(String kind, int vcpu, String detail) {
-    Diagnostic first = diagnostics.count(kind, vcpu, detail);
-    if (first != null) {
-      sink.onDiagnostic(first);
-    }
-  }
-
-  private void refuse(String kind, int vcpu, String detail) {
-    if (refusal == null) {
-      refusal = detail;
-    }
-    diagnostic(kind, vcpu, detail);
   }
 
   private void requireStarted() {
     if (!started) {
       throw new IllegalStateException("collector not started: call start(header) first");
-    }
-  }
-
-  private static boolean fits(long address, long length, long memoryBytes) {
-    return address >= 0 && length >= 0 && address <= memoryBytes && length <= memoryBytes - address;
-  }
-
-  private static long saturatedAdd(long a, long b) {
-    long r = a + b;
-    return r < 0 ? Long.MAX_VALUE : r;
-  }
-
-  private static String hex(long value) {
-    return "0x" + Long.toHexString(value);
-  }
-
-  /** The host's copy of one vCPU's region, taken at registration, and its cursor. */
-  private static final class Ring {
-    final int vcpu;
-    final long address;
-    final int capacity;
-    final int mode;
-    Optional<NameTableReader> table = Optional.empty();
-    long cursor;
-    long lastTsc = Long.MIN_VALUE;
-    long guestDropped;
-
-    /** Stream mode: the cursor before a jump seen at the last drain, else -1. */
-    long beforeJump = -1;
-
-    boolean skipContinuations;
-
-    Ring(int vcpu, long address, int capacity, int mode) {
-      this.vcpu = vcpu;
-      this.address = address;
-      this.capacity = capacity;
-      this.mode = mode;
     }
   }
 

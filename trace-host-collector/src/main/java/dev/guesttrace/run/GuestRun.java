@@ -1,20 +1,18 @@
 package dev.guesttrace.run;
 
-import dev.guesttrace.abi.AbiVersion;
+import dev.guesttrace.abi.BootInfoDescriptor;
 import dev.guesttrace.abi.ExitPorts;
-import dev.guesttrace.collect.ExitProfileRow;
-import dev.guesttrace.collect.HostSpan;
-import dev.guesttrace.collect.TraceCollector;
 import dev.guesttrace.collect.TraceData;
-import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.collect.TraceSink;
-import dev.guesttrace.collect.TraceSinks;
 import dev.guesttrace.guest.BootInfo;
-import dev.guesttrace.span.SpanKind;
+import dev.guesttrace.host.GuestTrace;
+import dev.guesttrace.host.GuestTracer;
+import dev.guesttrace.host.TraceMode;
+import dev.guesttrace.host.VcpuTracer;
+import dev.guesttrace.host.internal.HostInternals;
 import dev.guesttrace.vm.ExitDispatcher;
 import dev.guesttrace.vm.ExitHandler;
 import dev.guesttrace.vm.GuestMemoryLayout;
-import dev.guesttrace.vm.HostCpu;
 import dev.guesttrace.vm.PortHandler;
 import dev.guesttrace.vm.RunOutcome;
 import dev.guesttrace.vm.Vm;
@@ -54,6 +52,9 @@ public final class GuestRun {
   private final LongSupplier clock;
   private final Consumer<MemorySegment> memoryAtEnd;
 
+  /** The clock of the run in progress ({@link #clockFor}); set before the vCPU threads start. */
+  private LongSupplier runClock;
+
   private GuestRun(Builder b) {
     this.config = b.config;
     this.extraSink = b.extraSink;
@@ -87,18 +88,17 @@ public final class GuestRun {
     GuestMemoryLayout layout =
         GuestMemoryLayout.standard(
             config.memoryBytes(), config.vcpus(), RunConfig.callBufferLength());
-    BootInfo boot = layout.bootInfo(config.ringBytes(), config.mode(), config.args());
+    BootInfoDescriptor.Contents bootContents =
+        layout.bootContents(config.ringBytes(), config.mode(), config.args());
+    BootInfo boot = BootInfo.of(bootContents);
     VmConfig vmConfig =
         new VmConfig(config.memoryBytes(), config.vcpus(), config.timeout(), config.tsc());
     try (Vm vm = config.backend().create(vmConfig, config.source())) {
       LongSupplier clock = clockFor(vm);
+      runClock = clock;
       MemorySegment memory = vm.memory();
-      boot.write(memory);
-      TraceData.Builder data = TraceData.builder();
-      TraceSink sink = extraSink == null ? data : TraceSinks.tee(data, extraSink);
-      TraceCollector collector =
-          TraceCollector.builder(sink).setMaxRecords(config.maxRecords()).setClock(clock).build();
-      collector.start(header(vm, clock));
+      BootInfoDescriptor.write(memory, bootContents);
+      GuestTracer tracer = tracer(vm, clock);
 
       AtomicReference<String> firstAbort = new AtomicReference<>();
       HostCallHandler hostCalls = new HostCallHandler(boot, HostFunctions.standard(hostPrint));
@@ -108,41 +108,21 @@ public final class GuestRun {
           (vcpuId, function, startNanos, endNanos, error) -> calledFunction.set(function));
       PortHandler timedHostCalls =
           (vcpu, value) -> {
-            // The collector drained this vCPU's ring as the exit came (it listens to every exit).
-            long position = collector.recordCount(vcpu.vcpuId());
             long start = clock.getAsLong();
             ExitHandler.ExitAction action = hostCalls.handle(vcpu, value);
             String function = calledFunction.get();
             calledFunction.remove();
-            collector.hostSpan(
-                new HostSpan(
-                    vcpu.vcpuId(),
-                    SpanKind.HOST_CALL,
+            tracer
+                .vcpu(vcpu.vcpuId())
+                .recordHostCall(
                     function == null ? HostCallHandler.MALFORMED : function,
                     start,
-                    clock.getAsLong(),
-                    position));
+                    clock.getAsLong());
             return action;
           };
-      // Trace exits are timed as host spans: the guest span that flushed pays for them.
-      PortHandler timedTraceExits =
-          (vcpu, value) -> {
-            long start = clock.getAsLong();
-            ExitHandler.ExitAction action = collector.handle(vcpu, value);
-            long position = collector.recordCount(vcpu.vcpuId());
-            collector.hostSpan(
-                new HostSpan(
-                    vcpu.vcpuId(),
-                    SpanKind.HOST_EXIT,
-                    value == ExitPorts.TRACE_OP_REGISTER ? "trace register" : "trace flush",
-                    start,
-                    clock.getAsLong(),
-                    position));
-            return action;
-          };
-      ExitDispatcher dispatcher =
+      // The VMM's own ports; the trace port is the tracer's.
+      ExitDispatcher vmmPorts =
           new ExitDispatcher()
-              .register(ExitPorts.TRACE, timedTraceExits)
               .register(ExitPorts.HOST_CALL, timedHostCalls)
               .register(ExitPorts.LOG, new LogHandler(boot, logListener))
               .register(
@@ -156,14 +136,15 @@ public final class GuestRun {
                                   + abort.vcpuId()
                                   + " code="
                                   + abort.code()
-                                  + (abort.message().isEmpty() ? "" : ": " + abort.message()))))
-              .addListener(collector);
+                                  + (abort.message().isEmpty() ? "" : ": " + abort.message()))));
 
       GuestCalls calls = new GuestCalls(vm, boot);
       VcpuDriver[] drivers = new VcpuDriver[config.vcpus()];
       List<Thread> threads = new ArrayList<>();
       for (int v = 0; v < config.vcpus(); v++) {
-        drivers[v] = new VcpuDriver(v, vm, calls, dispatcher, collector, firstAbort, clock);
+        drivers[v] =
+            new VcpuDriver(
+                v, vm, calls, new TracedExits(tracer.vcpu(v), vmmPorts), vmmPorts, firstAbort);
         threads.add(Thread.ofPlatform().name("vcpu-host-" + v).start(drivers[v]));
       }
       for (Thread t : threads) {
@@ -180,10 +161,41 @@ public final class GuestRun {
           outcome = d.failure;
         }
       }
-      collector.finish(memory, outcome, failed, ExitProfileRow.of(dispatcher.profile()));
+      GuestTrace trace = tracer.finish(outcome, failed);
       memoryAtEnd.accept(memory);
-      return new Result(data.build(), outcome, failed, results);
+      return new Result(HostInternals.access().data(trace), outcome, failed, results);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("no output file is opened here: " + e.getMessage(), e);
     }
+  }
+
+  /** The run's tracer: guesttrace's own VMM is an ordinary client of the host API. */
+  private GuestTracer tracer(Vm vm, LongSupplier clock) throws java.io.IOException {
+    List<String> args = new ArrayList<>();
+    config.args().forEach((k, v) -> args.add(k + "=" + v));
+    GuestTracer.Builder b =
+        GuestTracer.builder(vm.memory(), config.vcpus())
+            .setBackend(vm.backendName())
+            .setGuestName(config.source().name())
+            .setMode(TraceMode.valueOf(config.modeName().toUpperCase(java.util.Locale.ROOT)))
+            .setRingBytes(config.ringBytes())
+            .setArgs(args)
+            .setGuestTscKhz(vm.tscKhz().orElse(0))
+            .setClock(clock)
+            .setMaxRecords(config.maxRecords());
+    // A deterministic run's stepped TSC advances at every read: host reads would change its
+    // golden output. Its host clock is that TSC anyway.
+    if (!config.deterministic()) {
+      vm.guestTscReader().ifPresent(read -> b.setGuestTscReader(read::applyAsLong));
+    }
+    HostInternals.Access internals = HostInternals.access();
+    if (extraSink != null) {
+      internals.addSink(b, extraSink);
+    }
+    if (config.deterministic()) {
+      internals.setStartEpochNanos(b, 0);
+    }
+    return b.build();
   }
 
   /**
@@ -197,35 +209,6 @@ public final class GuestRun {
       return () -> tsc.read(0);
     }
     return clock;
-  }
-
-  private TraceHeader header(Vm vm, LongSupplier clock) {
-    HostCpu host = HostCpu.current();
-    List<String> args = new ArrayList<>();
-    config.args().forEach((k, v) -> args.add(k + "=" + v));
-    long epochNanos = config.deterministic() ? 0 : epochNanosNow();
-    return new TraceHeader(
-        config.source().name(),
-        vm.backendName(),
-        config.vcpus(),
-        config.modeName(),
-        config.ringBytes(),
-        args,
-        epochNanos,
-        clock.getAsLong(),
-        host.hostname(),
-        host.cpuModel(),
-        host.kernel(),
-        host.arch(),
-        System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"),
-        host.invariantTsc(),
-        vm.tscKhz().orElse(0),
-        AbiVersion.CURRENT.toString());
-  }
-
-  private static long epochNanosNow() {
-    java.time.Instant now = java.time.Instant.now();
-    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
   }
 
   private static void joinUninterruptibly(Thread t) {
@@ -248,10 +231,10 @@ public final class GuestRun {
     private final int vcpu;
     private final Vm vm;
     private final GuestCalls calls;
-    private final ExitDispatcher dispatcher;
-    private final TraceCollector collector;
+    private final TracedExits exits;
+    private final ExitDispatcher vmmPorts;
+    private final VcpuTracer tracer;
     private final AtomicReference<String> firstAbort;
-    private final LongSupplier clock;
     final List<String> callResults = new ArrayList<>();
     String failure;
 
@@ -259,38 +242,31 @@ public final class GuestRun {
         int vcpu,
         Vm vm,
         GuestCalls calls,
-        ExitDispatcher dispatcher,
-        TraceCollector collector,
-        AtomicReference<String> firstAbort,
-        LongSupplier clock) {
-      this.clock = clock;
+        TracedExits exits,
+        ExitDispatcher vmmPorts,
+        AtomicReference<String> firstAbort) {
+      this.vmmPorts = vmmPorts;
       this.vcpu = vcpu;
       this.vm = vm;
       this.calls = calls;
-      this.dispatcher = dispatcher;
-      this.collector = collector;
+      this.exits = exits;
+      this.tracer = exits.tracer();
       this.firstAbort = firstAbort;
     }
 
     @Override
     public void run() {
-      long runStart = clock.getAsLong();
+      long runStart = clock().getAsLong();
       try {
-        RunOutcome booted = vm.run(vcpu, Vm.Entry.BOOT, dispatcher);
+        RunOutcome booted = vm.run(vcpu, Vm.Entry.BOOT, exits);
         if (!ended(booted, "boot")) {
           return;
         }
         for (int c = vcpu; c < config.calls(); c += config.vcpus()) {
-          long callStart = clock.getAsLong();
-          GuestCallResult result = calls.call(vcpu, config.call(), dispatcher);
+          long callStart = clock().getAsLong();
+          GuestCallResult result = calls.call(vcpu, config.call(), exits);
           boolean ok = ended(result.outcome(), "call " + config.call().name());
-          collector.hostSpan(
-              new HostSpan(
-                  vcpu,
-                  SpanKind.HOST_GUEST_CALL,
-                  config.call().name(),
-                  callStart,
-                  clock.getAsLong()));
+          tracer.recordGuestCall(config.call().name(), callStart, clock().getAsLong());
           if (!ok) {
             return;
           }
@@ -303,27 +279,26 @@ public final class GuestRun {
       } catch (RuntimeException e) {
         // A host-side bug must not lose the trace: report it as this vCPU's failure.
         failure = "host error on vCPU " + vcpu + ": " + e;
+        tracer.onStop(true);
       } finally {
-        collector.hostSpan(
-            new HostSpan(
-                vcpu,
-                SpanKind.HOST_RUN,
-                "run " + config.source().name(),
-                runStart,
-                clock.getAsLong()));
+        tracer.recordRun("run " + config.source().name(), runStart, clock().getAsLong());
       }
     }
 
-    /** Records the exit, drains the ring, and says whether the vCPU halted normally. */
+    private LongSupplier clock() {
+      return runClock;
+    }
+
+    /** Tells the tracer how the vCPU's run ended and says whether it halted normally. */
     private boolean ended(RunOutcome outcome, String what) {
-      long start = System.nanoTime();
-      collector.drain(vcpu, vm.memory());
-      dispatcher.recordOutcome(outcome, System.nanoTime() - start);
       switch (outcome) {
         case RunOutcome.Halted h -> {
+          tracer.onHalt();
           return true;
         }
         case RunOutcome.Stopped s -> {
+          java.util.Optional<String> hostError = vmmPorts.firstHandlerError();
+          tracer.onStop(hostError.isPresent());
           String abort = firstAbort.get();
           failure =
               abort != null
@@ -332,20 +307,24 @@ public final class GuestRun {
                       + vcpu
                       + " during "
                       + what
-                      + dispatcher.firstHandlerError().map(e -> ": " + e).orElse("");
+                      + hostError.map(e -> ": " + e).orElse("");
         }
-        case RunOutcome.Faulted f ->
-            failure = "guest fault on vCPU " + vcpu + " during " + what + ": " + f.reason();
-        case RunOutcome.TimedOut t ->
-            failure =
-                "timeout on vCPU "
-                    + vcpu
-                    + " during "
-                    + what
-                    + " after "
-                    + t.timeout().toMillis()
-                    + " ms"
-                    + (t.stopped() ? "" : " (vCPU did not stop; abandoned)");
+        case RunOutcome.Faulted f -> {
+          tracer.onFault(f.reason());
+          failure = "guest fault on vCPU " + vcpu + " during " + what + ": " + f.reason();
+        }
+        case RunOutcome.TimedOut t -> {
+          tracer.onTimeout();
+          failure =
+              "timeout on vCPU "
+                  + vcpu
+                  + " during "
+                  + what
+                  + " after "
+                  + t.timeout().toMillis()
+                  + " ms"
+                  + (t.stopped() ? "" : " (vCPU did not stop; abandoned)");
+        }
       }
       return false;
     }

@@ -1,14 +1,11 @@
 package dev.guesttrace.vm;
 
 import dev.guesttrace.abi.ExitPorts;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -35,16 +32,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class ExitDispatcher implements ExitHandler {
   /** Distinct unknown ports with rows of their own; more are lumped into one row. */
-  public static final int MAX_UNKNOWN_PORT_ROWS = 16;
+  public static final int MAX_UNKNOWN_PORT_ROWS = ExitProfiler.MAX_UNKNOWN_PORT_ROWS;
 
   private volatile Map<Integer, PortHandler> handlers = Map.of();
   private final List<ExitListener> listeners = new CopyOnWriteArrayList<>();
-  private final Map<Integer, Stats> outStats = new ConcurrentHashMap<>();
-  private final Map<Integer, Stats> unknownStats = new ConcurrentHashMap<>();
-  private final Stats otherUnknown = new Stats(ExitProfile.UNKNOWN_PORT, ExitProfile.NO_PORT);
-  private final Stats hlt = new Stats(ExitProfile.HLT, ExitProfile.NO_PORT);
-  private final Stats fault = new Stats(ExitProfile.FAULT, ExitProfile.NO_PORT);
-  private final Stats timeout = new Stats(ExitProfile.TIMEOUT, ExitProfile.NO_PORT);
+  private final ExitProfiler profiler = new ExitProfiler();
   private volatile String firstHandlerError;
 
   /** Creates a dispatcher with no handlers. */
@@ -62,7 +54,7 @@ public final class ExitDispatcher implements ExitHandler {
     }
     Map<Integer, PortHandler> copy = new HashMap<>(handlers);
     copy.put(port, handler);
-    outStats.computeIfAbsent(port, p -> new Stats(ExitProfile.OUT, p));
+    profiler.knownPort(port);
     handlers = Map.copyOf(copy);
     return this;
   }
@@ -98,8 +90,7 @@ public final class ExitDispatcher implements ExitHandler {
       }
     }
     long nanos = System.nanoTime() - start;
-    Stats stats = handler != null ? outStats.get(port) : unknown(port);
-    stats.record(nanos, failed);
+    profiler.out(port, nanos, failed);
     return action;
   }
 
@@ -111,9 +102,9 @@ public final class ExitDispatcher implements ExitHandler {
    */
   public void recordOutcome(RunOutcome outcome, long handlingNanos) {
     switch (Objects.requireNonNull(outcome, "outcome")) {
-      case RunOutcome.Halted h -> hlt.record(handlingNanos, false);
-      case RunOutcome.Faulted f -> fault.record(handlingNanos, false);
-      case RunOutcome.TimedOut t -> timeout.record(handlingNanos, false);
+      case RunOutcome.Halted h -> profiler.hlt(handlingNanos);
+      case RunOutcome.Faulted f -> profiler.fault(handlingNanos);
+      case RunOutcome.TimedOut t -> profiler.timeout(handlingNanos);
       case RunOutcome.Stopped s -> {}
     }
   }
@@ -125,98 +116,6 @@ public final class ExitDispatcher implements ExitHandler {
 
   /** A snapshot of the exit counts so far; rows without exits are left out. */
   public ExitProfile profile() {
-    List<Stats> all = new ArrayList<>();
-    all.addAll(outStats.values());
-    all.addAll(unknownStats.values());
-    all.add(otherUnknown);
-    all.add(hlt);
-    all.add(fault);
-    all.add(timeout);
-    List<ExitProfile.Row> rows = new ArrayList<>();
-    for (Stats stats : all) {
-      ExitProfile.Row row = stats.snapshot();
-      if (row.count() > 0) {
-        rows.add(row);
-      }
-    }
-    rows.sort(
-        Comparator.comparingInt((ExitProfile.Row r) -> order(r.reason()))
-            .thenComparingInt(ExitProfile.Row::port));
-    return new ExitProfile(rows);
-  }
-
-  private Stats unknown(int port) {
-    Stats stats = unknownStats.get(port);
-    if (stats != null) {
-      return stats;
-    }
-    synchronized (unknownStats) {
-      if (unknownStats.size() >= MAX_UNKNOWN_PORT_ROWS && !unknownStats.containsKey(port)) {
-        return otherUnknown;
-      }
-      return unknownStats.computeIfAbsent(port, p -> new Stats(ExitProfile.UNKNOWN_PORT, p));
-    }
-  }
-
-  private static int order(String reason) {
-    return switch (reason) {
-      case ExitProfile.OUT -> 0;
-      case ExitProfile.UNKNOWN_PORT -> 1;
-      case ExitProfile.HLT -> 2;
-      case ExitProfile.FAULT -> 3;
-      default -> 4;
-    };
-  }
-
-  /** One row's counters; a lock per row, uncontended unless vCPUs exit on the same port at once. */
-  private static final class Stats {
-    private final String reason;
-    private final int port;
-    private final LatencyHistogram histogram = new LatencyHistogram();
-    private long count;
-    private long errors;
-    private long totalNanos;
-    private long minNanos = Long.MAX_VALUE;
-    private long maxNanos;
-
-    Stats(String reason, int port) {
-      this.reason = reason;
-      this.port = port;
-    }
-
-    synchronized void record(long nanos, boolean failed) {
-      long n = Math.max(0, nanos);
-      count++;
-      if (failed) {
-        errors++;
-      }
-      totalNanos += n;
-      minNanos = Math.min(minNanos, n);
-      maxNanos = Math.max(maxNanos, n);
-      histogram.record(n);
-    }
-
-    synchronized ExitProfile.Row snapshot() {
-      String portName =
-          port == ExitProfile.NO_PORT
-              ? (reason.equals(ExitProfile.UNKNOWN_PORT) ? "other" : "-")
-              : ExitPorts.name(port);
-      return new ExitProfile.Row(
-          reason,
-          port,
-          portName,
-          count,
-          errors,
-          totalNanos,
-          count == 0 ? 0 : minNanos,
-          clamp(histogram.valueAt(0.5)),
-          clamp(histogram.valueAt(0.99)),
-          maxNanos);
-    }
-
-    /** Bucket midpoints never leave the observed range. */
-    private long clamp(long value) {
-      return count == 0 ? 0 : Math.max(minNanos, Math.min(maxNanos, value));
-    }
+    return profiler.profile();
   }
 }

@@ -11,6 +11,13 @@ public interface ExitHandler {
    */
   ExitAction onOut(VcpuState vcpu, int port, int value);
 
+  /**
+   * The vCPU is about to enter the guest: the first entry of a run (boot or dispatch) and every
+   * resume after an OUT. Called on the thread that runs the vCPU, with the vCPU paused, right
+   * before the backend lets the guest run (a tracer reads the guest TSC here).
+   */
+  default void onEntry(VcpuState vcpu) {}
+
   /** What happens after an exit is handled. */
   enum ExitAction {
     /** The guest continues after its OUT. */

@@ -1,5 +1,6 @@
 package dev.guesttrace.vm;
 
+import dev.guesttrace.abi.BootInfoDescriptor;
 import dev.guesttrace.abi.GuestLayout;
 import dev.guesttrace.guest.BootInfo;
 import java.util.Map;
@@ -11,8 +12,7 @@ import java.util.Map;
  *
  * <pre>{@code
  * GuestMemoryLayout layout = GuestMemoryLayout.standard(64 << 20, 4, GuestLayout.DEFAULT_CALL_BUFFER_LENGTH);
- * BootInfo boot = layout.bootInfo(0, BootInfo.MODE_STREAM, Map.of());
- * boot.write(vm.memory());
+ * BootInfoDescriptor.write(vm.memory(), layout.bootContents(0, BootInfoDescriptor.MODE_STREAM, Map.of()));
  * }</pre>
  *
  * @param memoryBytes bytes of guest physical memory
@@ -66,15 +66,16 @@ public record GuestMemoryLayout(
   }
 
   /**
-   * The boot info for this layout.
+   * The boot info for this layout, for {@link BootInfoDescriptor#write}.
    *
    * @param ringLength trace ring bytes per vCPU, 0 for the guest's default
-   * @param mode {@link BootInfo#MODE_STREAM}, {@link BootInfo#MODE_FLIGHT} or {@link
-   *     BootInfo#MODE_OFF}
+   * @param mode {@link BootInfoDescriptor#MODE_STREAM}, {@link BootInfoDescriptor#MODE_FLIGHT} or
+   *     {@link BootInfoDescriptor#MODE_OFF}
    * @param args {@code --arg} key/value pairs
    */
-  public BootInfo bootInfo(int ringLength, int mode, Map<String, String> args) {
-    return new BootInfo(
+  public BootInfoDescriptor.Contents bootContents(
+      int ringLength, int mode, Map<String, String> args) {
+    return new BootInfoDescriptor.Contents(
         memoryBytes,
         vcpus,
         callBufferLength,
@@ -84,6 +85,11 @@ public record GuestMemoryLayout(
         ringLength,
         mode,
         args);
+  }
+
+  /** {@link #bootContents} as the guest library's {@link BootInfo} (for the host-call handlers). */
+  public BootInfo bootInfo(int ringLength, int mode, Map<String, String> args) {
+    return BootInfo.of(bootContents(ringLength, mode, args));
   }
 
   /** vCPU {@code vcpuId}'s input buffer (host to guest). */

@@ -1,7 +1,9 @@
 package dev.guesttrace.vm;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.IntToLongFunction;
 
 /**
  * A created micro-VM: guest physical memory and vCPUs. Each vCPU is run by one host thread at a
@@ -34,6 +36,14 @@ public interface Vm extends AutoCloseable {
 
   /** The guest TSC rate as the hypervisor knows it ({@code KVM_GET_TSC_KHZ}), if it does. */
   OptionalLong tscKhz();
+
+  /**
+   * How the host reads a paused vCPU's guest TSC (vCPU id to ticks), if this backend can: the
+   * emulated backend knows its TSC function; KVM needs the vCPU's TSC offset and scale.
+   */
+  default Optional<IntToLongFunction> guestTscReader() {
+    return Optional.empty();
+  }
 
   /** Releases every resource of the VM (memory, threads, file descriptors). Idempotent. */
   @Override

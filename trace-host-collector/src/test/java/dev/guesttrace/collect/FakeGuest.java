@@ -1,6 +1,5 @@
 package dev.guesttrace.collect;
 
-import dev.guesttrace.abi.ExitPorts;
 import dev.guesttrace.abi.Register;
 import dev.guesttrace.guest.GuestCpu;
 import dev.guesttrace.guest.NameTableWriter;
@@ -125,9 +124,18 @@ final class FakeGuest {
       } else {
         hostNanos += 100;
       }
-      collector.onExit(this, port, value, hostNanos);
-      if (port == ExitPorts.TRACE) {
-        collector.handle(this, value);
+      int status =
+          collector.onOut(
+              vcpuId,
+              memory,
+              port,
+              value,
+              registers[Register.RDI.ordinal()],
+              registers[Register.RSI.ordinal()],
+              registers[Register.RCX.ordinal()],
+              hostNanos);
+      if (status != TraceCollector.NOT_REGISTER) {
+        registers[Register.RAX.ordinal()] = status;
       }
     }
 

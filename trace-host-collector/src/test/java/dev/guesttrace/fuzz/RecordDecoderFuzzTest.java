@@ -203,10 +203,14 @@ class RecordDecoderFuzzTest {
 
     @Override
     public void out(int port, int value) {
-      collector.onExit(this, port, value);
-      if (port == ExitPorts.TRACE) {
-        collector.handle(this, value);
-      }
+      collector.onOut(
+          vcpuId(),
+          memory(),
+          port,
+          value,
+          registers[Register.RDI.ordinal()],
+          registers[Register.RSI.ordinal()],
+          registers[Register.RCX.ordinal()]);
     }
 
     @Override

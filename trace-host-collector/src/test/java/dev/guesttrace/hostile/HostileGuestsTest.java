@@ -232,8 +232,9 @@ class HostileGuestsTest {
     assertThat(r.failed()).isFalse();
     assertThat(r.data().diagnostics()).isEmpty();
     assertThat(r.data().recordCount()).isEqualTo(16);
-    // 100,005 exits with a TSC: 16384 pairs, then every 2nd, 4th, 8th: 37,4xx kept, not 100,005.
-    assertThat(r.data().calibrationPairs()).hasSizeBetween(16_384, 40_000);
+    // 100,005 exits, three pairs each (the guest's RCX, the host's reads at exit and at entry):
+    // 16384 pairs, then every 2nd, 4th, 8th, 16th: about 50,000 kept, not 300,015.
+    assertThat(r.data().calibrationPairs()).hasSizeBetween(16_384, 60_000);
   }
 
   @Test

@@ -107,6 +107,9 @@ final class EmulatedVcpu implements GuestCpu {
     ExitAction action;
     try {
       action = handler.onOut(state, port & 0xFFFF, value);
+      if (action != ExitAction.STOP) {
+        handler.onEntry(state);
+      }
     } catch (RuntimeException | Error e) {
       throw new HostFailure(port, e);
     }
@@ -235,6 +238,11 @@ final class EmulatedVcpu implements GuestCpu {
 
   private RunOutcome execute(Vm.Entry entry) {
     try {
+      try {
+        handler.onEntry(state);
+      } catch (RuntimeException e) {
+        throw new HostFailure(-1, e);
+      }
       if (entry == Vm.Entry.BOOT) {
         image.boot(this);
       } else {

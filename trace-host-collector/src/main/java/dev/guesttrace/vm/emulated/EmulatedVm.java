@@ -8,7 +8,9 @@ import dev.guesttrace.vm.VmConfig;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.IntToLongFunction;
 
 /**
  * An emulated micro-VM: guest memory in a shared {@link Arena}, one {@link EmulatedVcpu} (and host
@@ -69,9 +71,9 @@ public final class EmulatedVm implements Vm {
   }
 
   /**
-   * The guest TSC: for tests and the emulator's own reports only ({@link
-   * GuestTsc#guestTicksAtNanoTime} is the exact truth for the virtual source). The collector must
-   * not use it: it calibrates from exits as it would on real hardware.
+   * The guest TSC: for tests and the emulator's own reports ({@link GuestTsc#guestTicksAtNanoTime}
+   * is the exact truth for the virtual source). The collector never sees it; the host reads a
+   * paused vCPU's TSC through {@link #guestTscReader()}, as a hypervisor can.
    */
   public GuestTsc tsc() {
     return tsc;
@@ -105,6 +107,12 @@ public final class EmulatedVm implements Vm {
   @Override
   public OptionalLong tscKhz() {
     return OptionalLong.empty();
+  }
+
+  /** {@link GuestTsc#read}: what the guest would read now. */
+  @Override
+  public Optional<IntToLongFunction> guestTscReader() {
+    return Optional.of(tsc::read);
   }
 
   @Override

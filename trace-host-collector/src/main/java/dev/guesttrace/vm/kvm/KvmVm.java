@@ -467,6 +467,7 @@ public final class KvmVm implements Vm {
 
     RunOutcome loop(ExitHandler handler, Duration timeout) throws NativeException {
       while (true) {
+        handler.onEntry(this);
         if (regsDirty) {
           Native.ioctl(fd, Kvm.SET_REGS, regs, "KVM_SET_REGS");
           regsDirty = false;

@@ -1,0 +1,313 @@
+package dev.guesttrace.collect;
+
+import static dev.guesttrace.abi.TraceRecordDescriptor.CONTINUATION_PAYLOAD_BYTES;
+import static dev.guesttrace.abi.TraceRecordDescriptor.CONTINUATION_PAYLOAD_OFFSET;
+import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_INLINE_BYTES;
+import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_INLINE_OFFSET;
+import static dev.guesttrace.abi.TraceRecordDescriptor.MESSAGE_MAX_BYTES;
+import static dev.guesttrace.abi.TraceRecordDescriptor.RECORD_SHIFT;
+
+import dev.guesttrace.abi.RecordKind;
+import dev.guesttrace.abi.TraceRecordDescriptor;
+import dev.guesttrace.abi.TraceRegionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.function.Consumer;
+
+/**
+ * Turns copied ring slots ({@link SlotCopy}) into records: span begins and ends, counters, allocs
+ * and frees as they are, messages reassembled from their continuation slots. Checks what it can
+ * (name ids against the names known at copy time, kinds, empty slots, time order, UTF-8), counts
+ * every slot it cannot use, and keeps at most {@code maxRecords} slots' worth of records per run.
+ *
+ * <p>Reads only the copy, never guest memory. Single-threaded: the sink side calls it.
+ */
+final class RecordDecoder {
+  private static final ValueLayout.OfLong U64 =
+      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  private final Reporter report;
+  private final long maxRecords;
+  private final RecordBatch batch;
+  private final Consumer<RecordBatch> out;
+  private final long[] lastTsc;
+  private final boolean[] skipContinuations;
+  private final long[] kept;
+  private long keptRecords;
+  private long chargedSlots;
+  private long overwritten;
+  private long overrun;
+  private long undecodable;
+  private long quotaDropped;
+
+  RecordDecoder(
+      int vcpuCount,
+      long maxRecords,
+      int batchRecords,
+      Reporter report,
+      Consumer<RecordBatch> out) {
+    this.report = report;
+    this.maxRecords = maxRecords;
+    this.batch = new RecordBatch(batchRecords);
+    this.out = out;
+    this.lastTsc = new long[vcpuCount];
+    java.util.Arrays.fill(lastTsc, Long.MIN_VALUE);
+    this.skipContinuations = new boolean[vcpuCount];
+    this.kept = new long[vcpuCount];
+  }
+
+  /** A new ring for {@code vcpu}: time order and message state start over. */
+  void newRing(int vcpu) {
+    lastTsc[vcpu] = Long.MIN_VALUE;
+    skipContinuations[vcpu] = false;
+  }
+
+  /** Records of {@code vcpu} kept so far: the index its next record will have. */
+  long kept(int vcpu) {
+    return vcpu >= 0 && vcpu < kept.length ? kept[vcpu] : 0;
+  }
+
+  /** Records kept so far, all vCPUs. */
+  long kept() {
+    return keptRecords;
+  }
+
+  /** Flight mode: continuation slots whose message head was overwritten. */
+  long overwritten() {
+    return overwritten;
+  }
+
+  /** Stream mode: continuation slots whose message head was lapped. */
+  long overrun() {
+    return overrun;
+  }
+
+  long undecodable() {
+    return undecodable;
+  }
+
+  long quotaDropped() {
+    return quotaDropped;
+  }
+
+  /** Counts {@code slots} dropped before decoding (the collector fell behind, lossy mode). */
+  void dropped(long slots) {
+    quotaDropped = Reporter.saturatedAdd(quotaDropped, slots);
+  }
+
+  /** Decodes every slot of {@code copy} and hands the records to the sink in batches. */
+  void decode(SlotCopy copy) {
+    int vcpu = copy.vcpu();
+    MemorySegment slots = copy.slots();
+    long count = copy.count();
+    long first = copy.firstSequence();
+    int knownNames = copy.knownNames();
+    boolean flight = copy.mode() == TraceRegionDescriptor.MODE_FLIGHT;
+    if (copy.headLost()) {
+      skipContinuations[vcpu] = true;
+    }
+    batch.reset(vcpu);
+    long i = 0;
+    while (i < count) {
+      long slot = i << RECORD_SHIFT;
+      long s = first + i;
+      long word = slots.get(U64, slot);
+      int kind = (int) (word & 0xFF);
+      long tsc = slots.get(U64, slot + TraceRecordDescriptor.TSC_OFFSET);
+      if (kind == RecordKind.CONTINUATION && skipContinuations[vcpu]) {
+        // The head of this message was overwritten (flight mode) or lapped (stream overrun).
+        if (flight) {
+          overwritten++;
+        } else {
+          overrun++;
+        }
+        i++;
+        continue;
+      }
+      skipContinuations[vcpu] = false;
+      switch (kind) {
+        case RecordKind.SPAN_BEGIN,
+            RecordKind.SPAN_END,
+            RecordKind.ALLOC,
+            RecordKind.FREE,
+            RecordKind.COUNTER -> {
+          int nameId = (int) (word >>> 32);
+          if (nameId != 0
+              && kind != RecordKind.ALLOC
+              && kind != RecordKind.FREE
+              && Integer.compareUnsigned(nameId, knownNames) > 0
+              && !report.countIfSeen(Diagnostics.UNDEFINED_NAME)) {
+            report.report(
+                Diagnostics.UNDEFINED_NAME,
+                vcpu,
+                RecordKind.name(kind)
+                    + " names an undefined id: nameId="
+                    + Integer.toUnsignedString(nameId)
+                    + " sequence="
+                    + s
+                    + " defined="
+                    + knownNames);
+          }
+          checkTime(vcpu, tsc, s);
+          keep(
+              kind,
+              nameId,
+              tsc,
+              slots.get(U64, slot + TraceRecordDescriptor.ARG0_OFFSET),
+              slots.get(U64, slot + TraceRecordDescriptor.ARG1_OFFSET),
+              null,
+              1);
+          i++;
+        }
+        case RecordKind.MESSAGE -> {
+          checkTime(vcpu, tsc, s);
+          i = message(vcpu, slots, count, first, i, word, tsc);
+        }
+        case RecordKind.EMPTY -> {
+          undecodable++;
+          if (!report.countIfSeen(Diagnostics.EMPTY_SLOT)) {
+            report.report(
+                Diagnostics.EMPTY_SLOT, vcpu, "empty slot in the written range: sequence=" + s);
+          }
+          i++;
+        }
+        case RecordKind.CONTINUATION -> {
+          undecodable++;
+          if (!report.countIfSeen(Diagnostics.CONTINUATION_DANGLING)) {
+            report.report(
+                Diagnostics.CONTINUATION_DANGLING,
+                vcpu,
+                "continuation slot without a message: sequence=" + s);
+          }
+          i++;
+        }
+        default -> {
+          undecodable++;
+          if (!report.countIfSeen(Diagnostics.UNKNOWN_KIND)) {
+            report.report(
+                Diagnostics.UNKNOWN_KIND,
+                vcpu,
+                "unknown record kind: kind=" + kind + " sequence=" + s);
+          }
+          i++;
+        }
+      }
+    }
+    flushBatch();
+  }
+
+  /** Decodes the message at index {@code i} of the copy; returns the index after it. */
+  private long message(
+      int vcpu, MemorySegment slots, long count, long first, long i, long word, long tsc) {
+    long s = first + i;
+    int length = (int) ((word >>> 16) & 0xFFFF);
+    if (length > MESSAGE_MAX_BYTES) {
+      report.report(
+          Diagnostics.MESSAGE_TOO_LONG,
+          vcpu,
+          "message longer than the limit: length="
+              + length
+              + " max="
+              + MESSAGE_MAX_BYTES
+              + " sequence="
+              + s);
+      length = MESSAGE_MAX_BYTES;
+    }
+    int continuations = TraceRecordDescriptor.continuationSlots(length);
+    byte[] text = new byte[length];
+    int inline = Math.min(length, MESSAGE_INLINE_BYTES);
+    MemorySegment.copy(
+        slots, ValueLayout.JAVA_BYTE, (i << RECORD_SHIFT) + MESSAGE_INLINE_OFFSET, text, 0, inline);
+    int have = inline;
+    long next = i + 1;
+    for (int c = 0; c < continuations; c++, next++) {
+      if (next >= count) {
+        report.report(
+            Diagnostics.CONTINUATION_MISSING,
+            vcpu,
+            "message continues past the written range: sequence=" + s + " length=" + length);
+        break;
+      }
+      long cont = next << RECORD_SHIFT;
+      int contKind = slots.get(ValueLayout.JAVA_BYTE, cont) & 0xFF;
+      if (contKind != RecordKind.CONTINUATION) {
+        report.report(
+            Diagnostics.CONTINUATION_MISSING,
+            vcpu,
+            "message continuation missing: sequence="
+                + (first + next)
+                + " holds "
+                + RecordKind.name(contKind)
+                + ", message at "
+                + s);
+        break;
+      }
+      int n = Math.min(CONTINUATION_PAYLOAD_BYTES, length - have);
+      MemorySegment.copy(
+          slots, ValueLayout.JAVA_BYTE, cont + CONTINUATION_PAYLOAD_OFFSET, text, have, n);
+      have += n;
+    }
+    keep(
+        RecordKind.MESSAGE,
+        0,
+        tsc,
+        0,
+        0,
+        report.utf8(text, have, vcpu, "message at sequence " + s),
+        next - i);
+    return next;
+  }
+
+  /**
+   * Keeps a record that took {@code slots} ring slots. The quota counts slots, not records: a
+   * message costs the slots its text took, so long messages cannot grow memory past the quota.
+   */
+  private void keep(
+      int kind, int nameId, long tsc, long arg0, long arg1, String message, long slots) {
+    int vcpu = batch.vcpu();
+    if (chargedSlots + slots > maxRecords) {
+      quotaDropped++;
+      if (!report.countIfSeen(Diagnostics.QUOTA_EXCEEDED)) {
+        report.report(
+            Diagnostics.QUOTA_EXCEEDED,
+            vcpu,
+            "record quota reached, further records dropped: maxRecords=" + maxRecords);
+      }
+      return;
+    }
+    keptRecords++;
+    kept[vcpu]++;
+    chargedSlots += slots;
+    if (batch.isFull()) {
+      flushBatch();
+    }
+    if (message != null) {
+      batch.addMessage(tsc, message);
+    } else {
+      batch.add(kind, nameId, tsc, arg0, arg1);
+    }
+  }
+
+  private void flushBatch() {
+    if (batch.size() > 0) {
+      out.accept(batch);
+    }
+    batch.reset(batch.vcpu());
+  }
+
+  private void checkTime(int vcpu, long tsc, long sequence) {
+    if (tsc < lastTsc[vcpu] && !report.countIfSeen(Diagnostics.TIMESTAMP_BACKWARDS)) {
+      report.report(
+          Diagnostics.TIMESTAMP_BACKWARDS,
+          vcpu,
+          "guest TSC went back: sequence="
+              + sequence
+              + " tscTicks="
+              + tsc
+              + " before="
+              + lastTsc[vcpu]);
+    }
+    lastTsc[vcpu] = tsc;
+  }
+}

@@ -1,0 +1,187 @@
+package dev.guesttrace.collect;
+
+import static dev.guesttrace.abi.TraceRecordDescriptor.RECORD_SHIFT;
+
+import dev.guesttrace.abi.TraceRegionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
+/**
+ * The host's copy of one vCPU's registered region and its own read cursor: at every exit it copies
+ * the slots the guest published since the last copy out of guest memory, and nothing else. Decoding
+ * happens elsewhere ({@link RecordDecoder}), so the guest waits only for the copy.
+ *
+ * <p>Only the place, capacity and mode taken at registration are trusted; the header's write
+ * sequence and drop counter are read (acquire) and judged against the cursor. Confined to the
+ * vCPU's exit path (one thread at a time).
+ */
+final class RingReader {
+  private static final ValueLayout.OfLong U64 =
+      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  final int vcpu;
+  final long address;
+  final int capacity;
+  final int mode;
+  final NameTableReader table;
+
+  private long cursor;
+  private long guestDropped;
+  private long overwritten;
+  private long overrun;
+
+  /** Stream mode: the cursor before a jump seen at the last copy, else -1. */
+  private long beforeJump = -1;
+
+  RingReader(int vcpu, long address, int capacity, int mode, NameTableReader table) {
+    this.vcpu = vcpu;
+    this.address = address;
+    this.capacity = capacity;
+    this.mode = mode;
+    this.table = table;
+  }
+
+  /** Receives what a copy produced, in order: new names, then the slots. */
+  interface Output {
+    /** A new ring for {@link #vcpu}: what follows starts from a clean decoder state. */
+    void newRing(int vcpu);
+
+    void name(int[] vcpus, int nameId, String name);
+
+    void slots(SlotCopy copy);
+  }
+
+  /**
+   * Copies every slot the guest published since the last copy, up to the header's write sequence
+   * (the cursor starts at 0: records written before registration are the guest's too). A no-op if
+   * guest memory no longer holds the region.
+   */
+  void copy(MemorySegment memory, Reporter report, Output out) {
+    long regionLength = TraceRegionDescriptor.regionLength(capacity);
+    if (!Reporter.fits(address, regionLength, memory.byteSize())) {
+      return; // memory shrank under us: nothing is safe to read
+    }
+    long written = memory.get(U64, address + TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET);
+    // Pairs with the guest's release fence before its store of the write sequence.
+    VarHandle.acquireFence();
+    long dropped = memory.get(U64, address + TraceRegionDescriptor.DROPPED_RECORDS_OFFSET);
+    if (dropped > guestDropped) {
+      guestDropped = dropped;
+    }
+    int knownNames = refreshNames(memory, report, out);
+    if (written == cursor) {
+      return;
+    }
+    long jumpedFrom = beforeJump;
+    beforeJump = -1;
+    if (Long.compareUnsigned(written, cursor) < 0) {
+      report.report(
+          Diagnostics.SEQUENCE_BACKWARDS,
+          vcpu,
+          "write sequence went back: from=" + cursor + " to=" + written);
+      if (jumpedFrom >= 0
+          && Long.compareUnsigned(written, jumpedFrom) > 0
+          && Long.compareUnsigned(written - jumpedFrom, capacity) <= 0) {
+        // Back from a jump to within a ring of where the guest was before it: the jump was the
+        // lie, and what the guest wrote since is real. Skipping it would lose it uncounted.
+        out.slots(slice(memory, jumpedFrom, written, knownNames, false));
+      }
+      cursor = written;
+      return;
+    }
+    long from = cursor;
+    long pending = written - from;
+    boolean headLost = false;
+    if (Long.compareUnsigned(pending, capacity) > 0) {
+      long lost = written - capacity - from;
+      if (lost < 0) {
+        lost = Long.MAX_VALUE; // a sequence beyond 2^63: nothing sane was written
+      }
+      if (mode == TraceRegionDescriptor.MODE_FLIGHT) {
+        overwritten = Reporter.saturatedAdd(overwritten, lost);
+      } else {
+        beforeJump = from;
+        overrun = Reporter.saturatedAdd(overrun, lost);
+        report.report(
+            Diagnostics.SEQUENCE_JUMP,
+            vcpu,
+            "write sequence ran more than a ring ahead: cursor="
+                + from
+                + " writeSequence="
+                + written
+                + " capacity="
+                + capacity
+                + " lost="
+                + lost);
+      }
+      from = written - capacity;
+      headLost = true;
+    }
+    if (from < written) {
+      out.slots(slice(memory, from, written, knownNames, headLost));
+    }
+    // else: a window that straddles 2^63 holds nothing the guest published honestly; read none.
+    cursor = written;
+  }
+
+  /** Copies slots {@code [from, to)} (at most one ring) in sequence order. */
+  private SlotCopy slice(
+      MemorySegment memory, long from, long to, int knownNames, boolean headLost) {
+    long slots = address + TraceRegionDescriptor.HEADER_LENGTH;
+    long mask = capacity - 1L;
+    int count = (int) (to - from);
+    MemorySegment copy = MemorySegment.ofArray(new long[count << (RECORD_SHIFT - 3)]);
+    int first = (int) (from & mask);
+    int run = Math.min(count, capacity - first);
+    MemorySegment.copy(
+        memory, slots + ((long) first << RECORD_SHIFT), copy, 0, (long) run << RECORD_SHIFT);
+    if (run < count) {
+      // The range wraps: the rest starts at slot 0.
+      MemorySegment.copy(
+          memory, slots, copy, (long) run << RECORD_SHIFT, (long) (count - run) << RECORD_SHIFT);
+    }
+    return new SlotCopy(vcpu, mode, from, copy, knownNames, headLost);
+  }
+
+  /** Reads names published since the last look, without touching the ring. */
+  void copyNames(MemorySegment memory, Reporter report, Output out) {
+    refreshNames(memory, report, out);
+  }
+
+  private int refreshNames(MemorySegment memory, Reporter report, Output out) {
+    if (table == null) {
+      return 0;
+    }
+    // One table may serve several vCPUs (Java guests share one): its reader is shared, so the
+    // refresh is serialized per table, not globally.
+    synchronized (table) {
+      if (Reporter.fits(table.address, table.length, memory.byteSize())) {
+        int first = table.refresh(memory, report, vcpu);
+        if (first <= table.knownCount()) {
+          int[] readers = table.vcpus.stream().mapToInt(Integer::intValue).toArray();
+          for (int id = first; id <= table.knownCount(); id++) {
+            out.name(readers, id, table.name(id));
+          }
+        }
+      }
+      return table.knownCount();
+    }
+  }
+
+  /** The guest's own drop counter, as last read. */
+  long guestDropped() {
+    return guestDropped;
+  }
+
+  /** Flight mode: slots overwritten before the host copied them. */
+  long overwritten() {
+    return overwritten;
+  }
+
+  /** Stream mode: slots the guest lapped before the host copied them. */
+  long overrun() {
+    return overrun;
+  }
+}
