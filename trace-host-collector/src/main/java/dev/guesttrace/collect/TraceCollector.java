@@ -326,7 +326,15 @@ public final class TraceCollector {
     return vcpu >= 0 && vcpu < rings.length() ? rings.get(vcpu) : null;
   }
 
-  private int register(int vcpu, MemorySegment memory, long address, long length) {
+  /**
+   * A REGISTER of the region at {@code address} ({@code length} bytes) by {@code vcpu}, without an
+   * exit around it (no calibration pair): what {@link #onOut} does for {@link
+   * ExitPorts#TRACE_OP_REGISTER}, for callers that find regions themselves (a memory dump).
+   *
+   * @return the REGISTER status ({@code ExitPorts.REGISTER_*})
+   */
+  public int register(int vcpu, MemorySegment memory, long address, long length) {
+    requireStarted();
     if (tracingOff) {
       return registrar.refuseTracingOff(vcpu, address).status();
     }

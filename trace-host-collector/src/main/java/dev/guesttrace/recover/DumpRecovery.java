@@ -1,8 +1,6 @@
 package dev.guesttrace.recover;
 
 import dev.guesttrace.abi.AbiVersion;
-import dev.guesttrace.abi.ExitPorts;
-import dev.guesttrace.abi.Register;
 import dev.guesttrace.abi.TraceRegionDescriptor;
 import dev.guesttrace.collect.CalibrationPair;
 import dev.guesttrace.collect.Diagnostic;
@@ -14,7 +12,6 @@ import dev.guesttrace.collect.TraceCollector;
 import dev.guesttrace.collect.TraceEnd;
 import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.collect.TraceSink;
-import dev.guesttrace.vm.VcpuState;
 import dev.guesttrace.vm.VmConfig;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -186,8 +183,7 @@ public final class DumpRecovery {
         // whose capacity is invalid is registered with the header's length alone, so the collector
         // names the bad field.
         long length = c.regionLength > 0 ? c.regionLength : TraceRegionDescriptor.HEADER_LENGTH;
-        collector.handle(
-            new RegisterExit(c.vcpu, memory, c.address, length), ExitPorts.TRACE_OP_REGISTER);
+        collector.register(c.vcpu, memory, c.address, length);
         if (refusals(collector) != refusedBefore) {
           continue;
         }
@@ -342,25 +338,6 @@ public final class DumpRecovery {
       }
       return new Candidate(
           address, vcpu, (int) capacity, mode, TraceRegionDescriptor.regionLength((int) capacity));
-    }
-  }
-
-  /** The paused vCPU of a REGISTER exit the guest made before the dump was taken. */
-  private record RegisterExit(int vcpuId, MemorySegment memory, long rdi, long rsi)
-      implements VcpuState {
-    @Override
-    public long register(Register register) {
-      return switch (register) {
-        case RDI -> rdi;
-        case RSI -> rsi;
-        case RAX -> ExitPorts.TRACE_OP_REGISTER;
-        default -> 0;
-      };
-    }
-
-    @Override
-    public void register(Register register, long value) {
-      // Nobody resumes a dump.
     }
   }
 
