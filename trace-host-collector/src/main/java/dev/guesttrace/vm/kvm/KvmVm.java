@@ -16,12 +16,14 @@ import dev.guesttrace.vm.kvm.Native.NativeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntToLongFunction;
 
 /**
  * A KVM virtual machine running one freestanding ELF64 guest on 1..N vCPUs, driven through {@code
@@ -337,6 +339,19 @@ public final class KvmVm implements Vm {
    */
   public KvmTsc guestTsc() {
     return guestTsc;
+  }
+
+  /**
+   * {@link KvmTsc#readGuestTsc}: host TSC plus the vCPU's offset (16 ns). Not when the vCPU's TSC
+   * is scaled: that read is the TSC MSR through an ioctl (30-80 us), too dear at every entry and
+   * exit; the guest's own TSC at its OUTs and KVM's stated rate calibrate then.
+   */
+  @Override
+  public Optional<IntToLongFunction> guestTscReader() {
+    if (guestTsc == null || guestTsc.readsMsr()) {
+      return Optional.empty();
+    }
+    return Optional.of(guestTsc::readGuestTsc);
   }
 
   /** The guest's ELF entry point. */
