@@ -1,7 +1,9 @@
 package dev.guesttrace.cli;
 
 import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.render.OutputFormat;
 import dev.guesttrace.render.TextTreeRenderer;
+import dev.guesttrace.render.TreeDataWriter;
 import dev.guesttrace.span.SpanTreeBuilder;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -17,35 +19,41 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "tree",
     mixinStandardHelpOptions = true,
-    description = "Print the span tree of a trace file.")
+    description = {
+      "Print the span tree of a trace file.",
+      "Times count from the run's start, in one unit for the column. A failed run's outcome is"
+          + " marked (!!) inside the span where it happened."
+    })
 final class TreeCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
+  @Mixin TreeOptions treeOptions;
+  @Mixin FormatOption format;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
   Path file;
 
-  @Option(names = "--compact", description = "One line per span.")
-  boolean compact;
-
-  @Option(names = "--vcpu", paramLabel = "N", description = "Only vCPU N.")
+  @Option(names = "--vcpu", paramLabel = "N", description = "Only vCPU N. Default: every vCPU.")
   Integer vcpu;
 
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    TextTreeRenderer renderer = treeOptions.renderer(vcpu);
+    TreeDataWriter.Selection selection = treeOptions.selection(vcpu);
     TraceData data = TraceFiles.load(file, err, "tree");
     if (vcpu != null && (vcpu < 0 || vcpu >= data.vcpuCount())) {
       throw CliException.usage(
           "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);
     }
-    TextTreeRenderer renderer = TextTreeRenderer.full().compact(compact);
-    if (vcpu != null) {
-      renderer = renderer.onlyVcpu(vcpu);
-    }
     SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
-    renderer.render(built.tree(), out);
+    if (format.format == OutputFormat.TEXT) {
+      renderer = TextTreeRenderer.failureOf(data).map(renderer::failure).orElse(renderer);
+      renderer.render(built.tree(), out);
+    } else {
+      TreeDataWriter.write(built.tree(), selection, format.format, out);
+    }
     RunCommand.reportLosses(data, built.diagnostics(), err, "tree");
     return Errors.OK;
   }
