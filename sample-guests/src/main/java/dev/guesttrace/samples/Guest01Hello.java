@@ -25,63 +25,63 @@ import java.util.List;
  * Expected output of `./guesttrace run hello --deterministic` (a stepped clock, so exact;
  * a plain run prints the same tree with real times):
  *
- *   [1µs      ] > [host] run hello
- *   [4µs      ]   > [host] trace register
- *   [5µs      ]   < [host] trace register 1µs
- *   [7µs      ]   > entrypoint
- *   [8µs      ]     > load_gdt
- *   [9µs      ]     < load_gdt 1µs
- *   [10µs     ]     > load_idt
- *   [11µs     ]       > init_idt
- *   [12µs     ]       < init_idt 1µs
- *   [13µs     ]     < load_idt 3µs
- *   [14µs     ]     > hyperlight_main
- *   [15µs     ]     < hyperlight_main 1µs
- *   [16µs     ]   < entrypoint 9µs
- *   [17µs     ]   > halt
- *   [19µs     ]     > [host] trace flush
- *   [20µs     ]     < [host] trace flush 1µs
- *   [22µs     ]   < halt 5µs
- *   [22µs     ]   > [host] PrintOutput
- *   [24µs     ]     > dispatch_function
- *   [25µs     ]       > internal_dispatch_function
- *   [26µs     ]         > try_pop_shared_input_data_into
- *   [27µs     ]           Start converting buffer
- *   [28µs     ]           Finish converting buffer
- *   [29µs     ]         < try_pop_shared_input_data_into 3µs
- *   [30µs     ]         > call_guest_function
- *   [31µs     ]           Calling guest function
- *   [32µs     ]           > call_host_function
- *   [33µs     ]             > call_host_function_without_returning_result
- *   [34µs     ]               > push_shared_output_data
- *   [35µs     ]                 Start copy of data
- *   [36µs     ]                 Finish copy of data
- *   [37µs     ]               < push_shared_output_data 3µs
- *   [38µs     ]               > out32
- *   [40µs     ]                 > [host] HostPrint
- *   [41µs     ]                 < [host] HostPrint 1µs
- *   [43µs     ]               < out32 5µs
- *   [44µs     ]             < call_host_function_without_returning_result 11µs
- *   [45µs     ]             > get_host_return_value
- *   [46µs     ]               > try_pop_shared_input_data_into
- *   [47µs     ]                 Start converting buffer
- *   [48µs     ]                 Finish converting buffer
- *   [49µs     ]               < try_pop_shared_input_data_into 3µs
- *   [50µs     ]             < get_host_return_value 5µs
- *   [51µs     ]           < call_host_function 19µs
- *   [52µs     ]         < call_guest_function 22µs
- *   [53µs     ]         > push_shared_output_data
- *   [54µs     ]           Start copy of data
- *   [55µs     ]           Finish copy of data
- *   [56µs     ]         < push_shared_output_data 3µs
- *   [57µs     ]       < internal_dispatch_function 32µs
- *   [58µs     ]     < dispatch_function 34µs
- *   [59µs     ]     > halt
- *   [61µs     ]       > [host] trace flush
- *   [62µs     ]       < [host] trace flush 1µs
- *   [64µs     ]     < halt 5µs
- *   [64µs     ]   < [host] PrintOutput 42µs
- *   [65µs     ] < [host] run hello 64µs
+ *   [0µs      ] > [host] run hello
+ *   [3µs      ]   > [host] trace register
+ *   [4µs      ]   < [host] trace register 1µs
+ *   [6µs      ]   > entrypoint
+ *   [7µs      ]     > load_gdt
+ *   [8µs      ]     < load_gdt 1µs
+ *   [9µs      ]     > load_idt
+ *   [10µs     ]       > init_idt
+ *   [11µs     ]       < init_idt 1µs
+ *   [12µs     ]     < load_idt 3µs
+ *   [13µs     ]     > hyperlight_main
+ *   [14µs     ]     < hyperlight_main 1µs
+ *   [15µs     ]   < entrypoint 9µs
+ *   [16µs     ]   > halt
+ *   [18µs     ]     > [host] trace flush
+ *   [19µs     ]     < [host] trace flush 1µs
+ *   [21µs     ]   < halt 5µs
+ *   [21µs     ]   > [host] PrintOutput
+ *   [23µs     ]     > dispatch_function
+ *   [24µs     ]       > internal_dispatch_function
+ *   [25µs     ]         > try_pop_shared_input_data_into
+ *   [26µs     ]           Start converting buffer
+ *   [27µs     ]           Finish converting buffer
+ *   [28µs     ]         < try_pop_shared_input_data_into 3µs
+ *   [29µs     ]         > call_guest_function
+ *   [30µs     ]           Calling guest function
+ *   [31µs     ]           > call_host_function
+ *   [32µs     ]             > call_host_function_without_returning_result
+ *   [33µs     ]               > push_shared_output_data
+ *   [34µs     ]                 Start copy of data
+ *   [35µs     ]                 Finish copy of data
+ *   [36µs     ]               < push_shared_output_data 3µs
+ *   [37µs     ]               > out32
+ *   [39µs     ]                 > [host] HostPrint
+ *   [40µs     ]                 < [host] HostPrint 1µs
+ *   [42µs     ]               < out32 5µs
+ *   [43µs     ]             < call_host_function_without_returning_result 11µs
+ *   [44µs     ]             > get_host_return_value
+ *   [45µs     ]               > try_pop_shared_input_data_into
+ *   [46µs     ]                 Start converting buffer
+ *   [47µs     ]                 Finish converting buffer
+ *   [48µs     ]               < try_pop_shared_input_data_into 3µs
+ *   [49µs     ]             < get_host_return_value 5µs
+ *   [50µs     ]           < call_host_function 19µs
+ *   [51µs     ]         < call_guest_function 22µs
+ *   [52µs     ]         > push_shared_output_data
+ *   [53µs     ]           Start copy of data
+ *   [54µs     ]           Finish copy of data
+ *   [55µs     ]         < push_shared_output_data 3µs
+ *   [56µs     ]       < internal_dispatch_function 32µs
+ *   [57µs     ]     < dispatch_function 34µs
+ *   [58µs     ]     > halt
+ *   [60µs     ]       > [host] trace flush
+ *   [61µs     ]       < [host] trace flush 1µs
+ *   [63µs     ]     < halt 5µs
+ *   [63µs     ]   < [host] PrintOutput 42µs
+ *   [64µs     ] < [host] run hello 64µs
  */
 
 /** Hello, World: a guest call that calls the host back. */

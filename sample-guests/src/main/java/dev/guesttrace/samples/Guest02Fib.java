@@ -25,28 +25,28 @@ import java.util.List;
  * Expected output of `./guesttrace run fib --deterministic --arg n=3 --compact` (a stepped clock, so exact;
  * a plain run prints the same tree with real times):
  *
- *   [1µs      ] [host] run fib 54µs
- *   [4µs      ]   [host] trace register 1µs
- *   [7µs      ]   entrypoint 9µs
- *   [8µs      ]     load_gdt 1µs
- *   [10µs     ]     load_idt 3µs
- *   [11µs     ]       init_idt 1µs
- *   [14µs     ]     hyperlight_main 1µs
- *   [17µs     ]   halt 5µs
- *   [19µs     ]     [host] trace flush 1µs
- *   [22µs     ]   [host] Fib 32µs
- *   [24µs     ]     dispatch_function 24µs
- *   [25µs     ]       internal_dispatch_function 22µs
- *   [26µs     ]         try_pop_shared_input_data_into 3µs
- *   [30µs     ]         call_guest_function 12µs
- *   [32µs     ]           fib 9µs
- *   [33µs     ]             fib 5µs
- *   [34µs     ]               fib 1µs
- *   [36µs     ]               fib 1µs
- *   [39µs     ]             fib 1µs
- *   [43µs     ]         push_shared_output_data 3µs
- *   [49µs     ]     halt 5µs
- *   [51µs     ]       [host] trace flush 1µs
+ *   [0µs      ] [host] run fib 54µs
+ *   [3µs      ]   [host] trace register 1µs
+ *   [6µs      ]   entrypoint 9µs
+ *   [7µs      ]     load_gdt 1µs
+ *   [9µs      ]     load_idt 3µs
+ *   [10µs     ]       init_idt 1µs
+ *   [13µs     ]     hyperlight_main 1µs
+ *   [16µs     ]   halt 5µs
+ *   [18µs     ]     [host] trace flush 1µs
+ *   [21µs     ]   [host] Fib 32µs
+ *   [23µs     ]     dispatch_function 24µs
+ *   [24µs     ]       internal_dispatch_function 22µs
+ *   [25µs     ]         try_pop_shared_input_data_into 3µs
+ *   [29µs     ]         call_guest_function 12µs
+ *   [31µs     ]           fib 9µs
+ *   [32µs     ]             fib 5µs
+ *   [33µs     ]               fib 1µs
+ *   [35µs     ]               fib 1µs
+ *   [38µs     ]             fib 1µs
+ *   [42µs     ]         push_shared_output_data 3µs
+ *   [48µs     ]     halt 5µs
+ *   [50µs     ]       [host] trace flush 1µs
  */
 
 /** Recursive Fibonacci with a span per call. */

@@ -26,32 +26,26 @@ import java.util.List;
  * Expected output of `./guesttrace run alloc --deterministic --arg ops=4 --compact` (a stepped clock, so exact;
  * a plain run prints the same tree with real times):
  *
- *   [1µs      ] [host] run alloc 70µs
- *   [4µs      ]   [host] trace register 1µs
- *   [7µs      ]   entrypoint 9µs
- *   [8µs      ]     load_gdt 1µs
- *   [10µs     ]     load_idt 3µs
- *   [11µs     ]       init_idt 1µs
- *   [14µs     ]     hyperlight_main 1µs
- *   [17µs     ]   halt 5µs
- *   [19µs     ]     [host] trace flush 1µs
- *   [22µs     ]   [host] Churn 48µs
- *   [24µs     ]     dispatch_function 40µs
- *   [25µs     ]       internal_dispatch_function 38µs
- *   [26µs     ]         try_pop_shared_input_data_into 3µs
- *   [30µs     ]         call_guest_function 28µs
- *   [32µs     ]           churn 25µs
- *   [33µs     ]             malloc 1µs
- *   [36µs     ]             malloc 1µs
- *   [39µs     ]             malloc 1µs
- *   [42µs     ]             malloc 1µs
- *   [45µs     ]             free 1µs
- *   [48µs     ]             free 1µs
- *   [51µs     ]             free 1µs
- *   [54µs     ]             free 1µs
- *   [59µs     ]         push_shared_output_data 3µs
- *   [65µs     ]     halt 5µs
- *   [67µs     ]       [host] trace flush 1µs
+ *   [0µs      ] [host] run alloc 70µs
+ *   [3µs      ]   [host] trace register 1µs
+ *   [6µs      ]   entrypoint 9µs
+ *   [7µs      ]     load_gdt 1µs
+ *   [9µs      ]     load_idt 3µs
+ *   [10µs     ]       init_idt 1µs
+ *   [13µs     ]     hyperlight_main 1µs
+ *   [16µs     ]   halt 5µs
+ *   [18µs     ]     [host] trace flush 1µs
+ *   [21µs     ]   [host] Churn 48µs
+ *   [23µs     ]     dispatch_function 40µs
+ *   [24µs     ]       internal_dispatch_function 38µs
+ *   [25µs     ]         try_pop_shared_input_data_into 3µs
+ *   [29µs     ]         call_guest_function 28µs
+ *   [31µs     ]           churn 25µs
+ *   [32µs     ]             malloc ×4, total 4µs, min/median/max 1µs/1µs/1µs
+ *   [44µs     ]             free ×4, total 4µs, min/median/max 1µs/1µs/1µs
+ *   [58µs     ]         push_shared_output_data 3µs
+ *   [64µs     ]     halt 5µs
+ *   [66µs     ]       [host] trace flush 1µs
  */
 
 /** An allocator workload that records alloc and free. */

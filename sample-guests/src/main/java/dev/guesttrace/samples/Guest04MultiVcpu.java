@@ -26,19 +26,19 @@ import java.util.List;
  * the test compares the shape):
  *
  *   == vCPU 0 ==
- *   [62.949ms ] [host] run multi-vcpu 33.08ms
- *   [78.759ms ]   [host] trace register 53.24µs
- *   [80.169ms ]   entrypoint 2.64ms
- *   [81.017ms ]     load_gdt 10.51µs
- *   [81.035ms ]     load_idt 1.639ms
- *   [81.041ms ]       init_idt 5.479µs
- *   [82.686ms ]     hyperlight_main 107.6µs
- *   [82.704ms ]       vcpu_work 82.5µs
- *   [82.711ms ]         work 68.33µs
- *   [82.718ms ]           mix 8.646µs
- *   [82.734ms ]           mix 7.694µs
- *   [82.75ms  ]           mix 7.874µs
- *   [82.764ms ]           mix 9.417µs
+ *   [0ms      ] [host] run multi-vcpu 17.14ms
+ *   [11.744ms ]   [host] trace register 25.49µs
+ *   [11.776ms ]   entrypoint 129.8µs
+ *   [11.784ms ]     load_gdt 4.835µs
+ *   [11.794ms ]     load_idt 14.32µs
+ *   [11.798ms ]       init_idt 5.966µs
+ *   [11.812ms ]     hyperlight_main 89.47µs
+ *   [11.841ms ]       vcpu_work 56.72µs
+ *   [11.85ms  ]         work 43.35µs
+ *   [11.854ms ]           mix ×4, total 22.32µs, min/median/max 4.53µs/5.226µs/6.561µs
+ *   [11.911ms ]   halt 88.52µs
+ *   [11.924ms ]     [host] trace flush 70.79µs
+ *   [13.608ms ]   [host] Work 3.516ms
  */
 
 /** Four vCPUs, each with its own ring, TSC offset and amount of work. */

@@ -26,36 +26,24 @@ import java.util.List;
  * Expected output of `./guesttrace run abort --deterministic --compact` (a stepped clock, so exact;
  * a plain run prints the same tree with real times):
  *
- *   [1µs      ] [host] run abort 65µs
- *   [4µs      ]   [host] trace register 1µs
- *   [7µs      ]   entrypoint 9µs
- *   [8µs      ]     load_gdt 1µs
- *   [10µs     ]     load_idt 3µs
- *   [11µs     ]       init_idt 1µs
- *   [14µs     ]     hyperlight_main 1µs
- *   [17µs     ]   halt 5µs
- *   [19µs     ]     [host] trace flush 1µs
- *   [22µs     ]   [host] Run 43µs
- *   [24µs     ]     dispatch_function 41µs (never ended)
- *   [25µs     ]       internal_dispatch_function 40µs (never ended)
- *   [26µs     ]         try_pop_shared_input_data_into 3µs
- *   [30µs     ]         call_guest_function 35µs (never ended)
- *   [32µs     ]           step 3µs
- *   [33µs     ]             compute 1µs
- *   [36µs     ]           step 3µs
- *   [37µs     ]             compute 1µs
- *   [40µs     ]           step 3µs
- *   [41µs     ]             compute 1µs
- *   [44µs     ]           step 3µs
- *   [45µs     ]             compute 1µs
- *   [48µs     ]           step 3µs
- *   [49µs     ]             compute 1µs
- *   [52µs     ]           step 3µs
- *   [53µs     ]             compute 1µs
- *   [56µs     ]           step 3µs
- *   [57µs     ]             compute 1µs
- *   [60µs     ]           step 5µs (never ended)
- *   [61µs     ]             compute 1µs
+ *   [0µs      ] [host] run abort 65µs
+ *   [3µs      ]   [host] trace register 1µs
+ *   [6µs      ]   entrypoint 9µs
+ *   [7µs      ]     load_gdt 1µs
+ *   [9µs      ]     load_idt 3µs
+ *   [10µs     ]       init_idt 1µs
+ *   [13µs     ]     hyperlight_main 1µs
+ *   [16µs     ]   halt 5µs
+ *   [18µs     ]     [host] trace flush 1µs
+ *   [21µs     ]   [host] Run 43µs
+ *   [23µs     ]     dispatch_function 41µs (never ended)
+ *   [24µs     ]       internal_dispatch_function 40µs (never ended)
+ *   [25µs     ]         try_pop_shared_input_data_into 3µs
+ *   [29µs     ]         call_guest_function 35µs (never ended)
+ *   [31µs     ]           step ×7, total 21µs, min/median/max 3µs/3µs/3µs (1 span inside each)
+ *   [59µs     ]           step 5µs (never ended)
+ *   [60µs     ]             compute 1µs
+ *   [64µs     ]             !! aborted on vCPU 0 code=42: deliberate abort in step 7
  */
 
 /** Aborts midway with records still unflushed in its ring. */

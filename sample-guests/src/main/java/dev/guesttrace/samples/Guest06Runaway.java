@@ -26,22 +26,22 @@ import java.util.List;
  * Expected output of `./guesttrace run runaway --timeout 200ms`, first 16 lines (times vary;
  * the test compares the shape):
  *
- *   [18.738ms ] > [host] run runaway
- *   [30.787ms ]   > [host] trace register
- *   [35.153ms ]   < [host] trace register 4.366ms
- *   [35.938ms ]   > entrypoint
- *   [36.664ms ]     > load_gdt
- *   [36.783ms ]     < load_gdt 119.3µs
- *   [36.807ms ]     > load_idt
- *   [36.813ms ]       > init_idt
- *   [36.819ms ]       < init_idt 5.508µs
- *   [36.825ms ]     < load_idt 18.23µs
- *   [36.831ms ]     > hyperlight_main
- *   [36.864ms ]     < hyperlight_main 33.19µs
- *   [36.869ms ]   < entrypoint 930.9µs
- *   [36.875ms ]   > halt
- *   [36.915ms ]     > [host] trace flush
- *   [40.005ms ]     < [host] trace flush 3.09ms
+ *   [0ms      ] > [host] run runaway
+ *   [16.238ms ]   > [host] trace register
+ *   [38.763ms ]   < [host] trace register 22.53ms
+ *   [39.236ms ]   > entrypoint
+ *   [39.71ms  ]     > load_gdt
+ *   [39.72ms  ]     < load_gdt 10.67µs
+ *   [39.726ms ]     > load_idt
+ *   [39.732ms ]       > init_idt
+ *   [39.737ms ]       < init_idt 5.002µs
+ *   [39.742ms ]     < load_idt 15.6µs
+ *   [39.747ms ]     > hyperlight_main
+ *   [39.768ms ]     < hyperlight_main 21.4µs
+ *   [39.773ms ]   < entrypoint 537.3µs
+ *   [39.779ms ]   > halt
+ *   [39.797ms ]     > [host] trace flush
+ *   [40.642ms ]     < [host] trace flush 844.1µs
  */
 
 /** Never halts: the timeout must stop it. */

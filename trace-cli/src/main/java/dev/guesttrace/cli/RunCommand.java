@@ -154,11 +154,13 @@ final class RunCommand implements Callable<Integer> {
 
   @Mixin OtlpOptions otlpOptions;
 
-  @Option(names = "--quiet", description = "Do not print the tree.")
+  @Option(
+      names = "--quiet",
+      description =
+          "Print neither the tree nor the guest's output nor 'wrote FILE'; errors still show.")
   boolean quiet;
 
-  @Option(names = "--compact", description = "One line per span.")
-  boolean compact;
+  @Mixin TreeOptions treeOptions;
 
   @Option(
       names = "--deterministic",
@@ -232,14 +234,15 @@ final class RunCommand implements Callable<Integer> {
       SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
       treeDiagnostics = built.diagnostics();
       if (!quiet) {
-        TextTreeRenderer.full().compact(compact).render(built.tree(), out);
+        TextTreeRenderer tree = treeOptions.renderer(null);
+        (result.failed() ? tree.failure(result.outcome()) : tree).render(built.tree(), out);
       }
       if (otlp != null) {
         otlpOptions.export(built.tree(), otlp, err, "run");
       }
     }
     reportLosses(data, treeDiagnostics, err, "run");
-    if (output != null) {
+    if (output != null && !quiet) {
       err.println("guesttrace run: wrote " + output + " (" + data.recordCount() + " records)");
     }
     if (result.failed()) {

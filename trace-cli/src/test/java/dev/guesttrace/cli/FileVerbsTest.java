@@ -30,7 +30,7 @@ class FileVerbsTest {
     assertThat(tree.status()).isZero();
     assertThat(tree.out()).isEqualTo(helloRun.out());
     assertThat(CliTest.run("tree", hello.toString(), "--compact").out().lines())
-        .contains("[24µs     ]     dispatch_function 34µs");
+        .contains("[23µs     ]     dispatch_function 34µs");
   }
 
   @Test
@@ -53,6 +53,45 @@ class FileVerbsTest {
     assertThat(stats.out().lines().filter(l -> l.startsWith("try_pop_shared_input_data_into")))
         .singleElement()
         .satisfies(l -> assertThat(l.split("\\s+")[1]).isEqualTo("2"));
+  }
+
+  @Test
+  void tree_optionsForBigTracesAndFormats() throws Exception {
+    CliTest.Outcome depth =
+        CliTest.run("tree", hello.toString(), "--compact", "--max-depth", "2", "--unit", "ns");
+    assertThat(depth.status()).isZero();
+    assertThat(depth.out())
+        .isEqualTo(
+            """
+            [0ns      ] [host] run hello 64µs
+            [3000ns   ]   [host] trace register 1µs
+            [6000ns   ]   entrypoint 9µs
+            [7000ns   ]     ... 3 spans (4 with theirs) below --max-depth 2, 5µs in all
+            [16000ns  ]   halt 5µs
+            [18000ns  ]     ... 1 span below --max-depth 2, 1µs in all
+            [21000ns  ]   [host] PrintOutput 42µs
+            [23000ns  ]     ... 2 spans (14 with theirs) below --max-depth 2, 39µs in all
+            """);
+    CliTest.Outcome filtered =
+        CliTest.run(
+            "tree", hello.toString(), "--compact", "--filter", "HostPrint", "--max-lines", "4");
+    assertThat(filtered.out().lines())
+        .containsExactly(
+            "[0µs      ] [host] run hello 64µs",
+            "[21µs     ]   [host] PrintOutput 42µs",
+            "[23µs     ]     dispatch_function 34µs",
+            "[24µs     ]       internal_dispatch_function 32µs",
+            "... output cut at 4 lines (4 spans shown): --max-lines 0 shows all; --max-depth,"
+                + " --min-duration, --filter and --vcpu narrow the tree");
+    CliTest.Outcome json = CliTest.run("tree", hello.toString(), "--format", "json");
+    com.fasterxml.jackson.databind.JsonNode spans =
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.out()).get("spans");
+    assertThat(spans).hasSize(24);
+    assertThat(spans.get(23).get("name").asText()).isEqualTo("trace flush");
+    assertThat(spans.get(23).get("kind").asText()).isEqualTo("host_exit");
+    assertThat(CliTest.run("tree", hello.toString(), "--unit", "hours").err())
+        .isEqualTo("guesttrace tree: --unit: expected auto, ns, us, ms or s, found 'hours'\n");
+    assertThat(CliTest.run("tree", hello.toString(), "--fold", "1").status()).isEqualTo(2);
   }
 
   @Test

@@ -55,6 +55,9 @@ public final class TextTreeRenderer {
   /** Subtrees larger than this are never compared for folding (the comparison walks them). */
   static final int FOLD_MAX_SUBTREE = 4096;
 
+  /** Levels indented; deeper lines say their level instead. */
+  static final int MAX_INDENT = 100;
+
   private static final Pattern FAILED_VCPU = Pattern.compile("on vCPU (\\d+)");
 
   /** The unit of the time column. */
@@ -416,7 +419,7 @@ public final class TextTreeRenderer {
         Frame f = stack.peek();
         if (f.next < f.items.size()) {
           Object item = f.items.get(f.next++);
-          String indent = "  ".repeat(f.depth + 1);
+          String indent = indent(f.depth + 1);
           boolean ok =
               switch (item) {
                 case SpanNode child -> open(child, f.depth + 1, stack);
@@ -437,7 +440,7 @@ public final class TextTreeRenderer {
           if (!line(
               column(node.endNanos())
                   + ' '
-                  + "  ".repeat(f.depth)
+                  + indent(f.depth)
                   + "< "
                   + label(node)
                   + ' '
@@ -451,7 +454,7 @@ public final class TextTreeRenderer {
     }
 
     private boolean open(SpanNode node, int depth, ArrayDeque<Frame> stack) {
-      String indent = "  ".repeat(depth);
+      String indent = indent(depth);
       String text =
           compact
               ? column(node.startNanos())
@@ -691,6 +694,17 @@ public final class TextTreeRenderer {
       }
       return new Signature(shape);
     }
+  }
+
+  /**
+   * Two spaces per level up to {@link #MAX_INDENT} levels, then the level written out: a guest that
+   * nests a million spans must not make each line megabytes long.
+   */
+  static String indent(int depth) {
+    if (depth <= MAX_INDENT) {
+      return "  ".repeat(depth);
+    }
+    return "  ".repeat(MAX_INDENT) + "(level " + (depth + 1) + ") ";
   }
 
   /** The unit the time column uses for a run this long. */

@@ -56,7 +56,7 @@ class TextTreeRendererTest {
     assertThat(render(TextTreeRenderer.full(), sample()))
         .isEqualTo(
             """
-            [0µs      ] > [host] run hello
+            [0ms      ] > [host] run hello
             [58.197ms ]   > entrypoint
             [58.294ms ]     > load_gdt
             [58.314ms ]     < load_gdt 20.3µs
@@ -74,7 +74,7 @@ class TextTreeRendererTest {
     assertThat(render(TextTreeRenderer.full().compact(true), sample()))
         .isEqualTo(
             """
-            [0µs      ] [host] run hello 61.05ms
+            [0ms      ] [host] run hello 61.05ms
             [58.197ms ]   entrypoint 302.6µs
             [58.294ms ]     load_gdt 20.3µs
             [58.574ms ]   halt 2.477ms (never ended)
@@ -93,12 +93,12 @@ class TextTreeRendererTest {
         .isEqualTo(
             """
             == vCPU 0 ==
-            [1µs      ] a 1µs
+            [0µs      ] a 1µs
             == vCPU 1 ==
-            [2µs      ] b 100ns
+            [1µs      ] b 100ns
             """);
     assertThat(render(TextTreeRenderer.full().compact(true).onlyVcpu(1), tree))
-        .isEqualTo("[2µs      ] b 100ns\n");
+        .isEqualTo("[1µs      ] b 100ns\n");
   }
 
   @Test
