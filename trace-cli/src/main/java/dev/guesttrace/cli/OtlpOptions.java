@@ -4,9 +4,12 @@ import dev.guesttrace.otel.ExportProgressListener;
 import dev.guesttrace.otel.ExportResult;
 import dev.guesttrace.otel.OtlpExporter;
 import dev.guesttrace.otel.OtlpProtocol;
+import dev.guesttrace.otel.TraceMode;
 import dev.guesttrace.span.TraceTree;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.Locale;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 /** OTLP options shared by {@code export} and {@code run --otlp}, and the export itself. */
@@ -36,6 +39,65 @@ final class OtlpOptions {
           "Stretch spans shorter than 1 µs to end at the next microsecond (true duration kept in"
               + " guesttrace.duration_ns): SkyWalking rejects requests with zero-µs spans.")
   boolean microsecondSpans;
+
+  @Option(
+      names = "--traces",
+      paramLabel = "per-run|per-call",
+      description =
+          "per-run (default): one trace per run. per-call: one trace per guest call plus the"
+              + " run's, linked both ways with span links.")
+  String traces;
+
+  @Option(
+      names = "--max-spans-per-trace",
+      paramLabel = "N",
+      description =
+          "Span budget per trace, 0 for none (default: 10000, what Jaeger's Elasticsearch storage"
+              + " reads back). Spans below the budget are summarized on their parent"
+              + " (guesttrace.cut.*) and counted.")
+  Long maxSpansPerTrace;
+
+  @Option(
+      names = "--max-bytes-per-trace",
+      paramLabel = "BYTES",
+      converter = Sizes.class,
+      description =
+          "Estimated OTLP bytes per trace, 0 for none (default: 4000000, 80% of Tempo's default"
+              + " max_bytes_per_trace of 5 MB); cut like --max-spans-per-trace.")
+  Long maxBytesPerTrace;
+
+  @Option(
+      names = "--min-span-duration",
+      converter = SpanDurations.class,
+      paramLabel = "DURATION",
+      description =
+          "Summarize spans shorter than this (e.g. 500ns, 2us, 1ms) on their parent instead of"
+              + " sending them.")
+  Duration minSpanDuration;
+
+  /**
+   * Durations down to nanoseconds: {@code 500ns}, {@code 2us} or {@code 2µs}, else as Durations.
+   */
+  static final class SpanDurations implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      String v = value.trim().toLowerCase(Locale.ROOT);
+      long unitNanos = v.endsWith("ns") ? 1 : v.endsWith("us") || v.endsWith("µs") ? 1_000 : 0;
+      if (unitNanos == 0) {
+        return new Durations().convert(value);
+      }
+      try {
+        long n = Long.parseLong(v.substring(0, v.length() - 2));
+        if (n <= 0) {
+          throw new NumberFormatException();
+        }
+        return Duration.ofNanos(Math.multiplyExact(n, unitNanos));
+      } catch (NumberFormatException | ArithmeticException e) {
+        throw new CommandLine.TypeConversionException(
+            "expected a positive duration such as 500ns, 2us or 1ms, found '" + value + "'");
+      }
+    }
+  }
 
   @Option(
       names = "--service-name",
@@ -68,6 +130,26 @@ final class OtlpOptions {
       builder.setServiceName(serviceName);
     }
     headers.forEach(builder::addHeader);
+    if (traces != null) {
+      try {
+        builder.setTraceMode(TraceMode.parse(traces));
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--traces: expected per-run or per-call, found '" + traces + "'");
+      }
+    }
+    if (maxSpansPerTrace != null) {
+      if (maxSpansPerTrace < 0) {
+        throw CliException.usage(
+            "--max-spans-per-trace: expected 0 or more, found " + maxSpansPerTrace);
+      }
+      builder.setMaxSpansPerTrace(maxSpansPerTrace);
+    }
+    if (maxBytesPerTrace != null) {
+      builder.setMaxBytesPerTrace(maxBytesPerTrace);
+    }
+    if (minSpanDuration != null) {
+      builder.setMinSpanDuration(minSpanDuration);
+    }
     if (microsecondSpans) {
       builder.setMicrosecondSpans(true);
     }

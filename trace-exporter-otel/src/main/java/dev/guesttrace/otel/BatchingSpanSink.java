@@ -43,6 +43,7 @@ final class BatchingSpanSink implements SpanProcessor {
   private long spansFailed;
   private long eventsDropped;
   private String failure;
+  private String partialFailure;
 
   private record Pending(CompletableResultCode result, int spans) {}
 
@@ -115,8 +116,9 @@ final class BatchingSpanSink implements SpanProcessor {
     return eventsDropped;
   }
 
+  /** Why spans failed: the batch that stopped the export, else a receiver's partial rejection. */
   String failure() {
-    return failure;
+    return failure != null ? failure : partialFailure;
   }
 
   private void sendBatch() {
@@ -148,6 +150,15 @@ final class BatchingSpanSink implements SpanProcessor {
     CompletableResultCode result = pending.result().join(joinTimeoutNanos, TimeUnit.NANOSECONDS);
     if (result.isDone() && result.isSuccess()) {
       spansSent += pending.spans();
+    } else if (result.isDone()
+        && result.getFailureThrowable() instanceof OtlpHttpSender.PartialSuccessException partial) {
+      // The receiver took the rest: go on, but the export is not a success.
+      long rejected = Math.min(partial.rejectedSpans(), pending.spans());
+      spansSent += pending.spans() - rejected;
+      spansFailed += rejected;
+      if (partialFailure == null) {
+        partialFailure = partial.getMessage();
+      }
     } else {
       spansFailed += pending.spans();
       if (failure == null) {
@@ -173,7 +184,7 @@ final class BatchingSpanSink implements SpanProcessor {
       String message = response.getStatusMessage();
       return "HTTP status "
           + response.getStatusCode()
-          + (message == null || message.isBlank() ? "" : " " + message.strip());
+          + (message == null || message.isBlank() ? "" : " " + OtlpHttpSender.printable(message));
     }
     if (error instanceof FailedExportException.GrpcExportException grpc
         && grpc.failedWithResponse()) {
@@ -181,7 +192,9 @@ final class BatchingSpanSink implements SpanProcessor {
       String description = response.getStatusDescription();
       return "gRPC status "
           + response.getStatusCode()
-          + (description == null || description.isBlank() ? "" : ": " + firstLine(description));
+          + (description == null || description.isBlank()
+              ? ""
+              : ": " + OtlpHttpSender.printable(firstLine(description)));
     }
     // Below the exporter's wrapper, the transport's own exception says it best: "Failed to
     // connect to ...", "timeout", "Connection reset".
@@ -189,13 +202,18 @@ final class BatchingSpanSink implements SpanProcessor {
         error instanceof FailedExportException && error.getCause() != null
             ? error.getCause()
             : error;
+    if (cause instanceof OtlpHttpSender.ExportFailedException failed) {
+      // Made printable and short where the receiver's bytes went in.
+      return failed.getMessage();
+    }
     if (cause instanceof InterruptedIOException) {
       return "no answer within the timeout (" + describeTimeout() + ")";
     }
     String message = cause.getMessage();
+    // Exception messages may carry a receiver's bytes (a status line, a TLS alert): printable only.
     return message == null || message.isBlank()
         ? cause.getClass().getSimpleName()
-        : firstLine(message);
+        : OtlpHttpSender.printable(firstLine(message));
   }
 
   private String describeTimeout() {

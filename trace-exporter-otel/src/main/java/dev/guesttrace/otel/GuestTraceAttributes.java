@@ -36,6 +36,18 @@ final class GuestTraceAttributes {
   static final AttributeKey<Long> DURATION_NS = AttributeKey.longKey("guesttrace.duration_ns");
   static final AttributeKey<Boolean> UNCLOSED = AttributeKey.booleanKey("guesttrace.unclosed");
 
+  // Shaping: what was cut below a span, and how the run's traces link up.
+  static final AttributeKey<Long> CUT_SPANS = AttributeKey.longKey("guesttrace.cut.spans");
+  static final AttributeKey<Long> CUT_DURATION_NS =
+      AttributeKey.longKey("guesttrace.cut.duration_ns");
+  static final AttributeKey<Long> CUT_EVENTS = AttributeKey.longKey("guesttrace.cut.events");
+  static final AttributeKey<String> CUT_HEAVIEST =
+      AttributeKey.stringKey("guesttrace.cut.heaviest");
+  static final AttributeKey<String> CALL_TRACE_ID =
+      AttributeKey.stringKey("guesttrace.call.trace_id");
+  static final AttributeKey<String> RUN_TRACE_ID =
+      AttributeKey.stringKey("guesttrace.run.trace_id");
+
   // Span events.
   static final String EVENT_MESSAGE = "message";
   static final String EVENT_ALLOC = "alloc";

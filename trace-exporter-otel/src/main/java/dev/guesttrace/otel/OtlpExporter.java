@@ -4,8 +4,6 @@ import static java.util.Objects.requireNonNull;
 
 import dev.guesttrace.span.TraceTree;
 import io.opentelemetry.api.trace.Span;
-import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
-import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporterBuilder;
 import io.opentelemetry.exporter.otlp.trace.OtlpGrpcSpanExporter;
 import io.opentelemetry.exporter.otlp.trace.OtlpGrpcSpanExporterBuilder;
 import io.opentelemetry.sdk.common.export.RetryPolicy;
@@ -15,6 +13,7 @@ import io.opentelemetry.sdk.trace.SpanLimits;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -57,6 +56,19 @@ public final class OtlpExporter {
   private final int maxAttempts;
   private final SpanExporter customExporter;
   private final boolean microsecondSpans;
+  private final SpanTreeConverter.Shape shape;
+
+  /**
+   * Default span budget per trace: Jaeger's Elasticsearch and OpenSearch storage read at most
+   * 10,000 spans of a trace ({@code es.max-doc-count}), and its UI is slow well before that.
+   */
+  public static final long DEFAULT_MAX_SPANS_PER_TRACE = 10_000;
+
+  /**
+   * Default budget of estimated OTLP bytes per trace: 80% of Grafana Tempo's default {@code
+   * max_bytes_per_trace} (5,000,000), leaving room for what the estimate misses.
+   */
+  public static final long DEFAULT_MAX_BYTES_PER_TRACE = 4_000_000;
 
   private OtlpExporter(Builder builder, OtlpSettings settings) {
     this.settings = settings;
@@ -71,6 +83,12 @@ public final class OtlpExporter {
         builder.microsecondSpans != null
             ? builder.microsecondSpans
             : Boolean.parseBoolean(env.getOrDefault(MICROSECOND_SPANS_ENV, "false").trim());
+    this.shape =
+        new SpanTreeConverter.Shape(
+            builder.traceMode,
+            builder.maxSpansPerTrace,
+            builder.maxBytesPerTrace,
+            builder.minSpanDuration.toNanos());
   }
 
   /** Returns a builder; every setting is optional. */
@@ -108,7 +126,7 @@ public final class OtlpExporter {
   public ExportResult export(TraceTree tree, ExportProgressListener progress) {
     requireNonNull(tree, "tree");
     requireNonNull(progress, "progress");
-    long spansTotal = SpanTreeConverter.countSpans(tree);
+    long spansTotal = SpanTreeConverter.countSpans(tree, shape);
     Resource resource = RunResource.of(tree.summary(), serviceName, env);
     SpanExporter exporter = customExporter == null ? otlpExporter() : customExporter;
     Level previousLevel = OTLP_LOGGER.getLevel();
@@ -126,12 +144,20 @@ public final class OtlpExporter {
                   SpanLimits.builder()
                       .setMaxNumberOfEvents(maxEventsPerSpan)
                       .setMaxNumberOfAttributes(32)
+                      // A run span may link to many call traces; the call traces link back.
+                      .setMaxNumberOfLinks(128)
                       .build())
               .addSpanProcessor(sink)
               .build();
+      SpanTreeConverter.Stats stats = new SpanTreeConverter.Stats();
       Span root =
           SpanTreeConverter.emit(
-              tree, provider.get(INSTRUMENTATION_SCOPE), microsecondSpans, sink::stopped);
+              tree,
+              provider.get(INSTRUMENTATION_SCOPE),
+              microsecondSpans,
+              sink::stopped,
+              shape,
+              stats);
       sink.finish();
       long spansSent = sink.spansSent();
       if (sink.stopped()) {
@@ -145,13 +171,52 @@ public final class OtlpExporter {
           spansSent,
           spansTotal - spansSent,
           sink.eventsDropped(),
-          spansSent == spansTotal ? null : failureOrDefault(sink.failure()));
+          spansSent == spansTotal
+              ? null
+              : hint(failureOrDefault(sink.failure()), stats.zeroMicrosecondSpans),
+          stats.traces,
+          List.copyOf(stats.callTraceIds),
+          stats.spansCut,
+          stats.parentsWithCuts,
+          stats.eventsCut,
+          describeShape());
     } finally {
       if (customExporter == null) {
         exporter.shutdown().join(1, TimeUnit.SECONDS);
       }
       OTLP_LOGGER.setLevel(previousLevel);
     }
+  }
+
+  /**
+   * SkyWalking answers a request holding a span shorter than its microsecond clock with an opaque
+   * gRPC UNKNOWN; name the cause and the option when that is what happened.
+   */
+  static String hint(String failure, long zeroMicrosecondSpans) {
+    if (zeroMicrosecondSpans > 0 && failure.contains("UNKNOWN")) {
+      return failure
+          + " ("
+          + zeroMicrosecondSpans
+          + " spans start and end within one microsecond, which SkyWalking rejects: export again"
+          + " with --otlp-microsecond-spans or "
+          + MICROSECOND_SPANS_ENV
+          + "=true)";
+    }
+    return failure;
+  }
+
+  /** The shaping limits, for the result's summary. */
+  private String describeShape() {
+    StringBuilder out = new StringBuilder();
+    out.append(shape.maxSpans() == 0 ? "no span limit" : "at most " + shape.maxSpans() + " spans");
+    if (shape.maxBytes() != 0) {
+      out.append(" and ~").append(shape.maxBytes()).append(" bytes");
+    }
+    out.append(" per trace");
+    if (shape.minDurationNanos() > 0) {
+      out.append(", none shorter than ").append(shape.minDurationNanos()).append(" ns");
+    }
+    return out.toString();
   }
 
   private static String failureOrDefault(String failure) {
@@ -184,16 +249,14 @@ public final class OtlpExporter {
         settings.headers().forEach(grpc::addHeader);
         yield grpc.build();
       }
-      case HTTP_PROTOBUF -> {
-        OtlpHttpSpanExporterBuilder http =
-            OtlpHttpSpanExporter.builder()
-                .setEndpoint(settings.endpoint())
-                .setTimeout(settings.timeout())
-                .setConnectTimeout(connectTimeout)
-                .setRetryPolicy(retry);
-        settings.headers().forEach(http::addHeader);
-        yield http.build();
-      }
+      case HTTP_PROTOBUF ->
+          // Not the SDK's HTTP exporter: it takes any 2xx as success, whatever the body says.
+          new OtlpHttpSender(
+              settings.endpoint(),
+              settings.headers(),
+              settings.timeout(),
+              connectTimeout,
+              maxAttempts);
     };
   }
 
@@ -211,8 +274,53 @@ public final class OtlpExporter {
     private int maxAttempts = 3;
     private SpanExporter spanExporter;
     private Boolean microsecondSpans;
+    private TraceMode traceMode = TraceMode.PER_RUN;
+    private long maxSpansPerTrace = DEFAULT_MAX_SPANS_PER_TRACE;
+    private long maxBytesPerTrace = DEFAULT_MAX_BYTES_PER_TRACE;
+    private Duration minSpanDuration = Duration.ZERO;
 
     private Builder() {}
+
+    /** One trace per run (default) or one per guest call plus the run's, linked. */
+    public Builder setTraceMode(TraceMode mode) {
+      this.traceMode = requireNonNull(mode, "mode");
+      return this;
+    }
+
+    /**
+     * Most spans one trace sends (default {@value #DEFAULT_MAX_SPANS_PER_TRACE}), 0 for no limit.
+     * The budget is filled from the top of the tree down; spans below it are summarized on their
+     * nearest sent ancestor ({@code guesttrace.cut.*}) and counted in the result.
+     */
+    public Builder setMaxSpansPerTrace(long spans) {
+      if (spans < 0) {
+        throw new IllegalArgumentException("max spans per trace must not be negative: " + spans);
+      }
+      this.maxSpansPerTrace = spans;
+      return this;
+    }
+
+    /**
+     * Most estimated OTLP bytes one trace sends (default {@value #DEFAULT_MAX_BYTES_PER_TRACE}), 0
+     * for no limit; cut like {@link #setMaxSpansPerTrace}.
+     */
+    public Builder setMaxBytesPerTrace(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("max bytes per trace must not be negative: " + bytes);
+      }
+      this.maxBytesPerTrace = bytes;
+      return this;
+    }
+
+    /** Spans shorter than this are summarized on their parent instead of sent; default zero. */
+    public Builder setMinSpanDuration(Duration duration) {
+      requireNonNull(duration, "duration");
+      if (duration.isNegative()) {
+        throw new IllegalArgumentException("min span duration must not be negative: " + duration);
+      }
+      this.minSpanDuration = duration;
+      return this;
+    }
 
     /**
      * The receiver's URL, e.g. {@code http://localhost:4317} (gRPC) or {@code

@@ -2,8 +2,13 @@ package dev.guesttrace.otel;
 
 import static dev.guesttrace.otel.GuestTraceAttributes.ARG0;
 import static dev.guesttrace.otel.GuestTraceAttributes.ARG1;
+import static dev.guesttrace.otel.GuestTraceAttributes.CALL_TRACE_ID;
 import static dev.guesttrace.otel.GuestTraceAttributes.COUNTER_NAME;
 import static dev.guesttrace.otel.GuestTraceAttributes.COUNTER_VALUE;
+import static dev.guesttrace.otel.GuestTraceAttributes.CUT_DURATION_NS;
+import static dev.guesttrace.otel.GuestTraceAttributes.CUT_EVENTS;
+import static dev.guesttrace.otel.GuestTraceAttributes.CUT_HEAVIEST;
+import static dev.guesttrace.otel.GuestTraceAttributes.CUT_SPANS;
 import static dev.guesttrace.otel.GuestTraceAttributes.DURATION_NS;
 import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_ALLOC;
 import static dev.guesttrace.otel.GuestTraceAttributes.EVENT_COUNTER;
@@ -13,6 +18,7 @@ import static dev.guesttrace.otel.GuestTraceAttributes.MEMORY_ADDRESS;
 import static dev.guesttrace.otel.GuestTraceAttributes.MEMORY_SIZE_BYTES;
 import static dev.guesttrace.otel.GuestTraceAttributes.MESSAGE;
 import static dev.guesttrace.otel.GuestTraceAttributes.RUN_OUTCOME;
+import static dev.guesttrace.otel.GuestTraceAttributes.RUN_TRACE_ID;
 import static dev.guesttrace.otel.GuestTraceAttributes.SPAN_KIND;
 import static dev.guesttrace.otel.GuestTraceAttributes.UNCLOSED;
 import static dev.guesttrace.otel.GuestTraceAttributes.VCPU;
@@ -25,6 +31,8 @@ import dev.guesttrace.span.SpanNode;
 import dev.guesttrace.span.TraceTree;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanBuilder;
+import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
@@ -37,16 +45,23 @@ import java.util.function.BooleanSupplier;
 /**
  * Walks a span tree depth first and replays it as SDK spans with explicit timestamps. Spans end
  * (and so reach the batching sink) as soon as their subtree is done, so only the spans on the
- * current path are open at any time: memory is bounded by the tree's depth plus the sink's batches.
+ * current path are open at any time: memory is bounded by the tree's depth plus the sink's batches
+ * (plus, with a span budget, the set of spans one trace sends).
  *
  * <p>Shape of the trace: one trace per run under a synthetic root span {@code run <guest>} that
  * spans all vCPUs; below it each vCPU's roots (normally its host run span), then guest calls, guest
  * spans and host calls as the tree nests them. One root reads best in Jaeger and Tempo: they title
- * a trace by its root span and flag traces with several roots as incomplete.
+ * a trace by its root span and flag traces with several roots as incomplete. In {@link
+ * TraceMode#PER_CALL} mode each guest call's subtree is a trace of its own, linked both ways to the
+ * call's leaf span in the run's trace. Spans a trace does not send ({@link SpanSelection}) are
+ * summarized on their nearest sent ancestor ({@link CutSummary}).
  */
 final class SpanTreeConverter {
   /** Name prefix of the synthetic root span. */
   static final String RUN_SPAN_PREFIX = "run ";
+
+  /** Call trace ids kept for the result; the rest are counted. */
+  static final int MAX_CALL_TRACE_IDS = 1_000;
 
   private static final Attributes[] KIND_ATTRIBUTES = new Attributes[SpanKind.values().length];
 
@@ -56,7 +71,51 @@ final class SpanTreeConverter {
     }
   }
 
-  private SpanTreeConverter() {}
+  /**
+   * How a run becomes traces.
+   *
+   * @param mode one trace per run or per guest call
+   * @param maxSpans most spans per trace, 0 for no limit
+   * @param maxBytes most estimated OTLP bytes per trace, 0 for no limit
+   * @param minDurationNanos spans shorter than this are summarized instead of sent
+   */
+  record Shape(TraceMode mode, long maxSpans, long maxBytes, long minDurationNanos) {
+    /** Everything, one trace: as before shaping existed. */
+    static final Shape EVERYTHING = new Shape(TraceMode.PER_RUN, 0, 0, 0);
+  }
+
+  /** What an emission did besides sending spans. */
+  static final class Stats {
+    long traces;
+    long spansCut;
+    long eventsCut;
+    long parentsWithCuts;
+    long zeroMicrosecondSpans;
+    final List<String> callTraceIds = new ArrayList<>();
+  }
+
+  private final Tracer tracer;
+  private final long epoch;
+  private final boolean microsecondSpans;
+  private final BooleanSupplier stop;
+  private final Shape shape;
+  private final Stats stats;
+  private String runTraceId;
+
+  private SpanTreeConverter(
+      Tracer tracer,
+      long epoch,
+      boolean microsecondSpans,
+      BooleanSupplier stop,
+      Shape shape,
+      Stats stats) {
+    this.tracer = tracer;
+    this.epoch = epoch;
+    this.microsecondSpans = microsecondSpans;
+    this.stop = stop;
+    this.shape = shape;
+    this.stats = stats;
+  }
 
   /** The top-level spans of every vCPU, in vCPU order. */
   static List<SpanNode> topLevel(TraceTree tree) {
@@ -69,17 +128,48 @@ final class SpanTreeConverter {
 
   /** Spans a conversion produces: every node of every vCPU, plus the synthetic root if any. */
   static long countSpans(TraceTree tree) {
+    return countSpans(tree, Shape.EVERYTHING);
+  }
+
+  /** Spans a conversion with this shape sends, over all its traces. */
+  static long countSpans(TraceTree tree, Shape shape) {
     List<SpanNode> tops = topLevel(tree);
-    long count = tops.size() == 1 ? 0 : 1;
-    ArrayDeque<SpanNode> stack = new ArrayDeque<>(tops);
-    while (!stack.isEmpty()) {
-      SpanNode node = stack.pop();
-      count++;
-      for (SpanNode child : node.children()) {
-        stack.push(child);
+    boolean synthetic = tops.size() != 1;
+    boolean perCall = shape.mode() == TraceMode.PER_CALL;
+    long count = (synthetic ? 1 : 0) + runSelection(tops, synthetic, perCall, shape).count();
+    if (perCall) {
+      for (SpanNode call : guestCalls(tops)) {
+        count += callSelection(call, shape).count();
       }
     }
     return count;
+  }
+
+  private static SpanSelection runSelection(
+      List<SpanNode> tops, boolean synthetic, boolean perCall, Shape shape) {
+    long maxSpans = shape.maxSpans() == 0 ? 0 : Math.max(1, shape.maxSpans() - (synthetic ? 1 : 0));
+    return SpanSelection.select(
+        tops, perCall, maxSpans, shape.maxBytes(), shape.minDurationNanos());
+  }
+
+  private static SpanSelection callSelection(SpanNode call, Shape shape) {
+    return SpanSelection.select(
+        List.of(call), false, shape.maxSpans(), shape.maxBytes(), shape.minDurationNanos());
+  }
+
+  /** Every guest call not inside another guest call, in tree order. */
+  static List<SpanNode> guestCalls(List<SpanNode> tops) {
+    List<SpanNode> calls = new ArrayList<>();
+    ArrayList<SpanNode> stack = new ArrayList<>(tops.reversed());
+    while (!stack.isEmpty()) {
+      SpanNode node = stack.removeLast();
+      if (node.kind() == SpanKind.HOST_GUEST_CALL) {
+        calls.add(node);
+        continue;
+      }
+      stack.addAll(node.children().reversed());
+    }
+    return calls;
   }
 
   /** Name of the synthetic root: {@code run multi-vcpu (4 vCPUs)}. */
@@ -88,22 +178,45 @@ final class SpanTreeConverter {
     return RUN_SPAN_PREFIX + run.guest() + " (" + n + (n == 1 ? " vCPU)" : " vCPUs)");
   }
 
+  /** Emits the whole tree as one trace, every span sent. */
+  static Span emit(TraceTree tree, Tracer tracer, boolean microsecondSpans, BooleanSupplier stop) {
+    return emit(tree, tracer, microsecondSpans, stop, Shape.EVERYTHING, new Stats());
+  }
+
   /**
    * Emits the tree's spans through the tracer.
    *
    * @param stop checked between spans: when it says true, the walk ends early
-   * @return the root span (its context holds the trace id)
+   * @param shape how the run becomes traces
+   * @param stats filled with what was cut and which traces were made
+   * @return the root span of the run's trace (its context holds the trace id)
    */
-  static Span emit(TraceTree tree, Tracer tracer, boolean microsecondSpans, BooleanSupplier stop) {
+  static Span emit(
+      TraceTree tree,
+      Tracer tracer,
+      boolean microsecondSpans,
+      BooleanSupplier stop,
+      Shape shape,
+      Stats stats) {
     RunSummary run = tree.summary();
-    long epoch = run.startEpochNanos();
+    SpanTreeConverter converter =
+        new SpanTreeConverter(tracer, run.startEpochNanos(), microsecondSpans, stop, shape, stats);
+    return converter.emitRun(tree);
+  }
+
+  private Span emitRun(TraceTree tree) {
+    RunSummary run = tree.summary();
     List<SpanNode> tops = topLevel(tree);
+    boolean perCall = shape.mode() == TraceMode.PER_CALL;
+    SpanSelection selection = runSelection(tops, tops.size() != 1, perCall, shape);
+    stats.traces++;
     if (tops.size() == 1) {
       // One vCPU, one host run span: it is the run, and the trace's root.
       SpanNode only = tops.getFirst();
-      Span root = start(only, Context.root(), tracer, epoch, microsecondSpans);
+      Span root = start(only, Context.root(), null);
+      runTraceId = root.getSpanContext().getTraceId();
       describeRun(root, run);
-      walk(only, root, tracer, epoch, microsecondSpans, stop);
+      walk(only, root, selection);
       return root;
     }
     long start = Long.MAX_VALUE;
@@ -124,12 +237,13 @@ final class SpanTreeConverter {
             .setStartTimestamp(epoch + start, TimeUnit.NANOSECONDS)
             .setAttribute(SPAN_KIND, "run")
             .startSpan();
-    markStretched(rootSpan, epoch + start, epoch + end, microsecondSpans);
+    runTraceId = rootSpan.getSpanContext().getTraceId();
+    markStretched(rootSpan, epoch + start, epoch + end);
     describeRun(rootSpan, run);
     Context rootContext = Context.root().with(rootSpan);
     for (SpanNode top : tops) {
-      Span span = start(top, rootContext, tracer, epoch, microsecondSpans);
-      if (!walk(top, span, tracer, epoch, microsecondSpans, stop)) {
+      Span span = start(top, rootContext, null);
+      if (!walk(top, span, selection)) {
         return rootSpan;
       }
     }
@@ -152,17 +266,13 @@ final class SpanTreeConverter {
 
   /**
    * Emits {@code node}'s subtree below its already started span, depth first without recursion
-   * (guest trees can be deep), ending each span once its children are done.
+   * (guest trees can be deep), ending each span once its children are done. Children the selection
+   * does not send are summarized on their parent. A leaf of the selection (per-call mode: a guest
+   * call in the run's trace) gets its own trace, emitted before the leaf ends.
    *
    * @return false if {@code stop} ended the walk early
    */
-  private static boolean walk(
-      SpanNode node,
-      Span span,
-      Tracer tracer,
-      long epoch,
-      boolean microsecondSpans,
-      BooleanSupplier stop) {
+  private boolean walk(SpanNode node, Span span, SpanSelection selection) {
     ArrayDeque<Frame> stack = new ArrayDeque<>();
     stack.push(new Frame(node, span));
     while (!stack.isEmpty()) {
@@ -170,26 +280,79 @@ final class SpanTreeConverter {
         return false;
       }
       Frame frame = stack.peek();
+      if (selection.isLeaf(frame.node)) {
+        if (!emitCallTrace(frame.node, frame.span, true)) {
+          return false;
+        }
+        endFrame(frame);
+        stack.pop();
+        continue;
+      }
       List<SpanNode> children = frame.node.children();
       if (frame.nextChild < children.size()) {
         SpanNode child = children.get(frame.nextChild++);
-        stack.push(
-            new Frame(child, start(child, frame.context(), tracer, epoch, microsecondSpans)));
+        if (selection.sends(child)) {
+          stack.push(new Frame(child, start(child, frame.context(), null)));
+        } else {
+          if (frame.cut == null) {
+            frame.cut = new CutSummary();
+          }
+          frame.cut.add(child, selection, call -> emitCallTrace(call, frame.span, false));
+        }
       } else {
-        frame.span.end(
-            endEpochNanos(
-                epoch + frame.node.startNanos(), epoch + frame.node.endNanos(), microsecondSpans),
-            TimeUnit.NANOSECONDS);
+        endFrame(frame);
         stack.pop();
       }
     }
     return true;
   }
 
+  private void endFrame(Frame frame) {
+    CutSummary cut = frame.cut;
+    if (cut != null && !cut.isEmpty()) {
+      frame.span.setAttribute(CUT_SPANS, cut.spans());
+      frame.span.setAttribute(CUT_DURATION_NS, cut.durationNanos());
+      if (cut.events() > 0) {
+        frame.span.setAttribute(CUT_EVENTS, cut.events());
+      }
+      frame.span.setAttribute(CUT_HEAVIEST, cut.heaviest());
+      stats.spansCut += cut.spans();
+      stats.eventsCut += cut.events();
+      stats.parentsWithCuts++;
+    }
+    frame.span.end(
+        endEpochNanos(
+            epoch + frame.node.startNanos(), epoch + frame.node.endNanos(), microsecondSpans),
+        TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Emits a guest call's subtree as a trace of its own, its root linked to {@code from} (the call's
+   * leaf in the run's trace, or the nearest sent span above a call the run's trace cut).
+   *
+   * @param isLeaf whether {@code from} is the call's own leaf span: it then links back and names
+   *     the call's trace id
+   */
+  private boolean emitCallTrace(SpanNode call, Span from, boolean isLeaf) {
+    Span root = start(call, null, from.getSpanContext());
+    root.setAttribute(RUN_TRACE_ID, runTraceId);
+    String traceId = root.getSpanContext().getTraceId();
+    stats.traces++;
+    if (stats.callTraceIds.size() < MAX_CALL_TRACE_IDS) {
+      stats.callTraceIds.add(traceId);
+    }
+    if (isLeaf) {
+      from.addLink(root.getSpanContext());
+      from.setAttribute(CALL_TRACE_ID, traceId);
+    }
+    return walk(call, root, callSelection(call, shape));
+  }
+
   private static final class Frame {
     final SpanNode node;
     final Span span;
     int nextChild;
+    CutSummary cut;
     private Context context;
 
     Frame(SpanNode node, Span span) {
@@ -228,25 +391,38 @@ final class SpanTreeConverter {
     return Math.floorDiv(endEpochNanos, 1_000) <= Math.floorDiv(startEpochNanos, 1_000);
   }
 
-  private static void markStretched(
-      Span span, long startEpochNanos, long endEpochNanos, boolean microsecondSpans) {
-    if (microsecondSpans && needsStretch(startEpochNanos, endEpochNanos)) {
-      span.setAttribute(DURATION_NS, endEpochNanos - startEpochNanos);
+  private void markStretched(Span span, long startEpochNanos, long endEpochNanos) {
+    if (needsStretch(startEpochNanos, endEpochNanos)) {
+      if (microsecondSpans) {
+        span.setAttribute(DURATION_NS, endEpochNanos - startEpochNanos);
+      } else {
+        stats.zeroMicrosecondSpans++;
+      }
     }
   }
 
-  private static Span start(
-      SpanNode node, Context parent, Tracer tracer, long epoch, boolean microsecondSpans) {
+  /**
+   * Starts a span for {@code node}: a child of {@code parent}, or, with {@code parent} null, the
+   * root of a new trace linked to {@code link}.
+   */
+  private Span start(SpanNode node, Context parent, SpanContext link) {
     SpanKind kind = node.kind();
-    Span span =
+    SpanBuilder builder =
         tracer
             .spanBuilder(node.name())
-            .setParent(parent)
             .setSpanKind(otelKind(kind))
             .setStartTimestamp(epoch + node.startNanos(), TimeUnit.NANOSECONDS)
             .setAllAttributes(KIND_ATTRIBUTES[kind.ordinal()])
-            .setAttribute(VCPU, (long) node.vcpu())
-            .startSpan();
+            .setAttribute(VCPU, (long) node.vcpu());
+    if (parent != null) {
+      builder.setParent(parent);
+    } else {
+      builder.setNoParent();
+      if (link != null) {
+        builder.addLink(link);
+      }
+    }
+    Span span = builder.startSpan();
     // The ABI has no "no argument": 0 is what a guest passes when it has nothing to say, so
     // leaving zeros out loses nothing and saves two attributes on most spans.
     if (node.arg0() != 0) {
@@ -258,7 +434,7 @@ final class SpanTreeConverter {
     if (node.unclosed()) {
       span.setAttribute(UNCLOSED, true);
     }
-    markStretched(span, epoch + node.startNanos(), epoch + node.endNanos(), microsecondSpans);
+    markStretched(span, epoch + node.startNanos(), epoch + node.endNanos());
     for (SpanEvent event : node.events()) {
       span.addEvent(
           eventName(event.kind()),

@@ -89,6 +89,9 @@ public final class MillionSpanExport {
     ExportResult result =
         builder
             .setEnvironment(Map.of())
+            // Every span, as one trace: what this measures. -DmaxSpans=10000 shows the default.
+            .setMaxSpansPerTrace(Long.getLong("maxSpans", 0))
+            .setMaxBytesPerTrace(Long.getLong("maxBytes", 0))
             .build()
             .export(
                 tree,

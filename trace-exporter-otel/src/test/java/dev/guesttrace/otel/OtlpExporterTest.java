@@ -266,14 +266,27 @@ class OtlpExporterTest {
             TestTrees.summary("deep", 1, "halted"),
             List.of(new TraceTree.VcpuTree(0, List.of(run))));
 
-    ExportResult result =
+    ExportResult all =
+        OtlpExporter.builder()
+            .setEnvironment(Map.of())
+            .setSpanExporter(new CountingExporter())
+            .setMaxSpansPerTrace(0)
+            .setMaxBytesPerTrace(0)
+            .build()
+            .export(tree);
+    ExportResult budget =
         OtlpExporter.builder()
             .setEnvironment(Map.of())
             .setSpanExporter(new CountingExporter())
             .build()
             .export(tree);
 
-    assertThat(result.spansSent()).isEqualTo(100_001);
+    assertThat(all.spansSent()).isEqualTo(100_001);
+    assertThat(all.spansSummarized()).isZero();
+    // The default budget keeps the top 10,000 levels; the deepest kept span summarizes the rest.
+    assertThat(budget.spansSent()).isEqualTo(10_000);
+    assertThat(budget.spansSummarized()).isEqualTo(90_001);
+    assertThat(budget.summarizingSpans()).isEqualTo(1);
   }
 
   @Test

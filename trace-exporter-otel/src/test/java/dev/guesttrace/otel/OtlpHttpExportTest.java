@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
 import io.opentelemetry.proto.common.v1.AnyValue;
@@ -15,6 +16,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -70,6 +72,129 @@ class OtlpHttpExportTest {
     server.setExecutor(handlers);
     server.start();
     return "http://127.0.0.1:" + server.getAddress().getPort();
+  }
+
+  /** Starts a receiver that answers every POST with this status, content type and body. */
+  private String startAnswering(int status, String contentType, byte[] body) throws IOException {
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext(
+        "/v1/traces",
+        exchange -> {
+          try (exchange) {
+            posts.incrementAndGet();
+            exchange.getRequestBody().readAllBytes();
+            if (contentType != null) {
+              exchange.getResponseHeaders().add("Content-Type", contentType);
+            }
+            exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+            exchange.getResponseBody().write(body);
+          }
+        });
+    server.setExecutor(handlers);
+    server.start();
+    return "http://127.0.0.1:" + server.getAddress().getPort();
+  }
+
+  private static ExportResult exportTo(String url) {
+    return OtlpExporter.builder()
+        .setEnvironment(Map.of())
+        .setProtocol(OtlpProtocol.HTTP_PROTOBUF)
+        .setEndpoint(url)
+        .setMaxAttempts(1)
+        .build()
+        .export(TestTrees.twoVcpus());
+  }
+
+  /** What a terminal must never get from a receiver: escapes, newlines, other controls. */
+  private static final String HOSTILE_TEXT =
+      "\u001b[2J\u001b[31mlost none\r\nfake line\u0007\u009b" + "x".repeat(5_000);
+
+  @Test
+  void ok_withGarbageBody_isAFailureThatQuotesThePrintableStartOnly() throws IOException {
+    byte[] html = ("<html>" + HOSTILE_TEXT + "</html>").getBytes(StandardCharsets.UTF_8);
+    String url = startAnswering(200, "text/html", html);
+
+    ExportResult result = exportTo(url);
+
+    assertThat(result.isSuccess()).isFalse();
+    assertThat(result.spansSent()).isZero();
+    assertThat(result.failure())
+        .startsWith(
+            "HTTP status 200 but the answer is not OTLP (Content-Type text/html, "
+                + html.length
+                + " bytes: <html>?[2J?[31mlost none??fake line??xxx")
+        .endsWith("…)")
+        .doesNotContainPattern("[\\p{Cntrl}\\u0080-\\u009f]")
+        .hasSizeLessThan(250);
+  }
+
+  @Test
+  void ok_withProtobufThatIsNotAResponse_isAFailure() throws IOException {
+    byte[] garbage = {(byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0a, 0x7f, 0x1b};
+    String url = startAnswering(200, "application/x-protobuf", garbage);
+
+    ExportResult result = exportTo(url);
+
+    assertThat(result.isSuccess()).isFalse();
+    assertThat(result.failure())
+        .startsWith(
+            "HTTP status 200 but the body is not an OTLP ExportTraceServiceResponse (6 bytes: ")
+        .doesNotContainPattern("[\\p{Cntrl}]");
+  }
+
+  @Test
+  void ok_withPartialSuccess_countsTheRejectedSpansAsFailed() throws IOException {
+    byte[] answer =
+        ExportTraceServiceResponse.newBuilder()
+            .setPartialSuccess(
+                ExportTracePartialSuccess.newBuilder()
+                    .setRejectedSpans(3)
+                    .setErrorMessage("3 spans too old\u001b[0m"))
+            .build()
+            .toByteArray();
+    String url = startAnswering(200, "application/x-protobuf", answer);
+
+    ExportResult result = exportTo(url);
+
+    assertThat(result.isSuccess()).isFalse();
+    assertThat(result.spansSent()).isEqualTo(7);
+    assertThat(result.spansFailed()).isEqualTo(3);
+    assertThat(result.failure()).isEqualTo("the receiver rejected 3 spans: 3 spans too old?[0m");
+    assertThat(result.summary()).contains("failed: 7 of 10 spans sent, 3 failed: the receiver");
+  }
+
+  @Test
+  void ok_emptyOrEmptyResponse_isASuccess() throws IOException {
+    String url = startAnswering(200, null, new byte[0]);
+
+    assertThat(exportTo(url).isSuccess()).isTrue();
+  }
+
+  @Test
+  void badRequest_withRpcStatus_quotesItsMessagePrintable() throws IOException {
+    java.io.ByteArrayOutputStream status = new java.io.ByteArrayOutputStream();
+    com.google.protobuf.CodedOutputStream coded =
+        com.google.protobuf.CodedOutputStream.newInstance(status);
+    coded.writeInt32(1, 3);
+    coded.writeString(2, "invalid span\n\u001b]0;pwned\u0007");
+    coded.flush();
+    String url = startAnswering(400, "application/x-protobuf", status.toByteArray());
+
+    ExportResult result = exportTo(url);
+
+    assertThat(result.failure()).isEqualTo("HTTP status 400: invalid span??]0;pwned?");
+  }
+
+  @Test
+  void serverError_withHugeBody_isCut() throws IOException {
+    String url = startAnswering(500, "text/plain", HOSTILE_TEXT.getBytes(StandardCharsets.UTF_8));
+
+    ExportResult result = exportTo(url);
+
+    assertThat(result.failure())
+        .startsWith("HTTP status 500: ?[2J?[31mlost none??fake line??xx")
+        .endsWith("…")
+        .hasSizeLessThan(160);
   }
 
   @AfterEach
