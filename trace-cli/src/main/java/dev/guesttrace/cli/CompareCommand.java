@@ -50,12 +50,24 @@ final class CompareCommand implements Callable<Integer> {
   @Option(names = "--svg", paramLabel = "OUT.svg", description = "Also draw the comparison.")
   Path svg;
 
+  @Option(
+      names = "--exclude-tracing",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
+      description =
+          "Take trace exits (the host's flushes) out of the spans they interrupted (default;"
+              + " --no-exclude-tracing keeps them).")
+  boolean excludeTracing;
+
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
     Comparison comparison =
         Comparison.ofRuns(
-            runs(sideA, err), runs(sideB, err), Comparison.Options.defaults().withPerVcpu(perVcpu));
+            runs(sideA, err),
+            runs(sideB, err),
+            Comparison.Options.defaults().withPerVcpu(perVcpu).withExcludeTracing(excludeTracing));
     PrintWriter out = spec.commandLine().getOut();
     try {
       ComparisonTextRenderer.render(comparison, out);

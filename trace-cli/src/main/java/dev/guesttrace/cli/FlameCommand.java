@@ -1,6 +1,7 @@
 package dev.guesttrace.cli;
 
 import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.compare.TracingTime;
 import dev.guesttrace.flame.FlameGraphSvg;
 import dev.guesttrace.flame.FoldedStacks;
 import dev.guesttrace.span.SpanTreeBuilder;
@@ -38,10 +39,16 @@ final class FlameCommand implements Callable<Integer> {
   @Option(names = "--per-vcpu", description = "Keep vCPUs apart (a root frame per vCPU).")
   boolean perVcpu;
 
+  @Option(
+      names = "--exclude-tracing",
+      description = "Take trace exits (the host's flushes) out of the spans they interrupted.")
+  boolean excludeTracing;
+
   @Override
   public Integer call() {
     TraceData data = TraceFiles.load(file, spec.commandLine().getErr(), "flame");
-    TraceTree tree = SpanTreeBuilder.build(data);
+    TraceTree built = SpanTreeBuilder.build(data);
+    TraceTree tree = excludeTracing ? TracingTime.withoutTracing(built) : built;
     try {
       if (svg != null) {
         try (Writer out = Files.newBufferedWriter(svg, StandardCharsets.UTF_8)) {

@@ -1,6 +1,7 @@
 package dev.guesttrace.cli;
 
 import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.compare.TracingTime;
 import dev.guesttrace.file.TraceFileReader;
 import dev.guesttrace.render.InfoRenderer;
 import dev.guesttrace.span.SpanTreeBuilder;
@@ -17,7 +18,8 @@ import picocli.CommandLine.Spec;
     name = "info",
     mixinStandardHelpOptions = true,
     description =
-        "Host, backend, calibration and its error, records, losses, diagnostics, VM exits.")
+        "Host, backend, calibration and its error, records, losses, diagnostics, VM exits,"
+            + " tracing overhead.")
 final class InfoCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Spec CommandSpec spec;
@@ -37,6 +39,7 @@ final class InfoCommand implements Callable<Integer> {
         built.diagnostics(),
         read.report().notes(),
         spec.commandLine().getOut());
+    InfoRenderer.tracing(TracingTime.overhead(built.tree()), spec.commandLine().getOut());
     return Errors.OK;
   }
 }

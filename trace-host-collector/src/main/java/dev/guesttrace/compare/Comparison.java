@@ -28,30 +28,34 @@ import java.util.Set;
  * nanoseconds: each run's guest TSC was converted with that run's own calibration, so runs taken at
  * different TSC rates compare directly.
  *
+ * <p>With {@link Options#excludeTracing()} (the default) every run's trace exits are taken out
+ * first ({@link TracingTime#withoutTracing}): the host's flushes sit inside whatever guest span was
+ * open, and would otherwise make a path look slower wherever the tracer happened to flush.
+ *
  * <h2>When a difference is marked</h2>
  *
  * For the per-run total (for {@link Row#totalMark()}) or self duration (for {@link
- * Row#selfMark()}), let the <em>gap</em> be how far apart the two sides' ranges are: {@code min(B)
- * - max(A)} when B is slower, {@code min(A) - max(B)} when B is faster. A path is marked {@link
- * Mark#SLOWER} (or {@link Mark#FASTER}) when
+ * Row#selfMark()}), with {@code floor = max(minAbsoluteDifferenceNanos, minRelativeDifference *
+ * median(A))} (by default 1 µs and 5 % of A's median), a path is marked {@link Mark#SLOWER} when
+ * all three hold:
  *
  * <pre>{@code
- * gap >= max(minAbsoluteDifferenceNanos, minRelativeDifference * median(A))
+ * median(B) - median(A) >= floor                          the typical run moved
+ * min(B) - min(A)       >= floor                          the fastest run moved too
+ * median(B) - median(A) >  2 * (deviation(A) + deviation(B))   beyond the runs' spread
  * }</pre>
  *
- * that is: every run of B is slower (faster) than every run of A, by at least the floors (by
- * default 1 µs and 5 % of A's median). So a difference is marked only where it is larger than the
- * run-to-run spread of both sides: no run of one side falls inside the other side's range. An
- * outlier run widens its side's range and can only take a mark away, never add one. The floors keep
- * a single run per side, or sub-microsecond spans that jitter by a few cycles, from being marked by
- * noise alone.
- *
- * <p>How sure a mark is depends on the number of runs: if both sides were the same, the chance that
- * noise alone puts all of B's n runs above all of A's n runs is {@code 1 / C(2n, n)}: 5 % for 3
- * runs per side, 1.4 % for 4, 0.4 % for 5 (before the floors, which lower it further). Identical
- * runs on both sides never mark anything: their ranges coincide.
+ * and {@link Mark#FASTER} when the same holds the other way round. The deviation is each side's
+ * median absolute deviation from its median. The fastest run is the one least disturbed by the host
+ * (a stall only ever adds time), so a single stall in one run cannot make a mark; with three runs
+ * or more per side, medians and deviations ignore one wild run, so it cannot take a mark away
+ * either. With fewer than {@value #MIN_RUNS_TO_MARK} runs on a side nothing is marked: one run
+ * cannot tell a stall from a change.
  */
 public final class Comparison {
+  /** Runs each side needs before anything is marked. */
+  public static final int MIN_RUNS_TO_MARK = 2;
+
   private final List<Run> sideA;
   private final List<Run> sideB;
   private final Options options;
@@ -85,12 +89,13 @@ public final class Comparison {
    */
   public static Comparison ofRuns(List<Run> a, List<Run> b, Options options) {
     Objects.requireNonNull(options, "options");
-    List<Run> sideA = List.copyOf(a);
-    List<Run> sideB = List.copyOf(b);
+    List<Run> sideA = options.excludeTracing() ? withoutTracing(a) : List.copyOf(a);
+    List<Run> sideB = options.excludeTracing() ? withoutTracing(b) : List.copyOf(b);
     if (sideA.isEmpty() || sideB.isEmpty()) {
       throw new IllegalArgumentException(
           "each side needs at least one run: a=" + sideA.size() + " b=" + sideB.size());
     }
+    boolean canMark = sideA.size() >= MIN_RUNS_TO_MARK && sideB.size() >= MIN_RUNS_TO_MARK;
     List<Map<String, long[]>> perRunA = new ArrayList<>();
     List<Map<String, long[]>> perRunB = new ArrayList<>();
     Set<String> paths = new LinkedHashSet<>();
@@ -111,8 +116,8 @@ public final class Comparison {
               path,
               statsA,
               statsB,
-              mark(statsA.totalNanos(), statsB.totalNanos(), options),
-              mark(statsA.selfNanos(), statsB.selfNanos(), options)));
+              canMark ? mark(statsA.totalNanos(), statsB.totalNanos(), options) : Mark.NONE,
+              canMark ? mark(statsA.selfNanos(), statsB.selfNanos(), options) : Mark.NONE));
     }
     // Equal impact (always so for identical sides): the larger path first, then by name.
     rows.sort(
@@ -151,8 +156,14 @@ public final class Comparison {
     return rows.stream().filter(Row::marked).toList();
   }
 
+  /** Whether either side had too few runs for anything to be marked. */
+  public boolean tooFewRunsToMark() {
+    return sideA.size() < MIN_RUNS_TO_MARK || sideB.size() < MIN_RUNS_TO_MARK;
+  }
+
   /**
-   * Applies the marking rule of this class to one quantity.
+   * Applies the marking rule of this class to one quantity (the run counts are checked by the
+   * caller).
    *
    * @param a side A's per-run values
    * @param b side B's per-run values
@@ -162,14 +173,25 @@ public final class Comparison {
     double floor =
         Math.max(
             options.minAbsoluteDifferenceNanos(), options.minRelativeDifference() * a.median());
-    // Both floors are >= 0, so a gap that passes is positive: the ranges do not touch.
-    if (b.min() - a.max() >= floor && b.min() > a.max()) {
+    double medians = (double) b.median() - a.median();
+    double fastest = (double) b.min() - a.min();
+    double noise = 2.0 * ((double) a.deviation() + b.deviation());
+    // A difference of 0 never marks, whatever the floors: "beyond the spread" is strict.
+    if (medians >= floor && fastest >= floor && medians > noise) {
       return Mark.SLOWER;
     }
-    if (a.min() - b.max() >= floor && a.min() > b.max()) {
+    if (-medians >= floor && -fastest >= floor && -medians > noise) {
       return Mark.FASTER;
     }
     return Mark.NONE;
+  }
+
+  private static List<Run> withoutTracing(List<Run> runs) {
+    List<Run> out = new ArrayList<>(runs.size());
+    for (Run run : runs) {
+      out.add(new Run(run.label(), TracingTime.withoutTracing(run.tree())));
+    }
+    return out;
   }
 
   private static List<Run> label(String side, List<TraceTree> trees) {
@@ -258,9 +280,13 @@ public final class Comparison {
    * @param perVcpu whether each path starts with its vCPU instead of merging the vCPUs
    * @param minRelativeDifference smallest marked difference as a fraction of A's median, e.g. 0.05
    * @param minAbsoluteDifferenceNanos smallest marked difference in nanoseconds
+   * @param excludeTracing whether trace exits are taken out of the spans they interrupted first
    */
   public record Options(
-      boolean perVcpu, double minRelativeDifference, long minAbsoluteDifferenceNanos) {
+      boolean perVcpu,
+      double minRelativeDifference,
+      long minAbsoluteDifferenceNanos,
+      boolean excludeTracing) {
     /** Relative floor of {@link #defaults()}: 5 % of A's median. */
     public static final double DEFAULT_MIN_RELATIVE_DIFFERENCE = 0.05;
 
@@ -278,15 +304,27 @@ public final class Comparison {
       }
     }
 
-    /** vCPUs merged, 5 % and 1 µs floors. */
+    /** Trace exits included: the two-floor form tests and callers with no exits use. */
+    public Options(boolean perVcpu, double minRelativeDifference, long minAbsoluteDifferenceNanos) {
+      this(perVcpu, minRelativeDifference, minAbsoluteDifferenceNanos, false);
+    }
+
+    /** vCPUs merged, 5 % and 1 µs floors, trace exits excluded. */
     public static Options defaults() {
       return new Options(
-          false, DEFAULT_MIN_RELATIVE_DIFFERENCE, DEFAULT_MIN_ABSOLUTE_DIFFERENCE_NANOS);
+          false, DEFAULT_MIN_RELATIVE_DIFFERENCE, DEFAULT_MIN_ABSOLUTE_DIFFERENCE_NANOS, true);
     }
 
     /** These options with paths per vCPU or merged. */
     public Options withPerVcpu(boolean perVcpu) {
-      return new Options(perVcpu, minRelativeDifference, minAbsoluteDifferenceNanos);
+      return new Options(
+          perVcpu, minRelativeDifference, minAbsoluteDifferenceNanos, excludeTracing);
+    }
+
+    /** These options with trace exits excluded or kept. */
+    public Options withExcludeTracing(boolean excludeTracing) {
+      return new Options(
+          perVcpu, minRelativeDifference, minAbsoluteDifferenceNanos, excludeTracing);
     }
   }
 

@@ -120,7 +120,7 @@ public final class ComparisonSvgRenderer {
                     + (extraMarked > 0 ? " and " + extraMarked + " more marked" : "")
                 : "All " + allPaths + " call paths")
             + " by impact (|B - A| of the median total per run).");
-    text(body, RATIO_X, y + 14, 12, "bold", "#555", "start", "B/A total (self)");
+    text(body, RATIO_X, y + 14, 12, "bold", "#555", "start", "B vs A: total (self)");
     y += 24;
 
     for (int i = 0; i < rows.size(); i++) {
@@ -276,7 +276,7 @@ public final class ComparisonSvgRenderer {
         + describe(row.a().totalNanos())
         + ", B "
         + describe(row.b().totalNanos())
-        + ", B/A "
+        + ", B "
         + ComparisonTextRenderer.ratio(
                 row.a().totalNanos().median(), row.b().totalNanos().median(), Mark.NONE)
             .strip()
@@ -285,7 +285,7 @@ public final class ComparisonSvgRenderer {
         + describe(row.a().selfNanos())
         + ", B "
         + describe(row.b().selfNanos())
-        + ", B/A "
+        + ", B "
         + ComparisonTextRenderer.ratio(
                 row.a().selfNanos().median(), row.b().selfNanos().median(), Mark.NONE)
             .strip()
@@ -301,8 +301,7 @@ public final class ComparisonSvgRenderer {
 
   private static String markWord(Mark mark) {
     return switch (mark) {
-      case SLOWER -> " slower";
-      case FASTER -> " faster";
+      case SLOWER, FASTER -> " (marked)";
       case NONE -> "";
     };
   }

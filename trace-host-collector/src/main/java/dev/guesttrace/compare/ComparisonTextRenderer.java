@@ -12,8 +12,8 @@ import java.util.Locale;
  * calibration, then one row per call path, largest impact first.
  *
  * <pre>{@code
- * calls A  calls B  total A  total B    B/A   self A  self B    B/A  path
- *       1        1   24.5ms   49.1ms  2.00x *  1.2us   1.2us  1.00x  run
+ * calls A  calls B  total A  total B       B vs A     self A  self B  B vs A  path
+ *       1        1   24.5ms   49.1ms  2.00x slower *  1.2us   1.2us    same    run
  * }</pre>
  */
 public final class ComparisonTextRenderer {
@@ -52,7 +52,11 @@ public final class ComparisonTextRenderer {
         .append(", B = ")
         .append(runs(b.size()))
         .append("; durations are calibrated nanoseconds (each run's TSC converted with its own")
-        .append(" calibration)\n");
+        .append(" calibration)")
+        .append(
+            comparison.options().excludeTracing()
+                ? ", trace exits excluded (--no-exclude-tracing keeps them)\n"
+                : ", trace exits included\n");
     int labelWidth = 0;
     for (Comparison.Run run : concat(a, b)) {
       labelWidth = Math.max(labelWidth, run.label().length());
@@ -73,8 +77,8 @@ public final class ComparisonTextRenderer {
     List<String[]> cells = new ArrayList<>();
     cells.add(
         new String[] {
-          // "B/A  " so the header sits over the ratios, not over their mark slot.
-          "calls A", "calls B", "total A", "total B", "B/A  ", "self A", "self B", "B/A  "
+          // "B vs A  " so the header sits over the ratios, not over their mark slot.
+          "calls A", "calls B", "total A", "total B", "B vs A  ", "self A", "self B", "B vs A  "
         });
     List<Comparison.Row> rows = comparison.rows();
     int shown = Math.min(Math.max(0, maxRows), rows.size());
@@ -116,11 +120,12 @@ public final class ComparisonTextRenderer {
     }
     out.append("values: median per run")
         .append(rangeA || rangeB ? " [min..max over the side's runs]" : "")
-        .append("; B/A: ratio of the medians; * = beyond the noise: every run of B differs from")
-        .append(" every run of A by at least ")
+        .append("; B vs A: the medians' ratio, read as B's; * = beyond the noise: B's median and")
+        .append(" its fastest run both differ from A's by at least ")
         .append(percent(comparison.options().minRelativeDifference()))
         .append(" of A's median and ")
         .append(Durations.format(comparison.options().minAbsoluteDifferenceNanos()))
+        .append(", and the medians by more than twice the runs' spread")
         .append(collapsed ? "; fib×3 = fib;fib;fib\n" : "\n");
     out.append(summary(comparison)).append('\n');
     // The marked paths again, on their own: sorted by total impact they can sit far down a table.
@@ -149,8 +154,7 @@ public final class ComparisonTextRenderer {
   }
 
   private static String markedRatio(Spread a, Spread b, Mark mark) {
-    return ratio(a.median(), b.median(), Mark.NONE).strip()
-        + (mark == Mark.SLOWER ? " slower" : " faster");
+    return ratio(a.median(), b.median(), Mark.NONE).strip();
   }
 
   private static String summary(Comparison comparison) {
@@ -204,30 +208,24 @@ public final class ComparisonTextRenderer {
     }
     int a = comparison.sideA().size();
     int b = comparison.sideB().size();
-    double chance = chanceOfSeparation(a, b);
-    if (chance > 0.01) {
+    if (comparison.tooFewRunsToMark()) {
+      notes.add(
+          "with "
+              + runs(a)
+              + " against "
+              + runs(b)
+              + " nothing is marked: one run cannot tell a stall from a change; take 5 runs per"
+              + " side");
+    } else if (Math.min(a, b) < 5) {
       notes.add(
           String.format(
               Locale.ROOT,
-              "with %s against %s, noise alone puts all runs of B above all runs of A on %s of"
-                  + " paths; only the floors guard the marks: take 5 runs per side",
+              "with %s against %s the spread is poorly known (with 2 a single stall can hide a"
+                  + " change, never make one): take 5 runs per side",
               runs(a),
-              runs(b),
-              percent(chance)));
+              runs(b)));
     }
     return notes;
-  }
-
-  /**
-   * The chance that, for two sides drawn from the same distribution, all {@code b} runs of B fall
-   * above all {@code a} runs of A: {@code 1 / C(a + b, a)}.
-   */
-  static double chanceOfSeparation(int a, int b) {
-    double combinations = 1;
-    for (int i = 1; i <= a; i++) {
-      combinations = combinations * (b + i) / i;
-    }
-    return 1 / combinations;
   }
 
   private static double[] tscRange(List<Comparison.Run> runs) {
@@ -290,7 +288,11 @@ public final class ComparisonTextRenderer {
     return median + " " + Durations.range(spread.median(), spread.min(), spread.max());
   }
 
-  /** B/A like {@code 1.37x}, then {@code " *"} when marked, else two spaces to keep alignment. */
+  /**
+   * B against A the way a reader says it, three significant digits: {@code 1.37x slower}, {@code
+   * 50.0x faster}, {@code same} when they round to one; then {@code " *"} when marked, else two
+   * spaces to keep alignment.
+   */
   static String ratio(long a, long b, Mark mark) {
     String text;
     if (a == 0 && b == 0) {
@@ -299,10 +301,22 @@ public final class ComparisonTextRenderer {
       text = "new";
     } else if (b == 0) {
       text = "gone";
+    } else if (b >= a) {
+      text = times((double) b / a, " slower");
     } else {
-      text = String.format(Locale.ROOT, "%.2fx", (double) b / a);
+      text = times((double) a / b, " faster");
     }
     return text + (mark == Mark.NONE ? "  " : " *");
+  }
+
+  private static String times(double factor, String direction) {
+    String digits =
+        factor < 9.995
+            ? String.format(Locale.ROOT, "%.2f", factor)
+            : factor < 99.95
+                ? String.format(Locale.ROOT, "%.1f", factor)
+                : String.format(Locale.ROOT, "%.0f", factor);
+    return digits.equals("1.00") ? "same" : digits + "x" + direction;
   }
 
   private static List<Comparison.Run> concat(List<Comparison.Run> a, List<Comparison.Run> b) {

@@ -6,6 +6,7 @@ import dev.guesttrace.collect.ExitProfileRow;
 import dev.guesttrace.collect.LossCounters;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.collect.TraceHeader;
+import dev.guesttrace.compare.TracingTime;
 import dev.guesttrace.file.TraceFileWriter;
 import java.io.PrintWriter;
 import java.time.Instant;
@@ -142,6 +143,51 @@ public final class InfoRenderer {
           + (data.losses().total() > 0 ? "; counted before: " + counted : "");
     }
     return counted;
+  }
+
+  /** Spans that paid for tracing listed by {@link #tracing}. */
+  public static final int TRACING_ROWS = 5;
+
+  /**
+   * The tracer's own cost in the run: trace exits (ring registration, flushes), their time and
+   * share of the run, the part inside guest spans, and the spans that paid most of it, each with
+   * its share of the run and of its own time.
+   */
+  public static void tracing(TracingTime.Overhead o, PrintWriter out) {
+    if (o.exits() == 0) {
+      out.println("tracing      no trace exits recorded");
+      out.flush();
+      return;
+    }
+    out.printf(
+        "tracing      %d trace exit%s, %s (%s of run), %s of it inside guest spans%n",
+        o.exits(),
+        o.exits() == 1 ? "" : "s",
+        Durations.duration(o.nanos()),
+        percent(o.percentOfRun()),
+        Durations.duration(o.inGuestNanos()));
+    List<TracingTime.PerSpan> rows = o.bySpan();
+    if (!rows.isEmpty()) {
+      out.printf(
+          "  %-28s %8s %10s %8s %12s%n", "paid by", "exits", "time", "of run", "of its spans");
+    }
+    for (TracingTime.PerSpan r : rows.subList(0, Math.min(TRACING_ROWS, rows.size()))) {
+      out.printf(
+          "  %-28s %8d %10s %8s %12s%n",
+          Printable.of(r.name()),
+          r.exits(),
+          Durations.duration(r.nanos()),
+          percent(o.runNanos() <= 0 ? 0 : 100.0 * r.nanos() / o.runNanos()),
+          percent(r.percentOfSpans()));
+    }
+    if (rows.size() > TRACING_ROWS) {
+      out.printf("  ... %d more spans%n", rows.size() - TRACING_ROWS);
+    }
+    out.flush();
+  }
+
+  private static String percent(double percent) {
+    return String.format(java.util.Locale.ROOT, "%.1f%%", percent);
   }
 
   /** Losses in one line: {@code none}, or the total and each non-zero cause. */

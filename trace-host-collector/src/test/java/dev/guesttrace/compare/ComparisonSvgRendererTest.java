@@ -105,7 +105,9 @@ class ComparisonSvgRendererTest {
     // fib's total stays 100 µs; its own time goes from 10 µs to 40 µs as its child shrinks.
     Comparison comparison =
         Comparison.of(
-            List.of(selfShift(90_000)), List.of(selfShift(60_000)), Comparison.Options.defaults());
+            List.of(selfShift(90_000), selfShift(90_000)),
+            List.of(selfShift(60_000), selfShift(60_000)),
+            Comparison.Options.defaults());
     StringBuilder svg = new StringBuilder();
 
     ComparisonSvgRenderer.render(comparison, svg);

@@ -78,6 +78,18 @@ public final class TestTrees {
    */
   public static TraceTree fibRun(
       RunSummary summary, int calls, int n, long fibNanos, double jitter, long seed) {
+    return fibRun(summary, calls, n, fibNanos, jitter, seed, 0);
+  }
+
+  /** {@link #fibRun}, with a host stall of {@code stallNanos} inside the first call's fib root. */
+  public static TraceTree fibRun(
+      RunSummary summary,
+      int calls,
+      int n,
+      long fibNanos,
+      double jitter,
+      long seed,
+      long stallNanos) {
     SplittableRandom random = new SplittableRandom(seed);
     long[] clock = {0};
     Jitter j =
@@ -99,7 +111,7 @@ public final class TestTrees {
           new SpanEvent(clock[0], SpanEvent.Kind.MESSAGE, "Calling guest function", 0, 0));
       clock[0] += j.apply(300);
       callGuest.addEvent(new SpanEvent(clock[0], SpanEvent.Kind.ALLOC, "", 0x10_0000, 4096));
-      callGuest.addChild(fib(n, clock, j, fibNanos));
+      callGuest.addChild(fib(n, clock, j, fibNanos, c == 0 ? stallNanos : 0));
       SpanNode print = new SpanNode("print", SpanKind.GUEST, 0, clock[0], 0, 0, 0);
       clock[0] += j.apply(500);
       SpanNode hostCall = new SpanNode("host print", SpanKind.HOST_CALL, 0, clock[0], 0, 0, 0);
@@ -132,12 +144,12 @@ public final class TestTrees {
     long apply(long nanos);
   }
 
-  private static SpanNode fib(int n, long[] clock, Jitter j, long fibNanos) {
+  private static SpanNode fib(int n, long[] clock, Jitter j, long fibNanos, long stallNanos) {
     SpanNode node = new SpanNode("fib", SpanKind.GUEST, 0, clock[0], 0, n, 0);
-    clock[0] += j.apply(fibNanos / 2);
+    clock[0] += j.apply(fibNanos / 2) + stallNanos;
     if (n >= 2) {
-      node.addChild(fib(n - 1, clock, j, fibNanos));
-      node.addChild(fib(n - 2, clock, j, fibNanos));
+      node.addChild(fib(n - 1, clock, j, fibNanos, 0));
+      node.addChild(fib(n - 2, clock, j, fibNanos, 0));
     }
     clock[0] += j.apply(fibNanos - fibNanos / 2);
     node.end(clock[0], false);
