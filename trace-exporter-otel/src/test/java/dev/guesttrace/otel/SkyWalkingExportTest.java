@@ -176,6 +176,128 @@ class SkyWalkingExportTest {
     assertTimesWithinOneMicrosecond(tree, spans);
   }
 
+  private static TraceTree helloRun(int calls) throws Exception {
+    GuestProgram program = SampleGuests.find("hello").orElseThrow();
+    RunConfig config =
+        RunConfig.builder(
+                new GuestSource.Java(program.name(), GuestRuntime.image(program)),
+                new EmulatedBackend())
+            .setCalls(calls)
+            .setCall(program.defaultCall())
+            .build();
+    GuestRun.Result run = GuestRun.builder(config).setHostPrint(text -> {}).build().execute();
+    assertThat(run.failed()).as(run.outcome()).isFalse();
+    return SpanTreeBuilder.build(run.data());
+  }
+
+  private static long subtreeSize(SpanNode node) {
+    long n = 0;
+    java.util.ArrayDeque<SpanNode> stack = new java.util.ArrayDeque<>(List.of(node));
+    while (!stack.isEmpty()) {
+      n++;
+      stack.addAll(stack.pop().children());
+    }
+    return n;
+  }
+
+  @Test
+  void grpc_perCallTracesReadBackEachWholeAndLinkedByTags() throws Exception {
+    TraceTree tree = helloRun(3);
+    List<SpanNode> calls = SpanTreeConverter.guestCalls(SpanTreeConverter.topLevel(tree));
+    assertThat(calls).hasSize(3);
+
+    ExportResult result =
+        OtlpExporter.builder()
+            .setEnvironment(Map.of())
+            .setEndpoint(oap.otlpEndpoint())
+            .setMicrosecondSpans(true)
+            .setTraceMode(TraceMode.PER_CALL)
+            .build()
+            .export(tree);
+
+    assertThat(result.isSuccess()).as(result.summary()).isTrue();
+    assertThat(result.traces()).isEqualTo(4);
+    long epoch = tree.summary().startEpochNanos();
+    long insides = 0;
+    for (int i = 0; i < calls.size(); i++) {
+      SpanNode call = calls.get(i);
+      insides += subtreeSize(call) - 1;
+      String callTrace = result.callTraceIdsHex().get(i);
+      List<JsonNode> spans = readTrace(callTrace, subtreeSize(call));
+      assertThat((long) spans.size()).isEqualTo(subtreeSize(call));
+      Map<String, List<JsonNode>> children = new HashMap<>();
+      List<JsonNode> roots = new ArrayList<>();
+      for (JsonNode span : spans) {
+        if (span.hasNonNull("parentId")) {
+          children.computeIfAbsent(span.get("parentId").asText(), k -> new ArrayList<>()).add(span);
+        } else {
+          roots.add(span);
+        }
+      }
+      assertThat(roots).hasSize(1);
+      JsonNode root = roots.getFirst();
+      assertThat(root.path("name").asText()).isEqualTo(call.name().toLowerCase(Locale.ROOT));
+      assertThat(root.path("tags").path("guesttrace.run.trace_id").asText())
+          .isEqualTo(result.traceIdHex());
+      assertWithin(root, call.name(), epoch + call.startNanos(), call.durationNanos());
+      compareChildren(call.children(), root, children, epoch);
+    }
+    long runSpans = subtreeSize(SpanTreeConverter.topLevel(tree).getFirst()) - insides;
+    List<JsonNode> run = readTrace(result.traceIdHex(), runSpans);
+    assertThat((long) run.size()).isEqualTo(runSpans);
+    assertThat(
+            run.stream()
+                .map(s -> s.path("tags").path("guesttrace.call.trace_id").asText())
+                .filter(id -> !id.isEmpty()))
+        .containsExactlyInAnyOrderElementsOf(result.callTraceIdsHex());
+  }
+
+  @Test
+  void grpc_spanBudgetReadBackWithEveryCutOnAParent() throws Exception {
+    TraceTree tree = helloRun(3);
+
+    ExportResult result =
+        OtlpExporter.builder()
+            .setEnvironment(Map.of())
+            .setEndpoint(oap.otlpEndpoint())
+            .setMicrosecondSpans(true)
+            .setMaxSpansPerTrace(20)
+            .build()
+            .export(tree);
+
+    assertThat(result.isSuccess()).as(result.summary()).isTrue();
+    List<JsonNode> spans = readTrace(result.traceIdHex(), 20);
+    assertThat(spans).hasSize(20);
+    long cut = 0;
+    for (JsonNode span : spans) {
+      cut += span.path("tags").path("guesttrace.cut.spans").asLong(0);
+    }
+    assertThat(cut).isEqualTo(result.spansSummarized()).isPositive();
+    assertThat(cut + 20).isEqualTo(subtreeSize(SpanTreeConverter.topLevel(tree).getFirst()));
+  }
+
+  @Test
+  void grpc_subMicrosecondSpansRefused_theFailureNamesTheOption() {
+    // Guest spans of 793 to 799 ns: within one microsecond tick, which SkyWalking refuses.
+    TraceTree tree = TestTrees.large(5, 3, now());
+
+    ExportResult result =
+        OtlpExporter.builder()
+            .setEnvironment(Map.of())
+            .setEndpoint(oap.otlpEndpoint())
+            .setMaxAttempts(1)
+            .build()
+            .export(tree);
+
+    assertThat(result.isSuccess()).isFalse();
+    assertThat(result.failure())
+        .startsWith("gRPC status UNKNOWN")
+        .containsPattern(
+            "\\(\\d+ spans start and end within one microsecond, which SkyWalking rejects:"
+                + " export again with --otlp-microsecond-spans or"
+                + " GUESTTRACE_OTLP_MICROSECOND_SPANS=true\\)$");
+  }
+
   private static Map<String, JsonNode> byName(List<JsonNode> spans) {
     Map<String, JsonNode> map = new HashMap<>();
     for (JsonNode span : spans) {
