@@ -79,7 +79,7 @@ final class CompareCommand implements Callable<Integer> {
         err.println("guesttrace compare: wrote " + svg);
       }
     } catch (IOException e) {
-      throw CliException.badData("cannot write " + svg + ": " + e.getMessage(), e);
+      throw CliException.badData("cannot write " + svg + ": " + Errors.cause(e), e);
     }
     return Errors.OK;
   }

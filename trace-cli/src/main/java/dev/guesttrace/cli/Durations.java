@@ -19,8 +19,9 @@ final class Durations implements CommandLine.ITypeConverter<Duration> {
             value);
       }
       if (v.endsWith("m")) {
-        return positive(
-            Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60), value);
+        long minutes = Long.parseLong(v.substring(0, v.length() - 1));
+        // Checked before multiplying: 2^62 minutes would wrap around to a small duration.
+        return positive(Duration.ofMinutes(Math.min(minutes, MAX.toMinutes() + 1)), value);
       }
       return positive(Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000)), value);
     } catch (NumberFormatException e) {
@@ -29,10 +30,17 @@ final class Durations implements CommandLine.ITypeConverter<Duration> {
     }
   }
 
+  /** The longest duration any option takes: longer ones overflow nanosecond clocks somewhere. */
+  static final Duration MAX = Duration.ofDays(30);
+
   private static Duration positive(Duration d, String value) {
     if (d.isNegative() || d.isZero()) {
       throw new CommandLine.TypeConversionException(
           "expected a positive duration, found '" + value + "'");
+    }
+    if (d.compareTo(MAX) > 0) {
+      throw new CommandLine.TypeConversionException(
+          "expected a duration of at most 30 days, found '" + value + "'");
     }
     return d;
   }

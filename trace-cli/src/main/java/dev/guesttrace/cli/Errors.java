@@ -60,12 +60,7 @@ final class Errors {
    * {@code --verbose}.
    */
   static int onError(VirtualMachineError e, CommandLine top) {
-    CommandLine cmd = top;
-    CommandLine.ParseResult parsed = top.getParseResult();
-    while (parsed != null && parsed.subcommand() != null) {
-      parsed = parsed.subcommand();
-      cmd = parsed.commandSpec().commandLine();
-    }
+    CommandLine cmd = ran(top);
     PrintWriter err = cmd.getErr();
     boolean verbose = Boolean.TRUE.equals(findVerbose(cmd));
     String what =
@@ -82,6 +77,17 @@ final class Errors {
     return BAD_DATA;
   }
 
+  /** The deepest subcommand parsed under {@code top}: the verb that ran. */
+  static CommandLine ran(CommandLine top) {
+    CommandLine cmd = top;
+    CommandLine.ParseResult parsed = top.getParseResult();
+    while (parsed != null && parsed.subcommand() != null) {
+      parsed = parsed.subcommand();
+      cmd = parsed.commandSpec().commandLine();
+    }
+    return cmd;
+  }
+
   private static Object findVerbose(CommandLine cmd) {
     for (CommandLine c = cmd; c != null; c = c.getParent()) {
       CommandLine.Model.OptionSpec o = c.getCommandSpec().findOption("--verbose");
@@ -90,6 +96,27 @@ final class Errors {
       }
     }
     return null;
+  }
+
+  /**
+   * What went wrong with a file, once: {@code No such file or directory}, not the path again (a
+   * {@link java.nio.file.FileSystemException}'s message is the path itself).
+   */
+  static String cause(java.io.IOException e) {
+    if (e instanceof java.nio.file.FileSystemException f) {
+      if (f.getReason() != null) {
+        return f.getReason();
+      }
+      return switch (f) {
+        case java.nio.file.NoSuchFileException x -> "No such file or directory";
+        case java.nio.file.AccessDeniedException x -> "Permission denied";
+        case java.nio.file.FileAlreadyExistsException x -> "File exists";
+        case java.nio.file.NotDirectoryException x -> "Not a directory";
+        case java.nio.file.DirectoryNotEmptyException x -> "Directory not empty";
+        default -> f.getClass().getSimpleName();
+      };
+    }
+    return e.getMessage() == null ? e.getClass().getSimpleName() : firstLine(e.getMessage());
   }
 
   static String prefix(CommandLine cmd) {

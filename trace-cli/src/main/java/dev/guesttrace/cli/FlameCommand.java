@@ -61,7 +61,7 @@ final class FlameCommand implements Callable<Integer> {
       }
     } catch (IOException e) {
       throw CliException.badData(
-          "cannot write " + (svg == null ? "output" : svg) + ": " + e.getMessage(), e);
+          "cannot write " + (svg == null ? "output" : svg) + ": " + Errors.cause(e), e);
     }
     RunCommand.reportLosses(data, spec.commandLine().getErr(), "flame");
     return Errors.OK;

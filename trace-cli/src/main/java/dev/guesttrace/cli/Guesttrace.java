@@ -1,7 +1,15 @@
 package dev.guesttrace.cli;
 
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -67,22 +75,99 @@ public final class Guesttrace implements Callable<Integer> {
 
   /** Runs the command line and exits with its status. */
   public static void main(String[] args) {
-    System.exit(
-        execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    CheckedOutput stdout = new CheckedOutput(new FileOutputStream(FileDescriptor.out));
+    PrintWriter out =
+        new PrintWriter(
+            new OutputStreamWriter(new BufferedOutputStream(stdout, 8192), System.out.charset()),
+            true);
+    System.exit(execute(args, out, new PrintWriter(System.err, true), stdout::error));
   }
 
   /** Runs the command line with the given output streams and returns the exit status. */
   public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+    return execute(args, out, err, () -> null);
+  }
+
+  /**
+   * Runs the command line; if standard output could not be written (a full disk, {@code >
+   * /dev/full}), says so in one line and exits 1: output that was lost is not a success.
+   *
+   * @param outError the first error writing {@code out}, if its stream recorded one
+   */
+  static int execute(
+      String[] args, PrintWriter out, PrintWriter err, Supplier<IOException> outError) {
     CommandLine cli = new CommandLine(new Guesttrace());
     cli.setOut(out);
     cli.setErr(err);
     cli.setParameterExceptionHandler(Errors::onUsageError);
     cli.setExecutionExceptionHandler(Errors::onExecutionError);
+    int status;
     try {
-      return cli.execute(args);
+      status = cli.execute(args);
     } catch (StackOverflowError | OutOfMemoryError e) {
       // picocli hands only Exceptions to the handler; these come from the work on hostile input.
-      return Errors.onError(e, cli);
+      status = Errors.onError(e, cli);
+    }
+    out.flush();
+    IOException e = outError.get();
+    if (e == null && !out.checkError()) {
+      return status;
+    }
+    String cause = e == null ? "write error" : Errors.cause(e);
+    if (cause.equals("Broken pipe")) {
+      return status; // the reader went away (| head): what it wanted, it got
+    }
+    err.println(Errors.prefix(Errors.ran(cli)) + ": cannot write standard output: " + cause);
+    err.flush();
+    return status == Errors.OK ? Errors.BAD_DATA : status;
+  }
+
+  /** Standard output that remembers its first error (a PrintWriter only keeps a flag). */
+  static final class CheckedOutput extends FilterOutputStream {
+    private volatile IOException error;
+
+    CheckedOutput(OutputStream out) {
+      super(out);
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      try {
+        out.write(b);
+      } catch (IOException e) {
+        remember(e);
+        throw e;
+      }
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      try {
+        out.write(b, off, len);
+      } catch (IOException e) {
+        remember(e);
+        throw e;
+      }
+    }
+
+    @Override
+    public void flush() throws IOException {
+      try {
+        out.flush();
+      } catch (IOException e) {
+        remember(e);
+        throw e;
+      }
+    }
+
+    private void remember(IOException e) {
+      if (error == null) {
+        error = e;
+      }
+    }
+
+    IOException error() {
+      return error;
     }
   }
 

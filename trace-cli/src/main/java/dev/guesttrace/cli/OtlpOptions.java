@@ -5,8 +5,11 @@ import dev.guesttrace.otel.ExportResult;
 import dev.guesttrace.otel.OtlpExporter;
 import dev.guesttrace.otel.OtlpProtocol;
 import dev.guesttrace.otel.TraceMode;
+import dev.guesttrace.render.Printable;
 import dev.guesttrace.span.TraceTree;
 import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.Locale;
 import picocli.CommandLine;
@@ -111,8 +114,66 @@ final class OtlpOptions {
    * @throws CliException exit 1 if any span could not be delivered
    */
   void export(TraceTree tree, String endpoint, PrintWriter err, String verb) {
+    OtlpExporter exporter = exporter(endpoint);
+    ExportProgressListener progress =
+        System.console() != null
+            ? (done, total) -> {
+              err.printf("\rguesttrace %s: %d/%d spans", verb, done, total);
+              err.flush();
+            }
+            : ExportProgressListener.NONE;
+    ExportResult result = exporter.export(tree, progress);
+    if (System.console() != null) {
+      err.println();
+    }
+    if (!result.isSuccess()) {
+      throw CliException.badData(result.summary());
+    }
+    err.println("guesttrace " + verb + ": " + result.summary());
+    err.flush();
+  }
+
+  /**
+   * Checks the endpoint and every OTLP option now: {@code run --otlp} calls it before the guest
+   * starts, so that a bad URL is a usage error (exit 2) and not a failure after the run.
+   *
+   * @throws CliException exit 2 naming the option and what was found
+   */
+  void validate(String endpoint) {
+    exporter(endpoint);
+  }
+
+  /**
+   * Checks an OTLP endpoint as a URL: http or https, a host, a port in 1..65535 if given.
+   *
+   * @throws CliException exit 2
+   */
+  static void checkEndpoint(String endpoint) {
+    String shown = "'" + Printable.of(endpoint) + "'";
+    URI uri;
+    try {
+      uri = new URI(endpoint);
+    } catch (URISyntaxException e) {
+      throw CliException.usage(
+          "--otlp: expected a URL such as http://localhost:4317, found " + shown);
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!scheme.equals("http") && !scheme.equals("https")) {
+      throw CliException.usage("--otlp: expected an http:// or https:// URL, found " + shown);
+    }
+    if (uri.getHost() == null || uri.getHost().isEmpty()) {
+      throw CliException.usage("--otlp: expected a URL with a host and port, found " + shown);
+    }
+    if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65535)) {
+      throw CliException.usage(
+          "--otlp: expected a port in 1..65535, found " + uri.getPort() + " in " + shown);
+    }
+  }
+
+  private OtlpExporter exporter(String endpoint) {
     OtlpExporter.Builder builder = OtlpExporter.builder();
     if (endpoint != null) {
+      checkEndpoint(endpoint);
       builder.setEndpoint(endpoint);
     }
     if (protocol != null) {
@@ -153,27 +214,10 @@ final class OtlpOptions {
     if (microsecondSpans) {
       builder.setMicrosecondSpans(true);
     }
-    OtlpExporter exporter;
     try {
-      exporter = builder.build();
+      return builder.build();
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }
-    ExportProgressListener progress =
-        System.console() != null
-            ? (done, total) -> {
-              err.printf("\rguesttrace %s: %d/%d spans", verb, done, total);
-              err.flush();
-            }
-            : ExportProgressListener.NONE;
-    ExportResult result = exporter.export(tree, progress);
-    if (System.console() != null) {
-      err.println();
-    }
-    if (!result.isSuccess()) {
-      throw CliException.badData(result.summary());
-    }
-    err.println("guesttrace " + verb + ": " + result.summary());
-    err.flush();
   }
 }

@@ -103,7 +103,7 @@ final class PerfettoCommand implements Callable<Integer> {
         PerfettoJsonWriter.write(tree, out, new PerfettoJsonWriter.Options(spanArgs));
       }
     } catch (IOException e) {
-      throw CliException.badData("cannot write " + output + ": " + e.getMessage(), e);
+      throw CliException.badData("cannot write " + output + ": " + Errors.cause(e), e);
     }
     long bytes;
     try {

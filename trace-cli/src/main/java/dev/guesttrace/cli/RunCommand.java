@@ -180,6 +180,9 @@ final class RunCommand implements Callable<Integer> {
   }
 
   private Integer run(PrintWriter out, PrintWriter err, RunConfig config) {
+    if (otlp != null) {
+      otlpOptions.validate(otlp); // a bad URL is a usage error before the guest runs
+    }
     GuestRun.Result result;
     TraceFileWriter writer = null;
     try {
@@ -205,16 +208,18 @@ final class RunCommand implements Callable<Integer> {
     } catch (VmException e) {
       throw CliException.badData(e.getMessage(), e);
     } catch (java.io.IOException e) {
-      throw CliException.badData("cannot write " + output + ": " + e.getMessage(), e);
+      throw CliException.badData("cannot write " + output + ": " + Errors.cause(e), e);
     } catch (java.io.UncheckedIOException e) {
       throw CliException.badData(
-          "cannot write " + dumpMemory + ": " + e.getCause().getMessage(), e);
+          "cannot write " + dumpMemory + ": " + Errors.cause(e.getCause()), e);
     } finally {
       if (writer != null) {
         try {
           writer.close();
         } catch (java.io.IOException e) {
-          err.println("guesttrace run: cannot finish " + output + ": " + e.getMessage());
+          if (writer.error().isEmpty()) { // else the one line below says it
+            err.println("guesttrace run: cannot finish " + output + ": " + Errors.cause(e));
+          }
         }
       }
     }
@@ -225,7 +230,7 @@ final class RunCommand implements Callable<Integer> {
               + " failed after "
               + writer.recordsWritten()
               + " records (what was written stays readable): "
-              + writer.error().get().getMessage());
+              + Errors.cause(writer.error().get()));
     }
     TraceData data = result.data();
     // The tree costs memory per span: build it only when something shows or sends it.

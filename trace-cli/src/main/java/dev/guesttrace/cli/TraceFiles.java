@@ -40,7 +40,7 @@ final class TraceFiles {
     } catch (TraceFileException e) {
       throw CliException.badData(path + ": " + e.getMessage(), e);
     } catch (IOException e) {
-      throw CliException.badData("cannot read " + path + ": " + e.getMessage(), e);
+      throw CliException.badData("cannot read " + path + ": " + Errors.cause(e), e);
     }
   }
 }

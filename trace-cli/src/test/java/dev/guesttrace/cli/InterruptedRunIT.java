@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The built jar in a real process, stopped by a signal: {@code guesttrace run runaway -o f.gtrace}
+ * The built jar in real processes. Stopped by a signal: {@code guesttrace run runaway -o f.gtrace}
  * gets SIGTERM while the guest spins, and the file it leaves says so (an interrupted outcome, the
  * records it holds, losses unknown). Runs in {@code verify} (failsafe), after the jar is built.
  */
@@ -72,5 +72,22 @@ class InterruptedRunIT {
             "lost         unknown: the run was interrupted, the file holds "
                 + data.recordCount()
                 + " records\n");
+
+    // The same file, its tree written to a full disk: exit 1 with the cause, not 0.
+    Process tree =
+        new ProcessBuilder(
+                java.toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-jar",
+                jar.toString(),
+                "tree",
+                file.toString())
+            .redirectOutput(new java.io.File("/dev/full"))
+            .redirectError(dir.resolve("tree-err.txt").toFile())
+            .start();
+    assertThat(tree.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(tree.exitValue()).isEqualTo(1);
+    assertThat(Files.readString(dir.resolve("tree-err.txt")))
+        .endsWith("guesttrace tree: cannot write standard output: No space left on device\n");
   }
 }

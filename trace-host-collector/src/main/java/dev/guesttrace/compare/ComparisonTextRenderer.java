@@ -1,5 +1,6 @@
 package dev.guesttrace.compare;
 
+import dev.guesttrace.render.Printable;
 import dev.guesttrace.span.RunSummary;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -252,16 +253,16 @@ public final class ComparisonTextRenderer {
             + Math.max(1, labelWidth)
             + "s  %s on %s, %s, %d vCPU%s, TSC %.6f GHz ±%.1f ppm%s,"
             + " %s",
-        run.label(),
-        s.guest(),
-        s.hostName(),
-        s.backend(),
+        Printable.of(run.label()),
+        Printable.of(s.guest()),
+        Printable.of(s.hostName()),
+        Printable.of(s.backend()),
         s.vcpuCount(),
         s.vcpuCount() == 1 ? "" : "s",
         s.ticksPerSecond() / 1e9,
         s.calibrationPpm(),
         s.invariantTsc() ? "" : " (TSC not invariant)",
-        s.cpuModel());
+        Printable.of(s.cpuModel()));
   }
 
   private static String runs(int n) {

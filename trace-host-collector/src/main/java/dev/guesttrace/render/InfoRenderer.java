@@ -56,7 +56,7 @@ public final class InfoRenderer {
         recovered ? "" : " backend",
         h.vcpuCount(),
         h.vcpuCount() == 1 ? "" : "s",
-        h.mode(),
+        Printable.of(h.mode()),
         h.ringBytes() == 0 ? "guest default" : h.ringBytes() + " B",
         h.args().isEmpty() ? "none" : Printable.of(String.join(" ", h.args())));
     out.printf("started      %s%n", Instant.ofEpochSecond(0, h.startEpochNanos()));
@@ -64,9 +64,14 @@ public final class InfoRenderer {
     for (String note : fileNotes) {
       out.printf("file         %s%n", Printable.of(note));
     }
-    out.printf("host         %s (%s, %s)%n", h.hostName(), h.os(), h.arch());
-    out.printf("cpu          %s%n", h.cpuModel());
-    out.printf("jvm          %s, trace ABI %s%n", h.jvm(), h.hostAbiVersion());
+    // A file's header is as untrusted as a guest's names: an escape sequence in the host name must
+    // not forge lines (a fake "lost none") or drive the terminal.
+    out.printf(
+        "host         %s (%s, %s)%n",
+        Printable.of(h.hostName()), Printable.of(h.os()), Printable.of(h.arch()));
+    out.printf("cpu          %s%n", Printable.of(h.cpuModel()));
+    out.printf(
+        "jvm          %s, trace ABI %s%n", Printable.of(h.jvm()), Printable.of(h.hostAbiVersion()));
     out.printf(
         "tsc          %s%s%n",
         recovered
@@ -115,7 +120,7 @@ public final class InfoRenderer {
     for (Diagnostic d : diagnostics) {
       out.printf(
           "  %-28s %8d  first%s: %s%n",
-          d.kind(),
+          Printable.of(d.kind()),
           d.count(),
           d.vcpu() >= 0 ? " on vCPU " + d.vcpu() : "",
           Printable.of(d.first()));

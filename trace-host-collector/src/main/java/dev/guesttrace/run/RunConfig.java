@@ -7,6 +7,7 @@ import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.vm.Backend;
 import dev.guesttrace.vm.GuestSource;
 import dev.guesttrace.vm.VmConfig;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -84,6 +85,43 @@ public record RunConfig(
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: timeout=" + timeout);
     }
+    if (timeout.compareTo(MAX_TIMEOUT) > 0) {
+      // Checked here, not inside the run: a deadline of now + 1e30 s overflows a long.
+      throw new IllegalArgumentException(
+          "timeout must be at most " + MAX_TIMEOUT.toDays() + " days: timeout=" + timeout);
+    }
+    long machine = machineMemoryBytes();
+    if (memoryBytes > machine) {
+      throw new IllegalArgumentException(
+          "guest memory must fit in this machine's "
+              + (machine >> 20)
+              + " MiB of memory: memoryBytes="
+              + memoryBytes);
+    }
+    if (ringBytes > 0 && (long) ringBytes * vcpus > memoryBytes / 2) {
+      throw new IllegalArgumentException(
+          "trace rings must fit in half of guest memory: ringBytes="
+              + ringBytes
+              + " x vcpus="
+              + vcpus
+              + " > memoryBytes/2="
+              + memoryBytes / 2);
+    }
+  }
+
+  /** The longest timeout a run takes. */
+  public static final Duration MAX_TIMEOUT = Duration.ofDays(30);
+
+  /** Physical memory of this machine: no backend can give a guest more. */
+  static long machineMemoryBytes() {
+    if (ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
+      long total = os.getTotalMemorySize();
+      if (total > 0) {
+        return total;
+      }
+    }
+    return Long.MAX_VALUE;
   }
 
   /** A config with defaults: 1 vCPU, 64 MiB, default ring, stream mode, 1 call of {@code main}. */

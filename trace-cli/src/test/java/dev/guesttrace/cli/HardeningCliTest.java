@@ -1,0 +1,135 @@
+package dev.guesttrace.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.guesttrace.collect.LossCounters;
+import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.collect.TraceEnd;
+import dev.guesttrace.collect.TraceHeader;
+import dev.guesttrace.file.TraceFileWriter;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Usage errors before the guest runs, lost output, one-cause errors, escapes from files. */
+class HardeningCliTest {
+  @TempDir Path dir;
+
+  @Test
+  void runOptionsOutOfRange_exit2BeforeTheGuestRuns() {
+    assertUsage(
+        CliTest.run("run", "hello", "--timeout", "1e30s"),
+        "guesttrace run: Invalid value for option '--timeout': expected a duration of at most 30"
+            + " days, found '1e30s'");
+    assertUsage(
+        CliTest.run("run", "hello", "--timeout", "9223372036854775807m"),
+        "guesttrace run: Invalid value for option '--timeout': expected a duration of at most 30"
+            + " days, found '9223372036854775807m'");
+    assertThat(CliTest.run("run", "hello", "--memory", "100000g").err())
+        .startsWith("guesttrace run: guest memory must fit in this machine's ");
+    assertUsage(
+        CliTest.run("run", "hello", "--ring-bytes", "64m"),
+        "guesttrace run: trace rings must fit in half of guest memory: ringBytes=67108864 x"
+            + " vcpus=1 > memoryBytes/2=33554432");
+    assertUsage(
+        CliTest.run("run", "hello", "--otlp", "http://localhost:99999"),
+        "guesttrace run: --otlp: expected a port in 1..65535, found 99999 in"
+            + " 'http://localhost:99999'");
+    assertUsage(
+        CliTest.run("run", "hello", "--otlp", "ftp://h:4317"),
+        "guesttrace run: --otlp: expected an http:// or https:// URL, found 'ftp://h:4317'");
+  }
+
+  private static void assertUsage(CliTest.Outcome o, String line) {
+    assertThat(o.status()).isEqualTo(2);
+    // One line, and nothing from the guest: it never started.
+    assertThat(o.err()).startsWith(line).doesNotContain("Hello");
+    assertThat(o.out()).isEmpty();
+  }
+
+  @Test
+  void standardOutputThatFails_exit1WithTheCause() {
+    Guesttrace.CheckedOutput failing =
+        new Guesttrace.CheckedOutput(
+            new OutputStream() {
+              @Override
+              public void write(int b) throws IOException {
+                throw new IOException("No space left on device");
+              }
+            });
+    StringWriter err = new StringWriter();
+    int status =
+        Guesttrace.execute(
+            new String[] {"guests"},
+            new PrintWriter(new OutputStreamWriter(failing, StandardCharsets.UTF_8), true),
+            new PrintWriter(err, true),
+            failing::error);
+    assertThat(status).isEqualTo(1);
+    assertThat(err.toString())
+        .isEqualTo("guesttrace guests: cannot write standard output: No space left on device\n");
+  }
+
+  @Test
+  void fileErrors_nameTheCauseOnce() {
+    Path missing = dir.resolve("no-such-dir").resolve("f.gtrace");
+    CliTest.Outcome o = CliTest.run("run", "hello", "--quiet", "-o", missing.toString());
+    assertThat(o.status()).isEqualTo(1);
+    assertThat(o.err())
+        .isEqualTo("guesttrace run: cannot write " + missing + ": No such file or directory\n");
+  }
+
+  @Test
+  void escapesInAFilesHeader_areShownNotObeyed() throws IOException {
+    String forged = "host\nlost         none\u001b[2J";
+    TraceData.Builder b = TraceData.builder();
+    b.onHeader(
+        new TraceHeader(
+            "g",
+            "emulated",
+            1,
+            "stream\r",
+            0,
+            List.of(),
+            0,
+            1_000,
+            forged,
+            "cpu\u001b]0;title\u0007",
+            "Linux\u009b",
+            "amd64",
+            "jvm\u2028",
+            true,
+            0,
+            "1.0.0"));
+    b.onFinish(
+        new TraceEnd(
+            "halted",
+            false,
+            2_000,
+            new LossCounters(0, 0, 3, 0, 0),
+            List.of(new dev.guesttrace.collect.Diagnostic("kind\u001b[1A", 0, 3, "x")),
+            List.of()));
+    Path file = dir.resolve("escapes.gtrace");
+    try (OutputStream out = Files.newOutputStream(file)) {
+      TraceFileWriter.write(b.build(), out, "test");
+    }
+    CliTest.Outcome info = CliTest.run("info", file.toString());
+    assertThat(info.status()).isZero();
+    assertThat(info.out())
+        .contains("host         host\\nlost         none\\u001b[2J (Linux\\u009b, amd64)\n")
+        .contains("cpu          cpu\\u001b]0;title\\u0007\n")
+        .contains("jvm          jvm\\u2028, trace ABI 1.0.0\n")
+        .contains(", stream\\r mode,")
+        .contains("  kind\\u001b[1A ")
+        .doesNotContain("\u001b")
+        .doesNotContain("\r");
+    assertThat(info.out().lines().filter(l -> l.startsWith("lost"))).hasSize(1);
+  }
+}
