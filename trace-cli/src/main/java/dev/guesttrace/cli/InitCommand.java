@@ -88,17 +88,18 @@ final class InitCommand implements Callable<Integer> {
       List<Path> written = language.equals("c") ? writeC(name) : writeJava(name);
       PrintWriter out = spec.commandLine().getOut();
       out.println("guesttrace init: wrote " + written.size() + " files into " + dir);
+      out.println("next, in " + dir + ":");
       if (language.equals("c")) {
-        out.println("  cd " + dir + " && make");
-        out.println("  guesttrace run " + dir.resolve(name + ".elf") + " --call 'Work(3)'");
+        out.println("  make");
+        out.println("  guesttrace run " + name + ".elf --call 'Work(3)'");
       } else {
-        out.println("  cd " + dir + " && mvn -q package");
+        out.println("  mvn -q package");
         out.println(
             "  guesttrace run "
                 + name
-                + " --guest-jar "
-                + dir.resolve("target/" + name + "-1.0.jar")
-                + " --call 'Work(3)'");
+                + " --guest-jar target/"
+                + name
+                + "-1.0.jar --call 'Work(3)'");
       }
       out.flush();
       return Errors.OK;

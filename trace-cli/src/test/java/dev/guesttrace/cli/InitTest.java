@@ -89,11 +89,9 @@ class InitTest {
         .isEqualTo(
             "guesttrace init: wrote 8 files into "
                 + dir
-                + "\n  cd "
+                + "\nnext, in "
                 + dir
-                + " && make\n  guesttrace run "
-                + dir.resolve("my-guest.elf")
-                + " --call 'Work(3)'\n");
+                + ":\n  make\n  guesttrace run my-guest.elf --call 'Work(3)'\n");
     try (Stream<Path> files = Files.walk(dir)) {
       assertThat(files.filter(Files::isRegularFile).map(f -> dir.relativize(f).toString()).sorted())
           .containsExactly(
