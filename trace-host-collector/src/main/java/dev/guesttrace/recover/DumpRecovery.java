@@ -1,6 +1,7 @@
 package dev.guesttrace.recover;
 
 import dev.guesttrace.abi.AbiVersion;
+import dev.guesttrace.abi.ExitPorts;
 import dev.guesttrace.abi.TraceRegionDescriptor;
 import dev.guesttrace.collect.CalibrationPair;
 import dev.guesttrace.collect.Diagnostic;
@@ -35,11 +36,14 @@ import java.util.TreeSet;
  * <p>The dump is untrusted, as a live guest is. It is mapped read-only, never read into memory by a
  * size it claims; trace regions are found at the addresses given or by scanning every 8-byte
  * aligned address the dump holds for the region magic; and each found region is handed to the same
- * collector a run uses, as the guest would have registered it (a TRACE/REGISTER exit with RDI = the
- * region's address and RSI = its length), so it is validated by exactly the checks a registration
- * makes and drained by the same code, with the same loss accounting. The vCPU is the one the
- * region's header names. Regions overlapping an earlier one, two regions naming one vCPU, too many
- * candidates and broken ELF segments are counted diagnostics of their own ({@code dump_*}).
+ * collector a run uses, as the guest would have registered it (RDI = the region's address, RSI =
+ * its length; {@link TraceCollector#register}), so it is validated by exactly the checks a
+ * registration makes and drained by the same code, with the same loss accounting. The vCPU is the
+ * one the region's header names. (Not through the public host API {@code dev.guesttrace.host}: a
+ * REGISTER there is an OUT exit whose RCX is a guest TSC, which a dump does not have, so it would
+ * make up a calibration pair; and its header describes the host running the guest.) Regions
+ * overlapping an earlier one, two regions naming one vCPU, too many candidates and broken ELF
+ * segments are counted diagnostics of their own ({@code dump_*}).
  *
  * <p>A dump holds no calibration pairs: guest times stay raw ticks placed from each vCPU's first
  * record, at the rate given ({@link Builder#setTscGhz}) or at an assumed 1 GHz, and {@code info}
@@ -75,15 +79,6 @@ public final class DumpRecovery {
 
   private static final ValueLayout.OfInt U32 =
       ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
-  /** Diagnostic kinds with which the collector refuses a registration. */
-  private static final Set<String> REFUSALS =
-      Set.of(
-          Diagnostics.REGION_OUTSIDE_MEMORY,
-          Diagnostics.BAD_MAGIC,
-          Diagnostics.ABI_INCOMPATIBLE,
-          Diagnostics.BAD_REGION_HEADER,
-          Diagnostics.VCPU_MISMATCH);
 
   private final Path dump;
   private final TraceSink sink;
@@ -178,13 +173,11 @@ public final class DumpRecovery {
                   + ": skipped");
           continue;
         }
-        long refusedBefore = refusals(collector);
         // As the guest registers it: TRACE/REGISTER with RDI = address, RSI = length. A header
         // whose capacity is invalid is registered with the header's length alone, so the collector
-        // names the bad field.
+        // names the bad field. A refusal is the collector's own counted diagnostic.
         long length = c.regionLength > 0 ? c.regionLength : TraceRegionDescriptor.HEADER_LENGTH;
-        collector.register(c.vcpu, memory, c.address, length);
-        if (refusals(collector) != refusedBefore) {
+        if (collector.register(c.vcpu, memory, c.address, length) != ExitPorts.REGISTER_ACCEPTED) {
           continue;
         }
         if (vcpuSeen[c.vcpu]) {
@@ -226,16 +219,6 @@ public final class DumpRecovery {
 
   private double rate() {
     return tscGhz > 0 ? tscGhz * 1e9 : 1e9;
-  }
-
-  private static long refusals(TraceCollector collector) {
-    long n = 0;
-    for (Diagnostic d : collector.diagnostics()) {
-      if (REFUSALS.contains(d.kind())) {
-        n += d.count();
-      }
-    }
-    return n;
   }
 
   /** The addresses to register: the given ones, else every aligned region magic, ascending. */
