@@ -31,6 +31,7 @@ import picocli.CommandLine.Spec;
             + " where the difference exceeds the run-to-run spread.")
 final class CompareCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
+  @Mixin FormatOption format;
   @Spec CommandSpec spec;
 
   @Parameters(arity = "1..*", paramLabel = "A.gtrace", description = "Side A: one or more runs.")
@@ -70,8 +71,12 @@ final class CompareCommand implements Callable<Integer> {
             Comparison.Options.defaults().withPerVcpu(perVcpu).withExcludeTracing(excludeTracing));
     PrintWriter out = spec.commandLine().getOut();
     try {
-      ComparisonTextRenderer.render(comparison, out);
-      out.flush();
+      if (format.format == dev.guesttrace.render.OutputFormat.TEXT) {
+        ComparisonTextRenderer.render(comparison, out);
+        out.flush();
+      } else {
+        dev.guesttrace.compare.ComparisonDataWriter.write(comparison, format.format, out);
+      }
       if (svg != null) {
         try (Writer w = Files.newBufferedWriter(svg, StandardCharsets.UTF_8)) {
           ComparisonSvgRenderer.render(comparison, w);

@@ -3,7 +3,9 @@ package dev.guesttrace.cli;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.compare.TracingTime;
 import dev.guesttrace.file.TraceFileReader;
+import dev.guesttrace.render.InfoDataWriter;
 import dev.guesttrace.render.InfoRenderer;
+import dev.guesttrace.render.OutputFormat;
 import dev.guesttrace.span.SpanTreeBuilder;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -22,6 +24,7 @@ import picocli.CommandLine.Spec;
             + " tracing overhead.")
 final class InfoCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
+  @Mixin FormatOption format;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -33,13 +36,25 @@ final class InfoCommand implements Callable<Integer> {
         TraceFiles.loadWithReport(file, spec.commandLine().getErr(), "info");
     TraceData data = read.data();
     SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
-    InfoRenderer.render(
-        data,
-        built.calibration(),
-        built.diagnostics(),
-        read.report().notes(),
-        spec.commandLine().getOut());
-    InfoRenderer.tracing(TracingTime.overhead(built.tree()), spec.commandLine().getOut());
+    TracingTime.Overhead tracing = TracingTime.overhead(built.tree());
+    if (format.format == OutputFormat.TEXT) {
+      InfoRenderer.render(
+          data,
+          built.calibration(),
+          built.diagnostics(),
+          read.report().notes(),
+          spec.commandLine().getOut());
+      InfoRenderer.tracing(tracing, spec.commandLine().getOut());
+    } else {
+      InfoDataWriter.write(
+          data,
+          built.calibration(),
+          built.diagnostics(),
+          read.report().notes(),
+          tracing,
+          format.format,
+          spec.commandLine().getOut());
+    }
     return Errors.OK;
   }
 }

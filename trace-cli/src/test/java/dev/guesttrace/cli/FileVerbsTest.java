@@ -95,6 +95,41 @@ class FileVerbsTest {
   }
 
   @Test
+  void infoAndCompare_jsonAndCsv() throws Exception {
+    CliTest.Outcome info = CliTest.run("info", hello.toString(), "--format", "json");
+    assertThat(info.status()).isZero();
+    com.fasterxml.jackson.databind.JsonNode doc =
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(info.out());
+    assertThat(doc.get("schema").asText()).isEqualTo("guesttrace.info/1");
+    assertThat(doc.get("guest").asText()).isEqualTo("hello");
+    assertThat(doc.get("records").asLong()).isEqualTo(45);
+    assertThat(doc.get("calibration").get("ticks_per_second").asDouble()).isEqualTo(1e9);
+    assertThat(doc.get("lost").get("known").asBoolean()).isTrue();
+    assertThat(doc.get("vm_exits").findValuesAsText("port")).contains("host_call");
+    assertThat(CliTest.run("info", hello.toString(), "--format", "csv").out().lines())
+        .startsWith("field,value", "guest,hello", "backend,emulated")
+        .contains("records,45");
+
+    CliTest.Outcome compare =
+        CliTest.run("compare", hello.toString(), "--vs", hello.toString(), "--format", "csv");
+    assertThat(compare.status()).isZero();
+    assertThat(compare.out().lines())
+        .startsWith(
+            "path,a_count,b_count,a_total_ns,b_total_ns,total_ratio,total_mark,a_self_ns,"
+                + "b_self_ns,self_ratio,self_mark",
+            "run hello,1,1,61000,61000,1.0000,none,7000,7000,1.0000,none");
+    com.fasterxml.jackson.databind.JsonNode cmp =
+        new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(
+                CliTest.run(
+                        "compare", hello.toString(), "--vs", hello.toString(), "--format", "json")
+                    .out());
+    assertThat(cmp.get("schema").asText()).isEqualTo("guesttrace.compare/1");
+    assertThat(cmp.get("rows").get(0).get("a").get("total_ns").get("median").asLong())
+        .isEqualTo(61_000); // trace exits excluded by default
+  }
+
+  @Test
   void stats_topSortAndFormats() throws Exception {
     CliTest.Outcome top = CliTest.run("stats", hello.toString(), "--top", "2");
     assertThat(top.status()).isZero();

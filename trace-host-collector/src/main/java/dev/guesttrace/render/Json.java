@@ -46,4 +46,78 @@ public final class Json {
     }
     return '"' + safe.replace("\"", "\"\"") + '"';
   }
+
+  /**
+   * A JSON object written field by field: {@code new Obj().field("a", 1).field("b", "x")}. Values
+   * are numbers, booleans, strings (escaped), null, or raw JSON from another {@code Obj} or array.
+   */
+  public static final class Obj {
+    private final StringBuilder b = new StringBuilder(128).append('{');
+
+    private Obj key(String name) {
+      if (b.length() > 1) {
+        b.append(',');
+      }
+      b.append(string(name)).append(':');
+      return this;
+    }
+
+    /** A number field. */
+    public Obj field(String name, long value) {
+      key(name).b.append(value);
+      return this;
+    }
+
+    /** A number field; NaN and infinities become null (JSON has neither). */
+    public Obj field(String name, double value) {
+      key(name);
+      if (Double.isNaN(value) || Double.isInfinite(value)) {
+        b.append("null");
+      } else {
+        b.append(value);
+      }
+      return this;
+    }
+
+    /** A boolean field. */
+    public Obj field(String name, boolean value) {
+      key(name).b.append(value);
+      return this;
+    }
+
+    /** A string field, null written as null. */
+    public Obj field(String name, String value) {
+      key(name).b.append(value == null ? "null" : string(value));
+      return this;
+    }
+
+    /** A field holding raw JSON (an object or array built elsewhere). */
+    public Obj raw(String name, String json) {
+      key(name).b.append(json);
+      return this;
+    }
+
+    @Override
+    public String toString() {
+      return b + "}";
+    }
+  }
+
+  /** A JSON array of strings. */
+  public static String strings(java.util.List<String> values) {
+    StringBuilder b = new StringBuilder().append('[');
+    for (int i = 0; i < values.size(); i++) {
+      b.append(i == 0 ? "" : ",").append(string(values.get(i)));
+    }
+    return b.append(']').toString();
+  }
+
+  /** A JSON array of raw JSON values, one per line after the first. */
+  public static String array(java.util.List<?> values) {
+    StringBuilder b = new StringBuilder().append('[');
+    for (int i = 0; i < values.size(); i++) {
+      b.append(i == 0 ? "" : ",").append(values.get(i));
+    }
+    return b.append(']').toString();
+  }
 }
