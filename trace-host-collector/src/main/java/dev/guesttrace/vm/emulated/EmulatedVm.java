@@ -34,7 +34,7 @@ public final class EmulatedVm implements Vm {
     this.tsc = GuestTsc.create(config.tsc());
     this.arena = Arena.ofShared();
     try {
-      this.memory = arena.allocate(config.memoryBytes(), 4096);
+      this.memory = GuestMemory.allocate(arena, config.memoryBytes());
     } catch (RuntimeException | OutOfMemoryError e) {
       arena.close();
       throw e;
