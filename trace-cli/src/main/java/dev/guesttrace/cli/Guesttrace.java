@@ -103,15 +103,7 @@ public final class Guesttrace implements Callable<Integer> {
    */
   static int execute(
       String[] args, PrintWriter out, PrintWriter err, Supplier<IOException> outError) {
-    CommandLine cli = new CommandLine(new Guesttrace());
-    // A known verb other than help: register only it (a tenth of a second less start-up, see
-    // SUBCOMMANDS). Anything else (no verb, help, a typo picocli suggests a verb for): all.
-    Class<?> verb = args.length == 0 ? null : verbNamed(args[0]);
-    if (verb != null && verb != CommandLine.HelpCommand.class) {
-      cli.addSubcommand(verb);
-    } else {
-      SUBCOMMANDS.forEach(cli::addSubcommand);
-    }
+    CommandLine cli = commandLine(args);
     cli.setOut(out);
     cli.setErr(err);
     cli.setParameterExceptionHandler(Errors::onUsageError);
@@ -184,6 +176,22 @@ public final class Guesttrace implements Callable<Integer> {
     IOException error() {
       return error;
     }
+  }
+
+  /**
+   * The command line for {@code args}: a known verb other than help registers only itself (a tenth
+   * of a second less start-up, see {@link #SUBCOMMANDS}); anything else (no verb, help, a typo
+   * picocli suggests a verb for) registers them all.
+   */
+  static CommandLine commandLine(String... args) {
+    CommandLine cli = new CommandLine(new Guesttrace());
+    Class<?> verb = args.length == 0 ? null : verbNamed(args[0]);
+    if (verb != null && verb != CommandLine.HelpCommand.class) {
+      cli.addSubcommand(verb);
+    } else {
+      SUBCOMMANDS.forEach(cli::addSubcommand);
+    }
+    return cli;
   }
 
   /** The verb whose {@code @Command} name is {@code name}, or null. */

@@ -107,7 +107,7 @@ class DeepNestingCliTest {
   void stackOverflowOrOutOfMemory_oneLineExit1_traceOnlyWithVerbose() {
     for (boolean verbose : new boolean[] {false, true}) {
       StringWriter err = new StringWriter();
-      CommandLine cli = new CommandLine(new Guesttrace());
+      CommandLine cli = Guesttrace.commandLine("info");
       cli.setErr(new PrintWriter(err));
       if (verbose) {
         cli.parseArgs("info", "x.gtrace", "--verbose");
