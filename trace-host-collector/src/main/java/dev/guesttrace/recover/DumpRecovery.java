@@ -143,6 +143,16 @@ public final class DumpRecovery {
    * @throws IOException if reading the dump fails
    */
   public Result recover() throws IOException {
+    try {
+      return recoverMapped();
+    } catch (InternalError e) {
+      // A mapped file cut short under us (another process truncated it) faults on access; the JDK
+      // turns the SIGBUS into an InternalError. Nothing read from it after that can be trusted.
+      throw new DumpException(dump + " was cut short while being read", e);
+    }
+  }
+
+  private Result recoverMapped() throws IOException {
     Diagnostics own = new Diagnostics();
     RecoverySink out = new RecoverySink(sink, own);
     try (DumpImage image =

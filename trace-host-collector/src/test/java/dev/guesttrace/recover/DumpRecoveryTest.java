@@ -460,6 +460,54 @@ class DumpRecoveryTest {
   }
 
   @Test
+  void dumpCutShortWhileRead_isAOneLineError() throws IOException {
+    byte[] ram = new byte[1 << 20];
+    header(ByteBuffer.wrap(ram).order(ByteOrder.LITTLE_ENDIAN), 0x80000, 256, 0, 1);
+    Path shrinking = dir.resolve("shrinking.mem");
+    Files.write(shrinking, ram);
+    // The sink sees the header after the scan and before the region is read: the file shrinks then.
+    TraceData.Builder data = TraceData.builder();
+    dev.guesttrace.collect.TraceSink truncating =
+        new dev.guesttrace.collect.TraceSink() {
+          @Override
+          public void onHeader(dev.guesttrace.collect.TraceHeader header) {
+            try (var f = new java.io.RandomAccessFile(shrinking.toFile(), "rw")) {
+              f.setLength(4096);
+            } catch (IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+          }
+
+          @Override
+          public void onName(int vcpu, int nameId, String name) {}
+
+          @Override
+          public void onRecords(dev.guesttrace.collect.RecordBatch batch) {}
+
+          @Override
+          public void onCalibration(dev.guesttrace.collect.CalibrationPair pair) {}
+
+          @Override
+          public void onHostSpan(dev.guesttrace.collect.HostSpan span) {}
+
+          @Override
+          public void onDiagnostic(Diagnostic diagnostic) {}
+
+          @Override
+          public void onFinish(dev.guesttrace.collect.TraceEnd end) {}
+        };
+
+    assertThatThrownBy(
+            () ->
+                DumpRecovery.builder(
+                        shrinking, dev.guesttrace.collect.TraceSinks.tee(truncating, data))
+                    .build()
+                    .recover())
+        .isInstanceOf(DumpException.class)
+        .hasMessage(shrinking + " was cut short while being read");
+  }
+
+  @Test
   void missingOrEmptyDump_isAOneLineError() throws IOException, TraceFileException {
     assertThatThrownBy(() -> recover(dir.resolve("nothing.mem")))
         .isInstanceOf(DumpException.class)
