@@ -144,7 +144,7 @@ public final class Tracer {
     cpu.register(Register.RCX, cpu.rdtsc());
     cpu.out(ExitPorts.TRACE, ExitPorts.TRACE_OP_REGISTER);
     int status = (int) cpu.register(Register.RAX);
-    if (status != REGISTER_ACCEPTED && status != ExitPorts.TRACE_OP_REGISTER) {
+    if (status != ExitPorts.REGISTER_ACCEPTED && status != ExitPorts.REGISTER_NO_ANSWER) {
       // Refused: the host never reads this ring, so records and flush exits would only cost time.
       Tracer refused = disabled(cpu, names);
       refused.registerStatus = status;
@@ -162,9 +162,6 @@ public final class Tracer {
   public int registerStatus() {
     return registerStatus;
   }
-
-  /** REGISTER status: the host accepted the region (ExitPorts.REGISTER_ACCEPTED). */
-  private static final int REGISTER_ACCEPTED = 0;
 
   /** A tracer that records nothing: tracing switched off. Every call returns at once. */
   public static Tracer disabled(GuestCpu cpu, NameTableWriter names) {
