@@ -19,8 +19,12 @@ import java.util.Set;
  * <p>Memory: the set of sent spans (at most the budget) and one level of candidates. No recursion.
  */
 final class SpanSelection {
-  /** Estimated OTLP bytes of a span without events: ids, times, kind, vCPU and kind attributes. */
-  static final int SPAN_BASE_BYTES = 110;
+  /**
+   * Estimated OTLP bytes of a span without events: ids, times, kind, vCPU and kind attributes, and
+   * its share of the request around it. Measured: a 10,000-span export of {@code fib --calls 20}
+   * sent 2,125,304 bytes, 212 a span, for spans named {@code fib} with one argument: 180 + 3 + 30.
+   */
+  static final int SPAN_BASE_BYTES = 180;
 
   /** Estimated OTLP bytes of an event without its text. */
   static final int EVENT_BASE_BYTES = 60;
