@@ -2,6 +2,7 @@ package dev.guesttrace.recover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.guesttrace.abi.RecordKind;
 import dev.guesttrace.abi.TraceRegionDescriptor;
@@ -20,6 +21,8 @@ import dev.guesttrace.run.RunConfig;
 import dev.guesttrace.samples.SampleGuests;
 import dev.guesttrace.vm.GuestSource;
 import dev.guesttrace.vm.emulated.EmulatedBackend;
+import dev.guesttrace.vm.kvm.KvmBackend;
+import dev.guesttrace.vm.kvm.KvmGuests;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
@@ -77,10 +80,31 @@ class DumpRecoveryTest {
       Path dump)
       throws Exception {
     GuestProgram program = SampleGuests.find(guest).orElseThrow();
-    RunConfig config =
+    run(
         RunConfig.builder(
-                new GuestSource.Java(program.name(), GuestRuntime.image(program)),
-                new EmulatedBackend())
+            new GuestSource.Java(program.name(), GuestRuntime.image(program)),
+            new EmulatedBackend()),
+        program,
+        vcpus,
+        ringBytes,
+        mode,
+        args,
+        trace,
+        dump);
+  }
+
+  static void run(
+      RunConfig.Builder builder,
+      GuestProgram program,
+      int vcpus,
+      int ringBytes,
+      int mode,
+      Map<String, String> args,
+      Path trace,
+      Path dump)
+      throws Exception {
+    RunConfig config =
+        builder
             .setVcpus(vcpus)
             .setMemoryBytes(4 << 20)
             .setMode(mode)
@@ -192,6 +216,32 @@ class DumpRecoveryTest {
     // fib(12) writes 2 * 465 span records plus the runtime's own: all but the ring's last are lost.
     assertThat(rec.data().losses().flightOverwritten()).isGreaterThan(600);
     assertThat(rec.result().recordCount()).isEqualTo(recovered.size());
+  }
+
+  @Test
+  void kvmCGuest_rawDumpGivesTheRunsRecords() throws Exception {
+    String reason = new KvmBackend().unavailableReason().orElse(null);
+    assumeTrue(reason == null, "skipped: " + reason);
+    assumeTrue(KvmGuests.find("fib").isPresent(), "skipped: no gcc (C guests were not built)");
+    Path trace = dir.resolve("kvm-fib.gtrace");
+    Path dump = dir.resolve("kvm-fib.mem");
+    run(
+        RunConfig.builder(KvmGuests.find("fib").orElseThrow(), new KvmBackend()),
+        SampleGuests.find("fib").orElseThrow(),
+        1,
+        8192,
+        BootInfo.MODE_FLIGHT,
+        Map.of("n", "12"),
+        trace,
+        dump);
+    List<String> all = records(read(trace));
+
+    Recovered rec = recover(dump);
+
+    List<String> recovered = records(rec.data());
+    assertThat(rec.result().recovered()).hasSize(1);
+    assertThat(recovered).hasSizeBetween(250, 256);
+    assertThat(recovered).isEqualTo(all.subList(all.size() - recovered.size(), all.size()));
   }
 
   @Test
