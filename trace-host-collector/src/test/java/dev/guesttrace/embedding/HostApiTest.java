@@ -150,12 +150,7 @@ class HostApiTest {
             [0µs      ] > [host] trace register
             [0µs      ] < [host] trace register 0ns
             [1µs      ] > main
-            [1µs      ]   > work
-            [1µs      ]   < work 100ns
-            [2µs      ]   > work
-            [2µs      ]   < work 100ns
-            [2µs      ]   > work
-            [2µs      ]   < work 100ns
+            [1µs      ]   work ×3, total 300ns, min/median/max 100ns/100ns/100ns
             [2µs      ] < main 700ns
             [2µs      ] > [host] trace flush
             [2µs      ] < [host] trace flush 0ns
