@@ -43,6 +43,13 @@ public final class RdtscStub {
   private static final String UNAVAILABLE_REASON;
   private static final MethodHandle RDTSC;
 
+  /** Calls made at class initialization to get the downcall compiled. */
+  private static final int WARM_UP_CALLS = 20_000;
+
+  /** Keeps the warm-up's reads from being optimized away. */
+  @SuppressWarnings("unused")
+  private static volatile long warmUpSink;
+
   static {
     String reason = null;
     MethodHandle handle = null;
@@ -54,6 +61,16 @@ public final class RdtscStub {
     }
     UNAVAILABLE_REASON = reason;
     RDTSC = handle;
+    if (handle != null) {
+      // Warm the downcall until the JIT has compiled it (a few ms): an interpreted FFM downcall
+      // costs about 10 µs here, and the host's calibration reads of the guest TSC, bracketed by
+      // two nanoTime() reads, would carry that much error in the run's first milliseconds.
+      long sink = 0;
+      for (int i = 0; i < WARM_UP_CALLS; i++) {
+        sink += rdtsc();
+      }
+      warmUpSink = sink;
+    }
   }
 
   private RdtscStub() {}
