@@ -21,6 +21,7 @@ import java.util.List;
  *   ./guesttrace run alloc                    # 1000 operations
  *   ./guesttrace run alloc --arg ops=20000
  *   ./guesttrace run alloc --arg leak=3       # leave three blocks allocated at the end
+ *   ./guesttrace run alloc --arg leak=3 -o alloc.gtrace && ./guesttrace allocs alloc.gtrace
  *   ./guesttrace run alloc --arg slow=malloc  # every malloc spends 50 us more
  *
  * Expected output of `./guesttrace run alloc --deterministic --arg ops=4 --compact` (a stepped clock, so exact;

@@ -33,6 +33,7 @@ public final class Guesttrace implements Callable<Integer> {
           RunCommand.class,
           TreeCommand.class,
           StatsCommand.class,
+          AllocsCommand.class,
           InfoCommand.class,
           ExportCommand.class,
           PerfettoCommand.class,

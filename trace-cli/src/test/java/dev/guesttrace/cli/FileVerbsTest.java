@@ -130,6 +130,42 @@ class FileVerbsTest {
   }
 
   @Test
+  void allocs_ofTheAllocSample() {
+    Path file = dir.resolve("alloc.gtrace");
+    assertThat(
+            CliTest.run(
+                    "run",
+                    "alloc",
+                    "--deterministic",
+                    "--arg",
+                    "ops=6",
+                    "--arg",
+                    "leak=1",
+                    "--quiet",
+                    "-o",
+                    file.toString())
+                .status())
+        .isZero();
+    CliTest.Outcome allocs = CliTest.run("allocs", file.toString());
+    assertThat(allocs.status()).isZero();
+    String path =
+        "[host] run alloc;[host] Churn;dispatch_function;internal_dispatch_function;"
+            + "call_guest_function;churn";
+    assertThat(allocs.out().lines())
+        .startsWith(
+            "allocations  6 (10.8 KiB), 5 freed (10.1 KiB)",
+            "peak live    10.8 KiB in 6 blocks, first at 49µs after the run's start",
+            "never freed  1 block, 789 B",
+            "unmatched    0 frees of an address not live (never allocated in the trace, or freed"
+                + " twice)")
+        .contains("  0x3ac40 789 B allocated at 43µs on vCPU 0 in " + path);
+    assertThat(CliTest.run("allocs", file.toString(), "--format", "csv").out().lines())
+        .containsExactly(
+            "path,allocs,alloc_bytes,frees,freed_bytes,live_blocks,live_bytes",
+            path + ",6,11108,5,10319,1,789");
+  }
+
+  @Test
   void stats_topSortAndFormats() throws Exception {
     CliTest.Outcome top = CliTest.run("stats", hello.toString(), "--top", "2");
     assertThat(top.status()).isZero();
