@@ -126,7 +126,9 @@ record OtlpSettings(
       String scheme = uri.getScheme();
       if (scheme == null
           || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
-          || uri.getHost() == null) {
+          || uri.getHost() == null
+          || (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65535))) {
+        // A port out of range parses as a URI but fails only at connect time, after the run.
         throw new IllegalArgumentException(badUrl(url, source));
       }
       return url;

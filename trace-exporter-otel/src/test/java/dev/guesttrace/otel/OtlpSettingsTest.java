@@ -111,6 +111,10 @@ class OtlpSettingsTest {
     assertThatThrownBy(() -> OtlpSettings.resolve("localhost:4317", null, null, Map.of(), Map.of()))
         .hasMessage(
             "invalid OTLP endpoint in --otlp: 'localhost:4317' (expected http://host:port or https://host:port)");
+    assertThatThrownBy(
+            () -> resolve(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:99999")))
+        .hasMessage(
+            "invalid OTLP endpoint in OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:99999' (expected http://host:port or https://host:port)");
     assertThatThrownBy(() -> resolve(Map.of("OTEL_EXPORTER_OTLP_HEADERS", "novalue")))
         .hasMessage("invalid OTEL_EXPORTER_OTLP_HEADERS: 'novalue' (expected key=value)");
     assertThatThrownBy(() -> OtlpSettings.resolve(null, null, Duration.ZERO, Map.of(), Map.of()))
