@@ -44,6 +44,11 @@ final class GuestsCommand implements Callable<Integer> {
           spec.commandLine()
               .getOut()
               .printf("%-" + width + "s  %s%n", g.name(), Printable.of(summary(g)));
+          for (String arg : args(g)) {
+            spec.commandLine()
+                .getOut()
+                .printf("%s--arg %s%n", " ".repeat(width + 2), Printable.of(arg));
+          }
         }
         spec.commandLine().getOut().flush();
       }
@@ -104,6 +109,16 @@ final class GuestsCommand implements Callable<Integer> {
       return String.valueOf(g.summary());
     } catch (RuntimeException e) {
       return "(summary() failed: " + e.getClass().getSimpleName() + ")";
+    }
+  }
+
+  /** A user guest's {@code --arg}s, at most 32; its code may throw, which lists none. */
+  private static List<String> args(GuestProgram g) {
+    try {
+      List<String> args = g.args();
+      return args == null ? List.of() : args.stream().limit(32).map(String::valueOf).toList();
+    } catch (RuntimeException e) {
+      return List.of();
     }
   }
 
