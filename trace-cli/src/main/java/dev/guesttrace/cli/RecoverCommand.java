@@ -10,6 +10,7 @@ import dev.guesttrace.render.InfoRenderer;
 import dev.guesttrace.render.Printable;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,6 +74,9 @@ final class RecoverCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     // Usage errors before anything is written.
     configure(DumpRecovery.builder(dump, TraceData.builder()));
+    if (sameFile(dump, output)) {
+      throw CliException.usage("-o: " + output + " is the dump itself; write the trace elsewhere");
+    }
     DumpRecovery.Builder recovery;
     TraceFileWriter writer;
     try {
@@ -166,6 +170,15 @@ final class RecoverCommand implements Callable<Integer> {
       }
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
+    }
+  }
+
+  /** Whether both exist and are one file: writing the trace would destroy the dump first. */
+  private static boolean sameFile(Path a, Path b) {
+    try {
+      return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
+    } catch (IOException e) {
+      return false; // cannot tell: the dump's own reading reports what is wrong with it
     }
   }
 

@@ -224,6 +224,14 @@ class RecoverCliTest {
     assertThat(notAnAddress.status()).isEqualTo(2);
     assertThat(notAnAddress.err().lines()).singleElement().asString().contains("found 'here'");
 
+    long dumpBytes = Files.size(dump);
+    CliTest.Outcome onto = CliTest.run("recover", dump.toString(), "-o", dump.toString());
+    assertThat(onto.status()).isEqualTo(2);
+    assertThat(onto.err())
+        .isEqualTo(
+            "guesttrace recover: -o: " + dump + " is the dump itself; write the trace elsewhere\n");
+    assertThat(Files.size(dump)).isEqualTo(dumpBytes);
+
     Path missing = dir.resolve("missing.mem");
     CliTest.Outcome none = CliTest.run("recover", missing.toString(), "-o", out.toString());
     assertThat(none.status()).isEqualTo(1);
