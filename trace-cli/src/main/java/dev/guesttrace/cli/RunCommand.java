@@ -247,6 +247,9 @@ final class RunCommand implements Callable<Integer> {
       }
     }
     reportLosses(data, treeDiagnostics, err, "run");
+    if (common.verbose) {
+      printCallResults(err, config.call().name(), result.callResults());
+    }
     if (output != null && !quiet) {
       err.println("guesttrace run: wrote " + output + " (" + data.recordCount() + " records)");
     }
@@ -540,6 +543,29 @@ final class RunCommand implements Callable<Integer> {
               throw CliException.badData("backend " + name + " is not available here: " + reason);
             });
     return chosen;
+  }
+
+  /** Most call results {@code --verbose} prints; the rest are counted. */
+  static final int MAX_PRINTED_RESULTS = 10;
+
+  /** What the guest calls returned ({@code --verbose}): the first few, one line each. */
+  private static void printCallResults(PrintWriter err, String function, List<String> results) {
+    for (int i = 0; i < Math.min(results.size(), MAX_PRINTED_RESULTS); i++) {
+      err.println(
+          "guesttrace run: "
+              + function
+              + " call "
+              + (i + 1)
+              + " returned "
+              + dev.guesttrace.render.Printable.of(results.get(i)));
+    }
+    if (results.size() > MAX_PRINTED_RESULTS) {
+      err.println(
+          "guesttrace run: ("
+              + (results.size() - MAX_PRINTED_RESULTS)
+              + " more call results not shown)");
+    }
+    err.flush();
   }
 
   /** A guest's log line as it runs: {@code guest log [info] vCPU 0: text}. */

@@ -150,6 +150,26 @@ class OwnGuestTest {
   }
 
   @Test
+  void runVerbose_printsWhatTheCallsReturned() {
+    Outcome o =
+        run(
+            "run",
+            "adder",
+            "--guest-jar",
+            adderJar.toString(),
+            "--call",
+            "Add(40, 2)",
+            "--calls",
+            "2",
+            "--quiet",
+            "--verbose");
+    assertThat(o.status()).isZero();
+    assertThat(o.err())
+        .isEqualTo(
+            "guesttrace run: Add call 1 returned 42\nguesttrace run: Add call 2 returned 42\n");
+  }
+
+  @Test
   void runFromJar_withoutCall_makesTheDefaultCall() {
     Outcome o = run("run", "adder", "--guest-jar", adderJar.toString());
     assertThat(o.status()).isZero();
