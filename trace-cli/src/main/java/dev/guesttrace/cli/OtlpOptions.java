@@ -65,7 +65,7 @@ final class OtlpOptions {
       paramLabel = "BYTES",
       converter = Sizes.class,
       description =
-          "Estimated OTLP bytes per trace, 0 for none (default: 4000000, 80% of Tempo's default"
+          "Estimated OTLP bytes per trace, 0 for none (default: 4000000, 80%% of Tempo's default"
               + " max_bytes_per_trace of 5 MB); cut like --max-spans-per-trace.")
   Long maxBytesPerTrace;
 

@@ -122,6 +122,28 @@ class ExportCliTest {
   }
 
   @Test
+  void help_describesTheShapingOptionsWithoutPicocliWarnings() {
+    // picocli reports a bad format string (an unescaped %) on System.err, not on our writer.
+    java.io.PrintStream systemErr = System.err;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    CliTest.Outcome export;
+    CliTest.Outcome perfetto;
+    try {
+      System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+      export = CliTest.run("export", "--help");
+      perfetto = CliTest.run("perfetto", "--help");
+    } finally {
+      System.setErr(systemErr);
+    }
+
+    assertThat(export.status()).isZero();
+    assertThat(export.out())
+        .contains("--traces=per-run|per-call", "--max-spans-per-trace=N", "80% of Tempo's default");
+    assertThat(perfetto.out()).contains("--format=json|proto", "--no-compress");
+    assertThat(captured.toString(StandardCharsets.UTF_8)).doesNotContain("picocli WARN");
+  }
+
+  @Test
   void badShapingValues_areUsageErrors() {
     CliTest.Outcome mode = CliTest.run("export", hello.toString(), "--traces", "per-span");
     CliTest.Outcome budget = CliTest.run("export", hello.toString(), "--max-spans-per-trace", "-1");
