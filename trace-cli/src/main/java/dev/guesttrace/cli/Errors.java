@@ -1,5 +1,6 @@
 package dev.guesttrace.cli;
 
+import dev.guesttrace.render.Printable;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 
@@ -22,10 +23,11 @@ final class Errors {
   static int onUsageError(CommandLine.ParameterException e, String[] args) {
     CommandLine cmd = e.getCommandLine();
     PrintWriter err = cmd.getErr();
+    // The message quotes the arguments: escapes in them are shown, not obeyed.
     err.println(
         prefix(cmd)
             + ": "
-            + e.getMessage()
+            + Printable.of(String.valueOf(e.getMessage()))
             + " (see '"
             + cmd.getCommandSpec().qualifiedName()
             + " --help')");
@@ -37,7 +39,7 @@ final class Errors {
     PrintWriter err = cmd.getErr();
     boolean verbose = Boolean.TRUE.equals(findVerbose(cmd));
     if (e instanceof CliException cli) {
-      err.println(prefix(cmd) + ": " + cli.getMessage());
+      err.println(prefix(cmd) + ": " + Printable.of(cli.getMessage()));
       if (verbose && cli.getCause() != null) {
         cli.getCause().printStackTrace(err);
       }
@@ -46,7 +48,10 @@ final class Errors {
     }
     String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     err.println(
-        prefix(cmd) + ": " + firstLine(message) + (verbose ? "" : " (--verbose shows details)"));
+        prefix(cmd)
+            + ": "
+            + Printable.of(firstLine(message))
+            + (verbose ? "" : " (--verbose shows details)"));
     if (verbose) {
       e.printStackTrace(err);
     }
