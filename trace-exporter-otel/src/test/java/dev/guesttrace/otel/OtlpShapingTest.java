@@ -136,6 +136,30 @@ class OtlpShapingTest {
   }
 
   @Test
+  void perCall_withCallsCutFromTheRunTrace_everyCallStillGetsItsTraceLinkedToTheRun()
+      throws Exception {
+    TraceTree tree = run("hello", 5);
+
+    ExportResult result =
+        toMemory().setTraceMode(TraceMode.PER_CALL).setMaxSpansPerTrace(3).build().export(tree);
+
+    assertThat(result.isSuccess()).as(result.summary()).isTrue();
+    assertThat(result.traces()).isEqualTo(6);
+    Map<String, List<SpanData>> traces = byTrace();
+    assertThat(traces).hasSize(6);
+    assertThat(traces.values()).allSatisfy(t -> assertThat(t).hasSizeLessThanOrEqualTo(3));
+    for (String callTrace : result.callTraceIdsHex()) {
+      SpanData root = roots(traces.get(callTrace)).getFirst();
+      // Linked to a span of the run's trace: the call's leaf, or the sent span above it.
+      assertThat(root.getLinks()).hasSize(1);
+      assertThat(root.getLinks().getFirst().getSpanContext().getTraceId())
+          .isEqualTo(result.traceIdHex());
+    }
+    // The run's trace counts each cut call as one span; the calls' insides are in their traces.
+    assertThat(result.spansSent() + result.spansSummarized()).isEqualTo(size(tree) + 5);
+  }
+
+  @Test
   void budget_fibWithTwentyCalls_everyTraceWithinTheDefaultsAndEveryCutCounted() throws Exception {
     TraceTree tree = run("fib", 20);
     long total = size(tree);

@@ -258,9 +258,9 @@ public final class PerfettoProtoWriter {
       long guestTrack = nextUuid++;
       long hostTrack = nextUuid++;
       descriptor(
+          // A thread track names its process by pid, as Perfetto's examples do; no parent_uuid.
           TrackDescriptor.newBuilder()
               .setUuid(guestTrack)
-              .setParentUuid(PROCESS_UUID)
               .setThread(
                   ThreadDescriptor.newBuilder()
                       .setPid(PerfettoJsonWriter.PID)

@@ -45,11 +45,11 @@ class PerfettoProtoWriterTest {
           .containsExactly(
               "hello (emulated) on host-a (process pid=1) in -",
               "host (track) in hello (emulated) on host-a",
-              "vcpu 0 (thread pid=1 tid=1) in hello (emulated) on host-a",
+              "vcpu 0 (thread pid=1 tid=1) in -",
               "vcpu 0 host (track) in host",
               "heap live bytes (counter " + CounterDescriptor.Unit.UNIT_SIZE_BYTES + ") in vcpu 0",
               "queue depth (counter " + CounterDescriptor.Unit.UNIT_UNSPECIFIED + ") in vcpu 0",
-              "vcpu 1 (thread pid=1 tid=2) in hello (emulated) on host-a",
+              "vcpu 1 (thread pid=1 tid=2) in -",
               "vcpu 1 host (track) in host");
       assertThat(d.describedSlices()).isEqualTo(expectedSlices(tree));
       String hostile = PerfettoJsonWriterTest.HOSTILE.replace("\ud800", "\ufffd");
