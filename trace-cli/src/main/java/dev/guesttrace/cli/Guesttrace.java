@@ -65,9 +65,11 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace run fib -o a1.gtrace; guesttrace run fib --arg slow=fib -o b1.gtrace
         guesttrace compare a1.gtrace --vs b1.gtrace --svg cmp.svg
         guesttrace run hello --backend kvm              the C twin under real KVM
-        guesttrace run ./work.elf --call 'Work(3)'      your own native guest, on KVM
-        guesttrace run work --guest-jar work.jar        your own Java guest, from its jar
-        guesttrace guests --guest-jar work.jar          the guests a jar registers
+        guesttrace init c work && make -C work          a starter C guest and the C SDK
+        guesttrace run work/work.elf --call 'Work(3)'   your own native guest, on KVM
+        guesttrace init java wj && (cd wj && mvn -q package)    a starter Java guest
+        guesttrace run wj --guest-jar wj/target/wj-1.0.jar      your own Java guest, from its jar
+        guesttrace guests --guest-jar wj/target/wj-1.0.jar      the guests a jar registers
         guesttrace run fib --mode flight --quiet --dump-memory fib.mem
         guesttrace recover fib.mem -o fib-recovered.gtrace   trace rings from a memory dump
       """;
