@@ -93,7 +93,13 @@ final class DumpImage implements AutoCloseable {
           null);
     }
     long extent = loads.get(loads.size() - 1).end();
-    Path scratch = Files.createTempFile(scratchDirectory, "guesttrace-recover-", ".raw");
+    Path scratch;
+    try {
+      scratch = Files.createTempFile(scratchDirectory, "guesttrace-recover-", ".raw");
+    } catch (IOException e) {
+      throw new DumpException(
+          "cannot lay the ELF core out in " + scratchDirectory + ": " + e.getMessage(), e);
+    }
     Arena arena = Arena.ofShared();
     try (FileChannel image =
         FileChannel.open(scratch, StandardOpenOption.READ, StandardOpenOption.WRITE)) {

@@ -558,6 +558,18 @@ class DumpRecoveryTest {
   }
 
   @Test
+  void elfCoreWithoutRoomForItsImage_isAOneLineError() throws IOException {
+    byte[] ram = Files.readAllBytes(helloDump);
+    Path core = dir.resolve("noroom.core");
+    Files.write(core, ElfCores.core(ram, List.of(new ElfCores.Segment(0, ram.length))));
+    Path nowhere = dir.resolve("no-such-directory");
+
+    assertThatThrownBy(() -> recover(core, b -> b.setScratchDirectory(nowhere)))
+        .isInstanceOf(DumpException.class)
+        .hasMessageStartingWith("cannot lay the ELF core out in " + nowhere + ": ");
+  }
+
+  @Test
   void missingOrEmptyDump_isAOneLineError() throws IOException, TraceFileException {
     assertThatThrownBy(() -> recover(dir.resolve("nothing.mem")))
         .isInstanceOf(DumpException.class)
