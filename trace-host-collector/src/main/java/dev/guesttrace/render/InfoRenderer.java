@@ -100,7 +100,8 @@ public final class InfoRenderer {
         calibration.jumpCount() > 0 ? ", " + calibration.jumpCount() + " TSC jumps" : "");
     if (calibration.kvmTscKhz() > 0) {
       out.printf(
-          "             KVM states %d kHz; %s%n",
+          "             %s %d kHz; %s%n",
+          recovered ? "--tsc-ghz gives" : "KVM states",
           calibration.kvmTscKhz(),
           Double.isNaN(calibration.kvmDifferencePpm())
               ? "the pairs gave no rate to compare"
