@@ -36,14 +36,16 @@ final class GuestMemory {
     return mapped != null ? mapped : arena.allocate(bytes, 4096);
   }
 
-  /** The mmap and munmap downcalls, made on first use; {@code MMAP} null where unavailable. */
+  /**
+   * The mmap downcall, made on first use; null where unavailable. Its descriptor is the one {@link
+   * RdtscStub} links mmap with, so the linker's cache hands back the same downcall stub instead of
+   * generating another at start-up. munmap is linked only when a VM is closed.
+   */
   private static final class Mapping {
     private static final MethodHandle MMAP;
-    private static final MethodHandle MUNMAP;
 
     static {
       MethodHandle mmap = null;
-      MethodHandle munmap = null;
       try {
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         if (os.startsWith("linux")) {
@@ -51,16 +53,13 @@ final class GuestMemory {
               downcall(
                   "mmap",
                   FunctionDescriptor.of(
-                      JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-          munmap = downcall("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+                      ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
         }
       } catch (Throwable e) {
         // Native access denied or no such symbol: allocate() falls back to the arena.
         mmap = null;
-        munmap = null;
       }
       MMAP = mmap;
-      MUNMAP = munmap;
     }
 
     @SuppressWarnings("restricted") // libc's mmap and munmap, called as declared
@@ -77,14 +76,15 @@ final class GuestMemory {
       long address;
       try {
         address =
-            (long)
-                MMAP.invokeExact(
-                    MemorySegment.NULL,
-                    bytes,
-                    PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                    -1,
-                    0L);
+            ((MemorySegment)
+                    MMAP.invokeExact(
+                        MemorySegment.NULL,
+                        bytes,
+                        PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1,
+                        0L))
+                .address();
       } catch (Throwable e) {
         return null;
       }
@@ -102,10 +102,16 @@ final class GuestMemory {
 
     private static void unmap(long address, long bytes) {
       try {
-        int ignored = (int) MUNMAP.invokeExact(address, bytes);
+        int ignored = (int) Unmap.MUNMAP.invokeExact(address, bytes);
       } catch (Throwable e) {
         // Nothing to do at close: the address space stays reserved until the process ends.
       }
     }
+  }
+
+  /** The munmap downcall, linked the first time a VM's memory is unmapped. */
+  private static final class Unmap {
+    private static final MethodHandle MUNMAP =
+        Mapping.downcall("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
   }
 }
