@@ -35,6 +35,18 @@ public final class Diagnostics {
   /** A REGISTER in a run whose tracing mode is {@code off}: refused. */
   public static final String TRACING_OFF = "register_tracing_off";
 
+  /**
+   * Consecutive trace flushes of a vCPU with no record between them were merged into one host span
+   * (a flush storm); the count is of flushes merged into an earlier one.
+   */
+  public static final String TRACE_EXITS_MERGED = "trace_exits_merged";
+
+  /** Host spans beyond the run's limit were dropped. */
+  public static final String HOST_SPANS_CAPPED = "host_spans_capped";
+
+  /** Lossy mode: the collector fell behind and dropped the oldest copies of a vCPU (counted). */
+  public static final String COLLECTOR_BEHIND = "collector_behind";
+
   /** A FLUSH from a vCPU that registered no valid region, or naming another region. */
   public static final String UNREGISTERED_FLUSH = "unregistered_flush";
 

@@ -12,13 +12,35 @@ import java.util.function.Consumer;
 final class Reporter {
   final Diagnostics diagnostics = new Diagnostics();
   private final Consumer<Diagnostic> firstOccurrence;
+  private final Deferral deferral;
 
-  Reporter(Consumer<Diagnostic> firstOccurrence) {
-    this.firstOccurrence = firstOccurrence;
+  /**
+   * Where a report made on an exit path waits its turn, so that counting keeps each vCPU's order.
+   */
+  interface Deferral {
+    /** Queues the report to be counted in order; false if the caller should count it now. */
+    boolean defer(String kind, int vcpu, String detail);
   }
 
-  /** Counts a diagnostic; the first of its kind goes to the sink. */
+  Reporter(Consumer<Diagnostic> firstOccurrence, Deferral deferral) {
+    this.firstOccurrence = firstOccurrence;
+    this.deferral = deferral;
+  }
+
+  /**
+   * Counts a diagnostic; the first of its kind goes to the sink. Made on an exit path, it is
+   * counted on the sink side after what that vCPU's earlier exits produced, so the order of first
+   * occurrences is the order in which the guest's data showed them.
+   */
   void report(String kind, int vcpu, String detail) {
+    if (deferral.defer(kind, vcpu, detail)) {
+      return;
+    }
+    count(kind, vcpu, detail);
+  }
+
+  /** Counts now. */
+  void count(String kind, int vcpu, String detail) {
     Diagnostic first = diagnostics.count(kind, vcpu, detail);
     if (first != null) {
       firstOccurrence.accept(first);

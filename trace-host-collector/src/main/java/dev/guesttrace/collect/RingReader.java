@@ -48,7 +48,8 @@ final class RingReader {
     /** A new ring for {@link #vcpu}: what follows starts from a clean decoder state. */
     void newRing(int vcpu);
 
-    void name(int[] vcpus, int nameId, String name);
+    /** A name read by {@code fromVcpu}'s exit, for every vCPU that reads its table. */
+    void name(int fromVcpu, int[] vcpus, int nameId, String name);
 
     void slots(SlotCopy copy);
   }
@@ -162,7 +163,7 @@ final class RingReader {
         if (first <= table.knownCount()) {
           int[] readers = table.vcpus.stream().mapToInt(Integer::intValue).toArray();
           for (int id = first; id <= table.knownCount(); id++) {
-            out.name(readers, id, table.name(id));
+            out.name(vcpu, readers, id, table.name(id));
           }
         }
       }

@@ -1,77 +1,170 @@
 package dev.guesttrace.collect;
 
 import dev.guesttrace.span.SpanKind;
+import java.util.Queue;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Everything that reaches the {@link TraceSink} goes through here, one call at a time: names,
  * copied slots (decoded here by the {@link RecordDecoder}), calibration pairs, host spans,
- * diagnostics, the end. Host work done during an exit takes its record position here, after the
- * slots copied at that exit were decoded, so the position is exact.
+ * diagnostics, the end.
+ *
+ * <p>With a collector thread (the default) a vCPU's exit only puts what it copied on that vCPU's
+ * own bounded queue and resumes the guest: no lock shared between vCPUs on the exit path. The
+ * collector thread takes the queues in turn and does the decoding and the sink calls. Each vCPU's
+ * events keep their order, so host work done during an exit takes its record position after the
+ * slots copied at that exit were decoded: the position is exact. Back-pressure: a vCPU whose queue
+ * is full ({@link #QUEUE_EVENTS} events or {@link #QUEUE_SLOTS} copied slots, 32 MiB) waits
+ * (nothing lost), or, in lossy mode, the oldest copies on its queue are dropped and counted.
+ *
+ * <p>Host spans are bounded: consecutive trace flushes of a vCPU with no record between them (so
+ * inside one guest span) become one span whose duration is their sum; past {@link #MAX_HOST_SPANS}
+ * per run, further spans (but the runs) are dropped. Both are counted diagnostics.
  */
 final class SinkSide implements RingReader.Output {
+  /** Events a vCPU's queue holds before its exits wait. */
+  static final int QUEUE_EVENTS = 8192;
+
+  /**
+   * Copied slots (32 bytes each: 32 MiB) a vCPU's queue holds before its exits wait, unless the
+   * collector's builder says otherwise.
+   */
+  static final int QUEUE_SLOTS = 1 << 20;
+
+  /** Host spans kept per run, runs aside. */
+  static final int MAX_HOST_SPANS = 262_144;
+
+  private static final String TRACE_FLUSH = "trace flush";
+
   private final TraceSink sink;
+  private final boolean threaded;
+  private final boolean lossy;
   private RecordDecoder decoder;
+  private Reporter report;
+  private Lane[] lanes;
+  private final Queue<Object> shared = new ConcurrentLinkedQueue<>();
+  private final AtomicLong submitted = new AtomicLong();
+  private final AtomicLong applied = new AtomicLong();
+  private Thread thread;
+  private volatile boolean parked;
+  private volatile boolean stopping;
 
-  SinkSide(TraceSink sink) {
+  /** The collector thread has stopped (at the end): whatever comes now is applied at once. */
+  private volatile boolean inline;
+
+  private volatile Throwable failure;
+
+  /** Collector thread only. */
+  private MergedFlush[] pendingFlush;
+
+  private long hostSpans;
+
+  private final int queueSlots;
+
+  SinkSide(TraceSink sink, boolean threaded, boolean lossy, int queueSlots) {
     this.sink = sink;
+    this.threaded = threaded;
+    this.lossy = lossy;
+    this.queueSlots = queueSlots;
   }
 
-  synchronized void start(TraceHeader header, RecordDecoder decoder) {
+  void start(TraceHeader header, RecordDecoder decoder, Reporter report) {
+    int vcpus = header.vcpuCount();
     this.decoder = decoder;
+    this.report = report;
+    this.lanes = new Lane[vcpus];
+    for (int v = 0; v < vcpus; v++) {
+      lanes[v] = new Lane();
+    }
+    this.pendingFlush = new MergedFlush[vcpus];
     sink.onHeader(header);
-  }
-
-  @Override
-  public synchronized void newRing(int vcpu) {
-    decoder.newRing(vcpu);
-  }
-
-  @Override
-  public synchronized void name(int[] vcpus, int nameId, String name) {
-    for (int v : vcpus) {
-      sink.onName(v, nameId, name);
+    if (threaded) {
+      thread = Thread.ofPlatform().daemon().name("guesttrace-collector").unstarted(this::loop);
+      thread.start();
     }
   }
 
+  // ---- producers: exit paths (one thread per vCPU) ----
+
   @Override
-  public synchronized void slots(SlotCopy copy) {
-    decoder.decode(copy);
+  public void newRing(int vcpu) {
+    submit(vcpu, new NewRing(vcpu));
   }
 
-  /** The decoder's output. */
-  void records(RecordBatch batch) {
-    sink.onRecords(batch);
+  @Override
+  public void name(int fromVcpu, int[] vcpus, int nameId, String name) {
+    submit(fromVcpu, new Name(vcpus, nameId, name));
   }
 
-  synchronized void pair(CalibrationPair pair) {
-    sink.onCalibration(pair);
+  @Override
+  public void slots(SlotCopy copy) {
+    submit(copy.vcpu(), copy);
   }
 
-  synchronized void hostSpan(HostSpan span) {
-    sink.onHostSpan(span);
+  void pair(CalibrationPair pair) {
+    submit(pair.vcpu(), pair);
+  }
+
+  void hostSpan(HostSpan span) {
+    submit(span.vcpu(), span);
   }
 
   /** A span of host work done during the vCPU's current exit, placed after its kept records. */
-  synchronized void hostSpanAtExit(
+  void hostSpanAtExit(
       int vcpu, SpanKind kind, String name, long startHostNanos, long endHostNanos) {
-    sink.onHostSpan(
-        new HostSpan(vcpu, kind, name, startHostNanos, endHostNanos, decoder.kept(vcpu)));
+    submit(vcpu, new AtExit(vcpu, kind, name, startHostNanos, endHostNanos));
   }
 
-  synchronized void diagnostic(Diagnostic first) {
+  /** The first occurrence of a diagnostic kind (counted on the sink side): to the sink. */
+  void diagnostic(Diagnostic first) {
     sink.onDiagnostic(first);
   }
 
-  synchronized long kept(int vcpu) {
+  /**
+   * A diagnostic reported on an exit path: counted on the sink side in the vCPU's order. Returns
+   * false (count it now) on the sink side itself or without a collector thread.
+   */
+  boolean defer(String kind, int vcpu, String detail) {
+    if (threaded && Thread.currentThread() == thread) {
+      return false; // the sink side itself, which holds the lock
+    }
+    if (!threaded || inline) {
+      synchronized (this) {
+        report.count(kind, vcpu, detail);
+      }
+      return true;
+    }
+    submit(vcpu, new Report(kind, vcpu, detail));
+    return true;
+  }
+
+  /** Waits until everything submitted so far is counted: for snapshots of the diagnostics. */
+  void catchUp() {
+    sync();
+  }
+
+  // ---- queries and the end (callers outside the exit path) ----
+
+  /** Records of {@code vcpu} kept so far, once everything submitted before is applied. */
+  long kept(int vcpu) {
+    sync();
     return decoder.kept(vcpu);
   }
 
-  synchronized long kept() {
+  /** Records kept so far, all vCPUs. */
+  long kept() {
+    sync();
     return decoder.kept();
   }
 
   /** Losses counted while decoding, with {@code copied} (counted while copying) added. */
-  synchronized LossCounters losses(LossCounters copied) {
+  LossCounters losses(LossCounters copied) {
+    sync();
     return copied.plus(
         new LossCounters(
             decoder.overwritten(),
@@ -81,7 +174,341 @@ final class SinkSide implements RingReader.Output {
             0));
   }
 
-  synchronized void finish(TraceEnd end) {
-    sink.onFinish(end);
+  /**
+   * Applies everything submitted, stops the collector thread, then hands {@code end} (built once
+   * everything is counted) to the sink.
+   */
+  void finish(java.util.function.Supplier<TraceEnd> end) {
+    sync();
+    if (thread != null) {
+      stopping = true;
+      LockSupport.unpark(thread);
+      joinUninterruptibly(thread);
+      inline = true;
+    }
+    synchronized (this) {
+      applyAll(); // nothing is left unless the thread died; applied here, in order
+      for (int v = 0; v < pendingFlush.length; v++) {
+        emitPendingFlush(v);
+      }
+      sink.onFinish(end.get());
+    }
+    Throwable f = failure;
+    if (f != null) {
+      throw new IllegalStateException("trace collector failed: " + f, f);
+    }
+  }
+
+  // ---- the queues ----
+
+  private void submit(int vcpu, Object event) {
+    if (!threaded || inline || Thread.currentThread() == thread) {
+      synchronized (this) {
+        apply(event);
+      }
+      return;
+    }
+    submitted.incrementAndGet();
+    if (vcpu < 0 || vcpu >= lanes.length) {
+      shared.add(event); // rare (diagnostics, out-of-range vCPUs), small, bounded by their causes
+    } else {
+      lanes[vcpu].put(event);
+    }
+    if (parked) {
+      LockSupport.unpark(thread);
+    }
+  }
+
+  /** Waits until every event submitted so far is applied (or the collector thread died). */
+  private void sync() {
+    if (!threaded || Thread.currentThread() == thread) {
+      return;
+    }
+    long target = submitted.get();
+    while (applied.get() < target && thread.isAlive()) {
+      LockSupport.unpark(thread);
+      LockSupport.parkNanos(50_000);
+    }
+  }
+
+  private void loop() {
+    while (true) {
+      boolean any;
+      try {
+        synchronized (this) {
+          any = applyAll();
+        }
+      } catch (Throwable e) {
+        // A sink or decoder bug: keep taking events (counted as applied) so that no vCPU waits
+        // forever on a full queue; finish reports it.
+        if (failure == null) {
+          failure = e;
+        }
+        any = true;
+      }
+      if (!any) {
+        if (stopping) {
+          return;
+        }
+        parked = true;
+        if (!anyQueued()) {
+          LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(10));
+        }
+        parked = false;
+      }
+    }
+  }
+
+  private boolean anyQueued() {
+    if (!shared.isEmpty()) {
+      return true;
+    }
+    for (Lane lane : lanes) {
+      if (!lane.queue.isEmpty()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Applies every queued event, lane by lane; returns whether there was any. */
+  private boolean applyAll() {
+    boolean any = false;
+    Object e;
+    while ((e = shared.poll()) != null) {
+      any = true;
+      applyCounted(e, null);
+    }
+    for (Lane lane : lanes) {
+      // A bounded helping per lane, so that a busy vCPU does not starve the others.
+      for (int n = 0; n < 256 && (e = lane.queue.poll()) != null; n++) {
+        any = true;
+        applyCounted(e, lane);
+      }
+    }
+    return any;
+  }
+
+  private void applyCounted(Object event, Lane lane) {
+    try {
+      if (failure == null) {
+        apply(event);
+      }
+    } finally {
+      if (lane != null && event instanceof SlotCopy copy) {
+        lane.slots.release(lane.permits(copy));
+      }
+      applied.incrementAndGet();
+    }
+  }
+
+  private void apply(Object event) {
+    switch (event) {
+      case SlotCopy copy -> {
+        emitPendingFlush(copy.vcpu());
+        decoder.decode(copy);
+      }
+      case Name n -> {
+        for (int v : n.vcpus()) {
+          sink.onName(v, n.nameId(), n.name());
+        }
+      }
+      case NewRing r -> decoder.newRing(r.vcpu());
+      case CalibrationPair pair -> sink.onCalibration(pair);
+      case AtExit s -> atExit(s);
+      case HostSpan span -> keepHostSpan(span);
+      case Report r -> report.count(r.kind(), r.vcpu(), r.detail());
+      case Dropped d -> {
+        decoder.dropped(d.slots());
+        if (!report.countIfSeen(Diagnostics.COLLECTOR_BEHIND)) {
+          report.report(
+              Diagnostics.COLLECTOR_BEHIND,
+              d.vcpu(),
+              "the collector fell behind: oldest copied slots dropped (lossy mode): slots="
+                  + d.slots());
+        }
+      }
+      default -> throw new IllegalStateException("unknown event: " + event);
+    }
+  }
+
+  /** The decoder's output. */
+  void records(RecordBatch batch) {
+    sink.onRecords(batch);
+  }
+
+  private void atExit(AtExit s) {
+    long position = decoder.kept(s.vcpu());
+    MergedFlush pending = pendingFlush[s.vcpu()];
+    if (s.name().equals(TRACE_FLUSH) && s.kind() == SpanKind.HOST_EXIT) {
+      if (pending != null && pending.position == position) {
+        // Another flush with no record since the last one: the same guest span paid for both.
+        pending.durationNanos += s.endHostNanos() - s.startHostNanos();
+        if (!report.countIfSeen(Diagnostics.TRACE_EXITS_MERGED)) {
+          report.report(
+              Diagnostics.TRACE_EXITS_MERGED,
+              s.vcpu(),
+              "consecutive trace flushes with no record between them merged into one host span"
+                  + " (its duration their sum): vcpu="
+                  + s.vcpu()
+                  + " recordPosition="
+                  + position);
+        }
+        return;
+      }
+      emitPendingFlush(s.vcpu());
+      pendingFlush[s.vcpu()] =
+          new MergedFlush(
+              s.vcpu(), s.startHostNanos(), s.endHostNanos() - s.startHostNanos(), position);
+      return;
+    }
+    emitPendingFlush(s.vcpu());
+    keepHostSpan(
+        new HostSpan(s.vcpu(), s.kind(), s.name(), s.startHostNanos(), s.endHostNanos(), position));
+  }
+
+  private void emitPendingFlush(int vcpu) {
+    if (vcpu < 0 || vcpu >= pendingFlush.length) {
+      return;
+    }
+    MergedFlush p = pendingFlush[vcpu];
+    if (p != null) {
+      pendingFlush[vcpu] = null;
+      keepHostSpan(
+          new HostSpan(
+              p.vcpu,
+              SpanKind.HOST_EXIT,
+              TRACE_FLUSH,
+              p.startHostNanos,
+              p.startHostNanos + p.durationNanos,
+              p.position));
+    }
+  }
+
+  private void keepHostSpan(HostSpan span) {
+    if (span.kind() != SpanKind.HOST_RUN) {
+      if (hostSpans >= MAX_HOST_SPANS) {
+        if (!report.countIfSeen(Diagnostics.HOST_SPANS_CAPPED)) {
+          report.report(
+              Diagnostics.HOST_SPANS_CAPPED,
+              span.vcpu(),
+              "host spans beyond the run's limit dropped: maxHostSpans=" + MAX_HOST_SPANS);
+        }
+        return;
+      }
+      hostSpans++;
+    }
+    sink.onHostSpan(span);
+  }
+
+  private static void joinUninterruptibly(Thread t) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        t.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** One vCPU's queue: bounded in events and in copied slots. */
+  private final class Lane {
+    final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(QUEUE_EVENTS);
+    final Semaphore slots = new Semaphore(queueSlots);
+
+    /** A copy larger than the whole budget waits for an empty queue, then goes alone. */
+    int permits(SlotCopy copy) {
+      return (int) Math.min(copy.count(), queueSlots);
+    }
+
+    void put(Object queued) {
+      Object event = queued;
+      if (event instanceof SlotCopy copy) {
+        int permits = permits(copy);
+        if (lossy) {
+          while (!slots.tryAcquire(permits)) {
+            if (!dropOldestCopy(copy.vcpu())) {
+              // No older copy waits (the collector holds it): this one is the oldest not decoded.
+              event = new Dropped(copy.vcpu(), copy.count());
+              break;
+            }
+          }
+        } else {
+          slots.acquireUninterruptibly(permits);
+        }
+      }
+      boolean interrupted = false;
+      while (true) {
+        try {
+          if (lossy && event instanceof SlotCopy copy) {
+            while (!queue.offer(event)) {
+              if (!dropOldestCopy(copy.vcpu())) {
+                queue.put(event); // the queue is full of other events: wait for one
+                break;
+              }
+            }
+          } else {
+            queue.put(event);
+          }
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    /**
+     * Lossy mode: removes the oldest copy still queued and queues a count of its slots instead (a
+     * message cut by the drop shows as dangling continuations, counted undecodable).
+     *
+     * @return false if no copy was queued
+     */
+    private boolean dropOldestCopy(int vcpu) {
+      for (Object e : queue) {
+        if (e instanceof SlotCopy old && queue.remove(old)) {
+          slots.release(permits(old));
+          applied.incrementAndGet(); // it will never be applied
+          if (queue.offer(new Dropped(vcpu, old.count()))) {
+            submitted.incrementAndGet();
+          }
+          return true;
+        }
+      }
+      return false;
+    }
+  }
+
+  private record NewRing(int vcpu) {}
+
+  private record Report(String kind, int vcpu, String detail) {}
+
+  private record Name(int[] vcpus, int nameId, String name) {}
+
+  private record AtExit(
+      int vcpu, SpanKind kind, String name, long startHostNanos, long endHostNanos) {}
+
+  private record Dropped(int vcpu, long slots) {}
+
+  /** Trace flushes of one vCPU at one record position, merged. */
+  private static final class MergedFlush {
+    final int vcpu;
+    final long startHostNanos;
+    long durationNanos;
+    final long position;
+
+    MergedFlush(int vcpu, long startHostNanos, long durationNanos, long position) {
+      this.vcpu = vcpu;
+      this.startHostNanos = startHostNanos;
+      this.durationNanos = durationNanos;
+      this.position = position;
+    }
   }
 }

@@ -23,14 +23,18 @@ import java.util.function.LongSupplier;
  *       out of guest memory ({@link SlotCopy}) and reads new names, nothing more;
  *   <li>{@link RecordDecoder}: copied slots to records, every anomaly a counted {@link Diagnostic},
  *       every record that does not make it counted in {@link LossCounters}, a per-run quota;
- *   <li>{@link SinkSide}: the one door to the sink, which therefore sees one call at a time.
+ *   <li>{@link SinkSide}: the one door to the sink, which therefore sees one call at a time: a
+ *       collector thread per run that takes each vCPU's bounded queue in turn, so that an exit
+ *       costs a copy and the guest resumes at once (copy-and-resume).
  * </ul>
  *
  * <p>The guest is untrusted: after registration the host trusts only its copy of the region's place
  * and its own cursor; every read is bounds-checked.
  *
- * <p>Thread-safe: each vCPU's exits may come on its own thread; a vCPU's exits must not overlap.
- * The public host API ({@code dev.guesttrace.host}) is how a VMM drives it.
+ * <p>Thread-safe: each vCPU's exits may come on its own thread, with no lock shared between vCPUs
+ * on the exit path; a vCPU's exits must not overlap. Queries ({@link #recordCount}, {@link
+ * #losses}) and {@link #finish} first wait for the collector thread to catch up. The public host
+ * API ({@code dev.guesttrace.host}) is how a VMM drives it.
  */
 public final class TraceCollector {
   /** Records kept per run unless {@link Builder#setMaxRecords} says otherwise (~230 MB). */
@@ -68,8 +72,8 @@ public final class TraceCollector {
     this.maxRecords = b.maxRecords;
     this.batchRecords = b.batchRecords;
     this.clock = b.clock;
-    this.sinkSide = new SinkSide(b.sink);
-    this.report = new Reporter(sinkSide::diagnostic);
+    this.sinkSide = new SinkSide(b.sink, b.collectorThread, b.dropWhenBehind, b.queueSlots);
+    this.report = new Reporter(sinkSide::diagnostic, sinkSide::defer);
   }
 
   /** A builder for a collector that streams into {@code sink}. */
@@ -94,7 +98,9 @@ public final class TraceCollector {
     pairsSeen = new long[vcpus];
     tracingOff = header.mode().equals("off");
     sinkSide.start(
-        header, new RecordDecoder(vcpus, maxRecords, batchRecords, report, sinkSide::records));
+        header,
+        new RecordDecoder(vcpus, maxRecords, batchRecords, report, sinkSide::records),
+        report);
     started = true;
   }
 
@@ -252,13 +258,14 @@ public final class TraceCollector {
     }
     finished = true;
     sinkSide.finish(
-        new TraceEnd(
-            outcome,
-            failed,
-            clock.getAsLong(),
-            losses(),
-            report.diagnostics.snapshot(),
-            exitProfile));
+        () ->
+            new TraceEnd(
+                outcome,
+                failed,
+                clock.getAsLong(),
+                losses(),
+                report.diagnostics.snapshot(),
+                exitProfile));
   }
 
   /** Losses so far, by cause. */
@@ -285,6 +292,7 @@ public final class TraceCollector {
 
   /** Diagnostics so far, in order of first occurrence. */
   public List<Diagnostic> diagnostics() {
+    sinkSide.catchUp();
     return report.diagnostics.snapshot();
   }
 
@@ -365,7 +373,7 @@ public final class TraceCollector {
       int[] self = {vcpu};
       synchronized (table) {
         for (int id = 1; id <= table.knownCount(); id++) {
-          sinkSide.name(self, id, table.name(id));
+          sinkSide.name(vcpu, self, id, table.name(id));
         }
         table.vcpus.add(vcpu);
       }
@@ -401,6 +409,9 @@ public final class TraceCollector {
     private long maxRecords = DEFAULT_MAX_RECORDS;
     private int batchRecords = DEFAULT_BATCH_RECORDS;
     private LongSupplier clock = System::nanoTime;
+    private boolean collectorThread = true;
+    private boolean dropWhenBehind;
+    private int queueSlots = SinkSide.QUEUE_SLOTS;
 
     private Builder(TraceSink sink) {
       this.sink = Objects.requireNonNull(sink, "sink");
@@ -434,6 +445,34 @@ public final class TraceCollector {
      */
     public Builder setClock(LongSupplier clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Whether decoding and the sink run on a collector thread of the run (true, the default: an
+     * exit only copies) or on the exit's own thread (false: simpler to measure, slower exits).
+     */
+    public Builder setCollectorThread(boolean collectorThread) {
+      this.collectorThread = collectorThread;
+      return this;
+    }
+
+    /**
+     * Lossy mode (false by default): when a vCPU's queue to the collector thread is full, drop its
+     * oldest copied slots (counted as {@code quotaDropped}, diagnostic {@code collector_behind})
+     * instead of making the guest wait.
+     */
+    public Builder setDropWhenBehind(boolean dropWhenBehind) {
+      this.dropWhenBehind = dropWhenBehind;
+      return this;
+    }
+
+    /** Copied slots a vCPU's queue holds before back-pressure (tests make it small). */
+    Builder setQueueSlots(int queueSlots) {
+      if (queueSlots < 1) {
+        throw new IllegalArgumentException("queueSlots must be >= 1: queueSlots=" + queueSlots);
+      }
+      this.queueSlots = queueSlots;
       return this;
     }
 

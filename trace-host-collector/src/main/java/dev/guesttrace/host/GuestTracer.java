@@ -111,7 +111,11 @@ public final class GuestTracer implements AutoCloseable {
                 ? TraceSinks.discard()
                 : TraceSinks.tee(sinks.toArray(TraceSink[]::new));
     this.collector =
-        TraceCollector.builder(sink).setMaxRecords(b.maxRecords).setClock(clock).build();
+        TraceCollector.builder(sink)
+            .setMaxRecords(b.maxRecords)
+            .setClock(clock)
+            .setDropWhenBehind(b.dropWhenBehind)
+            .build();
     collector.start(header(b));
     this.vcpus = new VcpuTracer[b.vcpuCount];
     for (int v = 0; v < vcpus.length; v++) {
@@ -277,6 +281,7 @@ public final class GuestTracer implements AutoCloseable {
     private final List<TraceSink> extraSinks = new ArrayList<>();
     private long startEpochNanos = Long.MIN_VALUE;
     private boolean keepInMemory = true;
+    private boolean dropWhenBehind;
 
     private Builder(MemorySegment memory, int vcpuCount) {
       this.memory = Objects.requireNonNull(memory, "guestMemory");
@@ -378,6 +383,16 @@ public final class GuestTracer implements AutoCloseable {
      */
     public Builder setKeepInMemory(boolean keepInMemory) {
       this.keepInMemory = keepInMemory;
+      return this;
+    }
+
+    /**
+     * What happens when the tracer's collector thread falls behind a vCPU (32 MiB of copied records
+     * waiting): false, the default, makes that vCPU's next exit wait (nothing lost); true drops the
+     * oldest copied records instead, counted as lost ({@code collector_behind}).
+     */
+    public Builder setDropWhenBehind(boolean dropWhenBehind) {
+      this.dropWhenBehind = dropWhenBehind;
       return this;
     }
 

@@ -43,11 +43,22 @@ final class FakeGuest {
   }
 
   FakeGuest(TraceHeader header, long maxRecords, TraceSink also) {
+    this(header, maxRecords, also, b -> b);
+  }
+
+  /** With the collector's builder adjusted by {@code options} (e.g. small queues). */
+  FakeGuest(
+      TraceHeader header,
+      long maxRecords,
+      TraceSink also,
+      java.util.function.UnaryOperator<TraceCollector.Builder> options) {
     collector =
-        TraceCollector.builder(also == null ? data : TraceSinks.tee(data, also))
-            .setMaxRecords(maxRecords)
-            .setBatchRecords(64)
-            .setClock(() -> hostNanos)
+        options
+            .apply(
+                TraceCollector.builder(also == null ? data : TraceSinks.tee(data, also))
+                    .setMaxRecords(maxRecords)
+                    .setBatchRecords(64)
+                    .setClock(() -> hostNanos))
             .build();
     collector.start(header);
   }

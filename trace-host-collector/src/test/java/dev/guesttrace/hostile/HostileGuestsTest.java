@@ -49,7 +49,7 @@ class HostileGuestsTest {
 
     assertThat(r.failed()).isFalse();
     assertThat(diagnostics(r.data()))
-        .containsExactly(
+        .containsOnly(
             entry(Diagnostics.REGION_OUTSIDE_MEMORY, 2L),
             entry(Diagnostics.UNREGISTERED_FLUSH, 1L));
     // Before the fix a refused re-registration dropped the good ring: the 6 records written after
@@ -67,7 +67,7 @@ class HostileGuestsTest {
     // The same region registered again is a new ring: read again from sequence 0 (10 records
     // twice), then the 6 after it; without a table every named one of those 16 is undefined.
     assertThat(diagnostics(r.data()))
-        .containsExactly(
+        .containsOnly(
             entry(Diagnostics.BAD_NAME_TABLE, 1L), entry(Diagnostics.UNDEFINED_NAME, 16L));
     assertThat(r.data().recordCount()).isEqualTo(10 + 10 + 6);
     List<String> expected = new ArrayList<>(BOOT_AND_BEFORE);
@@ -96,7 +96,7 @@ class HostileGuestsTest {
     // where the guest was before the jump: the 5 records it wrote since are read (before the fix
     // they were skipped uncounted), and the halt end (sequence 15) after them.
     assertThat(diagnostics(data))
-        .containsExactly(
+        .containsOnly(
             entry(Diagnostics.SEQUENCE_JUMP, 1L),
             entry(Diagnostics.EMPTY_SLOT, (long) CAPACITY - 10),
             entry(Diagnostics.TIMESTAMP_BACKWARDS, 1L),
@@ -127,9 +127,12 @@ class HostileGuestsTest {
     GuestRun.Result r = run("hostile-sequence-back");
 
     assertThat(r.failed()).isFalse();
+    // Its two flushes come with no record kept between them: one host span.
     assertThat(diagnostics(r.data()))
-        .containsExactly(
-            entry(Diagnostics.SEQUENCE_BACKWARDS, 1L), entry(Diagnostics.TIMESTAMP_BACKWARDS, 1L));
+        .containsOnly(
+            entry(Diagnostics.SEQUENCE_BACKWARDS, 1L),
+            entry(Diagnostics.TIMESTAMP_BACKWARDS, 1L),
+            entry(Diagnostics.TRACE_EXITS_MERGED, 1L));
     // The 3 slots below the old cursor are read again (the host cannot tell which side lied).
     assertThat(r.data().recordCount()).isEqualTo(16 + 3);
     assertThat(beginNames(r.data()))
@@ -142,7 +145,7 @@ class HostileGuestsTest {
 
     assertThat(r.failed()).isFalse();
     assertThat(diagnostics(r.data()))
-        .containsExactly(
+        .containsOnly(
             entry(Diagnostics.UNKNOWN_KIND, 1L),
             entry(Diagnostics.EMPTY_SLOT, 1L),
             entry(Diagnostics.CONTINUATION_DANGLING, 1L));
@@ -157,7 +160,7 @@ class HostileGuestsTest {
     GuestRun.Result r = run("hostile-undefined-name");
 
     assertThat(r.failed()).isFalse();
-    assertThat(diagnostics(r.data())).containsExactly(entry(Diagnostics.UNDEFINED_NAME, 3L));
+    assertThat(diagnostics(r.data())).containsOnly(entry(Diagnostics.UNDEFINED_NAME, 3L));
     assertThat(r.data().recordCount()).isEqualTo(16 + 3);
     assertThat(beginNames(r.data())).isEqualTo(begins("#9999", "after", "halt"));
     assertThat(treeDiagnostics(r.data())).isEmpty();
@@ -178,7 +181,7 @@ class HostileGuestsTest {
     GuestRun.Result r = run("hostile-bad-utf8");
 
     assertThat(r.failed()).isFalse();
-    assertThat(diagnostics(r.data())).containsExactly(entry(Diagnostics.BAD_UTF8, 2L));
+    assertThat(diagnostics(r.data())).containsOnly(entry(Diagnostics.BAD_UTF8, 2L));
     assertThat(beginNames(r.data())).isEqualTo(begins("bad\uFFFD(\uFFFD", "after", "halt"));
     assertThat(messages(r.data())).containsExactly("msg\uFFFD");
     assertThat(r.data().recordCount()).isEqualTo(16 + 3);
@@ -190,7 +193,7 @@ class HostileGuestsTest {
 
     assertThat(r.failed()).isFalse();
     assertThat(diagnostics(r.data()))
-        .containsExactly(
+        .containsOnly(
             entry(Diagnostics.NAME_TOO_LONG, 1L),
             entry(Diagnostics.MESSAGE_TOO_LONG, 1L),
             entry(Diagnostics.CONTINUATION_MISSING, 1L));
@@ -208,7 +211,7 @@ class HostileGuestsTest {
     assertThat(r.data().diagnostics()).isEmpty();
     assertThat(r.data().recordCount()).isEqualTo(20);
     assertThat(diagnostics(treeDiagnostics(r.data())))
-        .containsExactly(
+        .containsOnly(
             entry(Diagnostics.SPAN_END_WITHOUT_BEGIN, 2L), entry(Diagnostics.SPAN_UNCLOSED, 2L));
     assertThat(beginNames(r.data()))
         .isEqualTo(begins("after", "never_ended", "never_ended", "halt"));
@@ -219,7 +222,7 @@ class HostileGuestsTest {
     GuestRun.Result r = run("hostile-time-backwards");
 
     assertThat(r.failed()).isFalse();
-    assertThat(diagnostics(r.data())).containsExactly(entry(Diagnostics.TIMESTAMP_BACKWARDS, 1L));
+    assertThat(diagnostics(r.data())).containsOnly(entry(Diagnostics.TIMESTAMP_BACKWARDS, 1L));
     assertThat(counterValues(r.data(), "tick")).containsExactly(1L, 2L, 3L);
     assertThat(r.data().recordCount()).isEqualTo(16 + 3);
     assertThat(SpanTreeBuilder.buildWithDetails(r.data()).tree()).isNotNull();
@@ -230,7 +233,11 @@ class HostileGuestsTest {
     GuestRun.Result r = run("hostile-flush-storm", Map.of("flushes", "100000"));
 
     assertThat(r.failed()).isFalse();
-    assertThat(r.data().diagnostics()).isEmpty();
+    // Every flush after the first of the storm lands on the same record: merged into its span.
+    assertThat(diagnostics(r.data())).containsOnly(entry(Diagnostics.TRACE_EXITS_MERGED, 99_999L));
+    assertThat(r.data().hostSpans())
+        .filteredOn(s -> s.name().equals("trace flush"))
+        .hasSizeLessThan(10);
     assertThat(r.data().recordCount()).isEqualTo(16);
     // 100,005 exits, three pairs each (the guest's RCX, the host's reads at exit and at entry):
     // 16384 pairs, then every 2nd, 4th, 8th, 16th: about 50,000 kept, not 300,015.
@@ -340,7 +347,7 @@ class HostileGuestsTest {
 
     assertThat(r.data().recordCount()).isEqualTo(100);
     assertThat(r.data().losses().quotaDropped()).isEqualTo(910);
-    assertThat(diagnostics(r.data())).containsExactly(entry(Diagnostics.QUOTA_EXCEEDED, 910L));
+    assertThat(diagnostics(r.data())).containsOnly(entry(Diagnostics.QUOTA_EXCEEDED, 910L));
   }
 
   private static List<Long> range(long from, long to) {

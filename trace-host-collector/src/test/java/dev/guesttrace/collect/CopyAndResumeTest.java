@@ -1,0 +1,127 @@
+package dev.guesttrace.collect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.guesttrace.abi.TraceRegionDescriptor;
+import dev.guesttrace.guest.Tracer;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Copy-and-resume: a flush only copies slots; decoding and the sink run on the collector thread,
+ * with bounded back-pressure (the guest waits, or in lossy mode the oldest copies are dropped and
+ * counted). A sink that blocks until the test releases it makes each behaviour visible.
+ */
+class CopyAndResumeTest {
+  static final int CAPACITY = 256;
+
+  /** Blocks in its first record batch until released. */
+  static final class BlockingSink implements TraceSink {
+    final CountDownLatch release = new CountDownLatch(1);
+    final AtomicInteger batches = new AtomicInteger();
+
+    @Override
+    public void onHeader(TraceHeader header) {}
+
+    @Override
+    public void onName(int vcpu, int nameId, String name) {}
+
+    @Override
+    public void onRecords(RecordBatch batch) {
+      batches.incrementAndGet();
+      try {
+        release.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    @Override
+    public void onCalibration(CalibrationPair pair) {}
+
+    @Override
+    public void onHostSpan(HostSpan span) {}
+
+    @Override
+    public void onDiagnostic(Diagnostic diagnostic) {}
+
+    @Override
+    public void onFinish(TraceEnd end) {}
+  }
+
+  /** Writes {@code flushes} x 100 records (50 spans), flushing after each 100. */
+  private static void write(Tracer t, int flushes) {
+    int id = t.name("work");
+    for (int f = 0; f < flushes; f++) {
+      for (int i = 0; i < 50; i++) {
+        t.begin(id);
+        t.end(id);
+      }
+      t.flush();
+    }
+  }
+
+  @Test
+  void flush_returnsWhileTheSinkIsStillBusy_everyRecordArrivesAfter() throws Exception {
+    BlockingSink sink = new BlockingSink();
+    FakeGuest g = new FakeGuest(TraceDataTest.header(1), TraceCollector.DEFAULT_MAX_RECORDS, sink);
+    Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+
+    write(t, 5); // five flushes while the collector thread sits in the sink's first batch
+
+    assertThat(sink.batches.get()).isLessThanOrEqualTo(1);
+    sink.release.countDown();
+    TraceData data = g.finish();
+    assertThat(data.recordCount()).isEqualTo(500);
+    assertThat(data.losses().total()).isZero();
+  }
+
+  @Test
+  void streamMode_queueFull_theGuestWaitsAndNothingIsLost() throws Exception {
+    BlockingSink sink = new BlockingSink();
+    FakeGuest g =
+        new FakeGuest(
+            TraceDataTest.header(1),
+            TraceCollector.DEFAULT_MAX_RECORDS,
+            sink,
+            b -> b.setQueueSlots(150));
+    Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+
+    Thread guest = Thread.ofPlatform().start(() -> write(t, 5));
+    // The first copy is in the sink, the second fills the queue: the third flush waits.
+    guest.join(300);
+    assertThat(guest.isAlive()).as("guest waits for the collector").isTrue();
+    sink.release.countDown();
+    guest.join(10_000);
+    assertThat(guest.isAlive()).isFalse();
+    TraceData data = g.finish();
+    assertThat(data.recordCount()).isEqualTo(500);
+    assertThat(data.losses().total()).isZero();
+  }
+
+  @Test
+  void lossyMode_queueFull_oldestCopiesDroppedAndCounted_theGuestNeverWaits() throws Exception {
+    BlockingSink sink = new BlockingSink();
+    FakeGuest g =
+        new FakeGuest(
+            TraceDataTest.header(1),
+            TraceCollector.DEFAULT_MAX_RECORDS,
+            sink,
+            b -> b.setQueueSlots(150).setDropWhenBehind(true));
+    Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+
+    Thread guest = Thread.ofPlatform().start(() -> write(t, 5));
+    guest.join(10_000);
+    assertThat(guest.isAlive()).as("guest never waits").isFalse();
+    sink.release.countDown();
+    TraceData data = g.finish();
+
+    // Copies of 100 slots: one in the sink, at most one queued; the others dropped, oldest first.
+    assertThat(data.losses().quotaDropped()).isPositive();
+    assertThat(data.recordCount() + data.losses().quotaDropped()).isEqualTo(500);
+    assertThat(data.diagnostics())
+        .anySatisfy(d -> assertThat(d.kind()).isEqualTo(Diagnostics.COLLECTOR_BEHIND));
+  }
+}
