@@ -23,11 +23,13 @@ final class Errors {
   static int onUsageError(CommandLine.ParameterException e, String[] args) {
     CommandLine cmd = e.getCommandLine();
     PrintWriter err = cmd.getErr();
+    String message =
+        e instanceof CommandLine.UnmatchedArgumentException u ? unmatched(u) : e.getMessage();
     // The message quotes the arguments: escapes in them are shown, not obeyed.
     err.println(
         prefix(cmd)
             + ": "
-            + Printable.of(String.valueOf(e.getMessage()))
+            + Printable.of(String.valueOf(message))
             + " (see '"
             + cmd.getCommandSpec().qualifiedName()
             + " --help')");
@@ -122,6 +124,31 @@ final class Errors {
       };
     }
     return e.getMessage() == null ? e.getClass().getSimpleName() : firstLine(e.getMessage());
+  }
+
+  /**
+   * An unknown verb or option in words, with picocli's closest matches: {@code unknown command
+   * 'tre' (did you mean 'tree'?)} instead of "Unmatched argument at index 0".
+   */
+  static String unmatched(CommandLine.UnmatchedArgumentException u) {
+    java.util.List<String> unmatched = u.getUnmatched();
+    String first = unmatched.isEmpty() ? "" : unmatched.get(0);
+    boolean root = u.getCommandLine().getParent() == null;
+    String what =
+        first.startsWith("-")
+            ? "unknown option"
+            : root && !u.getCommandLine().getSubcommands().isEmpty()
+                ? "unknown command"
+                : "unexpected argument";
+    java.util.List<String> suggestions =
+        u.getSuggestions().stream().filter(s -> !s.isEmpty()).distinct().limit(3).toList();
+    String hint =
+        suggestions.isEmpty()
+            ? ""
+            : suggestions.size() == 1
+                ? " (did you mean '" + suggestions.get(0) + "'?)"
+                : " (did you mean one of '" + String.join("', '", suggestions) + "'?)";
+    return what + " '" + first + "'" + hint;
   }
 
   static String prefix(CommandLine cmd) {

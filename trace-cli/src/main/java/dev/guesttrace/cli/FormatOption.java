@@ -11,7 +11,7 @@ final class FormatOption {
       paramLabel = "FORMAT",
       defaultValue = "text",
       converter = Converter.class,
-      description = "text, json or csv (schemas in docs/formats.md). Default: ${DEFAULT-VALUE}.")
+      description = "text, json or csv (schemas in docs/formats.md).")
   OutputFormat format = OutputFormat.TEXT;
 
   /** Parses the format name with a one-line error. */

@@ -194,7 +194,38 @@ public final class Guesttrace implements Callable<Integer> {
     } else {
       SUBCOMMANDS.forEach(cli::addSubcommand);
     }
+    // Every option's default in --help, from its defaultValue, so help and behaviour agree.
+    showDefaults(cli.getCommandSpec());
+    for (CommandLine sub : cli.getSubcommands().values()) {
+      showDefaults(sub.getCommandSpec());
+    }
     return cli;
+  }
+
+  /**
+   * Shows each option's default in the help, except where there is none to show: a repeatable
+   * option's empty list or map ("Default: []" says nothing).
+   */
+  private static void showDefaults(CommandLine.Model.CommandSpec spec) {
+    spec.usageMessage().showDefaultValues(true);
+    for (CommandLine.Model.OptionSpec o : List.copyOf(spec.options())) {
+      if (o.defaultValue() == null && emptyContainer(o.initialValue())) {
+        spec.remove(o);
+        spec.addOption(o.toBuilder().showDefaultValue(CommandLine.Help.Visibility.NEVER).build());
+      }
+    }
+    for (CommandLine.Model.PositionalParamSpec p : List.copyOf(spec.positionalParameters())) {
+      if (p.defaultValue() == null && emptyContainer(p.initialValue())) {
+        spec.remove(p);
+        spec.addPositional(
+            p.toBuilder().showDefaultValue(CommandLine.Help.Visibility.NEVER).build());
+      }
+    }
+  }
+
+  private static boolean emptyContainer(Object value) {
+    return (value instanceof java.util.Collection<?> c && c.isEmpty())
+        || (value instanceof java.util.Map<?, ?> m && m.isEmpty());
   }
 
   /** The verb whose {@code @Command} name is {@code name}, or null. */
@@ -207,13 +238,28 @@ public final class Guesttrace implements Callable<Integer> {
     return null;
   }
 
-  /** The version from the jar's manifest. */
+  /**
+   * The version and the commit the build was made from ({@code guesttrace-build.properties},
+   * written at build time by trace-cli's pom).
+   */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      String v = Guesttrace.class.getPackage().getImplementationVersion();
+      java.util.Properties build = new java.util.Properties();
+      try (java.io.InputStream in =
+          Guesttrace.class.getResourceAsStream("/guesttrace-build.properties")) {
+        if (in != null) {
+          build.load(in);
+        }
+      } catch (java.io.IOException e) {
+        // Unreadable: the version lines say "unknown" below.
+      }
       return new String[] {
-        "guesttrace " + (v == null ? "(development build)" : v),
+        "guesttrace "
+            + build.getProperty("version", "unknown")
+            + " (commit "
+            + build.getProperty("commit", "unknown")
+            + ")",
         "trace ABI " + dev.guesttrace.abi.AbiVersion.CURRENT,
         "JVM " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version")
       };

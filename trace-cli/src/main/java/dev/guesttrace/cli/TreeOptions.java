@@ -20,7 +20,7 @@ final class TreeOptions {
       defaultValue = "0",
       description =
           "Show N levels of spans (top-level spans are level 1); hidden ones are summarized on one"
-              + " line. 0: all. Default: ${DEFAULT-VALUE}.")
+              + " line. 0: all.")
   int maxDepth;
 
   @Option(
@@ -30,7 +30,7 @@ final class TreeOptions {
       defaultValue = "0",
       description =
           "Hide spans shorter than D (e.g. 500ns, 20us, 1.5ms, 2s), summarized on one line per"
-              + " parent. Default: ${DEFAULT-VALUE}.")
+              + " parent.")
   long minDurationNanos;
 
   @Option(
@@ -47,23 +47,21 @@ final class TreeOptions {
       defaultValue = "" + TextTreeRenderer.DEFAULT_FOLD,
       description =
           "Write N or more identical consecutive sibling subtrees as one line (count, total,"
-              + " min/median/max). 0: never. Default: ${DEFAULT-VALUE}.")
+              + " min/median/max). 0: never.")
   int fold;
 
   @Option(
       names = "--unit",
       paramLabel = "UNIT",
       defaultValue = "auto",
-      description =
-          "Unit of the time column: auto (from the run's length), ns, us, ms or s. Default:"
-              + " ${DEFAULT-VALUE}.")
+      description = "Unit of the time column: auto (from the run's length), ns, us, ms or s.")
   String unit;
 
   @Option(
       names = "--max-lines",
       paramLabel = "N",
       defaultValue = "" + TextTreeRenderer.DEFAULT_MAX_LINES,
-      description = "Stop after N lines with a note. 0: no limit. Default: ${DEFAULT-VALUE}.")
+      description = "Stop after N lines with a note. 0: no limit.")
   long maxLines;
 
   /** The text renderer these options describe. */
