@@ -10,10 +10,16 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.jar.Attributes;
 import java.util.jar.JarEntry;
@@ -50,7 +56,7 @@ final class InitCommand implements Callable<Integer> {
   /** Where the C SDK sits on the class path. */
   static final String SDK_RESOURCES = "dev/guesttrace/sdk/c/";
 
-  /** Version the guest library is published under in a Java project's {@code lib/repo}. */
+  /** The build's version when the library carries none (a development build's classes folder). */
   static final String FALLBACK_VERSION = "0.1.0-SNAPSHOT";
 
   private static final String TEMPLATES = "init/";
@@ -147,7 +153,8 @@ final class InitCommand implements Callable<Integer> {
   private List<Path> writeJava(String name) throws IOException {
     List<Path> written = new ArrayList<>();
     String className = className(name);
-    String version = libraryVersion();
+    SortedMap<String, byte[]> classes = libraryClasses();
+    String version = publishedVersion(classes);
     written.add(write(dir.resolve("pom.xml"), template("java-pom.xml", name, version)));
     written.add(write(dir.resolve("README.md"), template("java-README.md", name, version)));
     written.add(
@@ -161,7 +168,7 @@ final class InitCommand implements Callable<Integer> {
     Path repo =
         Files.createDirectories(dir.resolve("lib/repo/dev/guesttrace/trace-guest-abi/" + version));
     Path jar = repo.resolve("trace-guest-abi-" + version + ".jar");
-    writeLibraryJar(jar, version);
+    writeLibraryJar(jar, version, classes);
     written.add(jar);
     written.add(
         write(
@@ -201,8 +208,8 @@ final class InitCommand implements Callable<Integer> {
         .formatted(version);
   }
 
-  /** The version of the guest library this guesttrace carries. */
-  static String libraryVersion() {
+  /** The version of the guest library this guesttrace carries, as its build named it. */
+  static String buildVersion() {
     try (InputStream in =
         InitCommand.class
             .getClassLoader()
@@ -222,11 +229,37 @@ final class InitCommand implements Callable<Integer> {
   }
 
   /**
-   * Writes the guest library (packages {@code dev.guesttrace.abi} and {@code dev.guesttrace.guest})
-   * as a jar, taken from wherever this guesttrace loads it: the runnable jar, or trace-guest-abi's
-   * classes folder in a development build.
+   * The version the library is published under in {@code lib/repo}: the build's version, but for a
+   * development build ({@code -SNAPSHOT}) one that names the classes' content ({@code
+   * 0.1.0-dev.1a2b3c4d}). Maven keeps what it took from a repository in the local one and, for a
+   * snapshot without metadata, never looks again: a new guesttrace with new guest classes must not
+   * build against yesterday's copy. A release version names its content already.
    */
-  static void writeLibraryJar(Path jar, String version) throws IOException {
+  static String publishedVersion(SortedMap<String, byte[]> classes) {
+    String version = buildVersion();
+    if (!version.endsWith("-SNAPSHOT")) {
+      return version;
+    }
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      for (Map.Entry<String, byte[]> e : classes.entrySet()) {
+        sha.update(e.getKey().getBytes(StandardCharsets.UTF_8));
+        sha.update((byte) 0);
+        sha.update(e.getValue());
+      }
+      String hash = HexFormat.of().formatHex(sha.digest(), 0, 4);
+      return version.substring(0, version.length() - "-SNAPSHOT".length()) + "-dev." + hash;
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
+  }
+
+  /**
+   * The guest library's classes (packages {@code dev.guesttrace.abi} and {@code
+   * dev.guesttrace.guest}) by entry name, taken from wherever this guesttrace loads them: the
+   * runnable jar, or trace-guest-abi's classes folder in a development build.
+   */
+  static SortedMap<String, byte[]> libraryClasses() throws IOException {
     Path source;
     try {
       source =
@@ -234,43 +267,47 @@ final class InitCommand implements Callable<Integer> {
     } catch (URISyntaxException | RuntimeException e) {
       throw new IOException("cannot find the guest library's classes: " + e.getMessage(), e);
     }
-    Manifest manifest = new Manifest();
-    manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
-    manifest.getMainAttributes().put(Attributes.Name.IMPLEMENTATION_TITLE, "trace-guest-abi");
-    manifest.getMainAttributes().put(Attributes.Name.IMPLEMENTATION_VERSION, version);
-    int classes = 0;
-    try (OutputStream file = Files.newOutputStream(jar);
-        JarOutputStream out = new JarOutputStream(file, manifest)) {
-      if (Files.isDirectory(source)) {
-        try (Stream<Path> files = Files.walk(source)) {
-          for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
-            String entry = source.relativize(f).toString().replace('\\', '/');
-            if (isLibraryEntry(entry)) {
-              out.putNextEntry(new JarEntry(entry));
-              Files.copy(f, out);
-              out.closeEntry();
-              classes++;
-            }
+    SortedMap<String, byte[]> classes = new TreeMap<>();
+    if (Files.isDirectory(source)) {
+      try (Stream<Path> files = Files.walk(source)) {
+        for (Path f : files.filter(Files::isRegularFile).toList()) {
+          String entry = source.relativize(f).toString().replace('\\', '/');
+          if (isLibraryEntry(entry)) {
+            classes.put(entry, Files.readAllBytes(f));
           }
         }
-      } else {
-        try (JarFile in = new JarFile(source.toFile())) {
-          for (JarEntry e :
-              in.stream().sorted((a, b) -> a.getName().compareTo(b.getName())).toList()) {
-            if (!e.isDirectory() && isLibraryEntry(e.getName())) {
-              out.putNextEntry(new JarEntry(e.getName()));
-              try (InputStream bytes = in.getInputStream(e)) {
-                bytes.transferTo(out);
-              }
-              out.closeEntry();
-              classes++;
+      }
+    } else {
+      try (JarFile in = new JarFile(source.toFile())) {
+        for (JarEntry e : in.stream().toList()) {
+          if (!e.isDirectory() && isLibraryEntry(e.getName())) {
+            try (InputStream bytes = in.getInputStream(e)) {
+              classes.put(e.getName(), bytes.readAllBytes());
             }
           }
         }
       }
     }
-    if (classes == 0) {
+    if (classes.isEmpty()) {
       throw new IOException("no guest library classes found in " + source);
+    }
+    return classes;
+  }
+
+  /** Writes {@code classes} as the library jar. */
+  static void writeLibraryJar(Path jar, String version, SortedMap<String, byte[]> classes)
+      throws IOException {
+    Manifest manifest = new Manifest();
+    manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+    manifest.getMainAttributes().put(Attributes.Name.IMPLEMENTATION_TITLE, "trace-guest-abi");
+    manifest.getMainAttributes().put(Attributes.Name.IMPLEMENTATION_VERSION, version);
+    try (OutputStream file = Files.newOutputStream(jar);
+        JarOutputStream out = new JarOutputStream(file, manifest)) {
+      for (Map.Entry<String, byte[]> e : classes.entrySet()) {
+        out.putNextEntry(new JarEntry(e.getKey()));
+        out.write(e.getValue());
+        out.closeEntry();
+      }
     }
   }
 

@@ -98,7 +98,7 @@ class GuestsDocTest {
         case "make" -> output = process(dir, words);
         case "mvn" -> {
           assertThat(words).isEqualTo(List.of("mvn", "-q", "package"));
-          String version = InitCommand.libraryVersion();
+          String version = InitCommand.publishedVersion(InitCommand.libraryClasses());
           InitTest.buildWithJavac(
               dir,
               dir.resolve(

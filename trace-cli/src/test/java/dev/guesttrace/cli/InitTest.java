@@ -129,7 +129,7 @@ class InitTest {
     Outcome init = run("init", "java", dir.toString());
     assertThat(init.err()).isEmpty();
     assertThat(init.status()).isZero();
-    String version = InitCommand.libraryVersion();
+    String version = InitCommand.publishedVersion(InitCommand.libraryClasses());
     Path library =
         dir.resolve(
             "lib/repo/dev/guesttrace/trace-guest-abi/"
