@@ -1,7 +1,9 @@
 package dev.guesttrace.recover;
 
 import dev.guesttrace.abi.AbiVersion;
+import dev.guesttrace.abi.BootInfoDescriptor;
 import dev.guesttrace.abi.ExitPorts;
+import dev.guesttrace.abi.GuestLayout;
 import dev.guesttrace.abi.TraceRegionDescriptor;
 import dev.guesttrace.collect.CalibrationPair;
 import dev.guesttrace.collect.Diagnostic;
@@ -298,7 +300,7 @@ public final class DumpRecovery {
         vcpus,
         mode,
         Math.max(ringBytes, 0),
-        List.of(),
+        bootArgs(image.memory()),
         modified,
         0,
         "unknown",
@@ -309,6 +311,24 @@ public final class DumpRecovery {
         false,
         tscGhz > 0 ? Math.round(tscGhz * 1e6) : 0,
         AbiVersion.CURRENT.toString());
+  }
+
+  /**
+   * The guest's {@code key=value} arguments from the boot info at 0x1000, when a guesttrace host
+   * wrote one (a dump of {@code guesttrace run}); none otherwise (another VMM's guest).
+   */
+  private static List<String> bootArgs(MemorySegment memory) {
+    if (memory.byteSize() < GuestLayout.BOOT_INFO_ADDRESS + BootInfoDescriptor.PAGE_LENGTH) {
+      return List.of();
+    }
+    try {
+      // Reads a bounded page (arguments at most ARGS_MAX_BYTES), refusing a wrong magic or major.
+      List<String> args = new ArrayList<>();
+      BootInfoDescriptor.read(memory).args().forEach((k, v) -> args.add(k + "=" + v));
+      return args;
+    } catch (IllegalStateException e) {
+      return List.of();
+    }
   }
 
   private static String modeName(int mode) {

@@ -27,9 +27,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Damaged dumps: seeded mutations of a real flight-mode dump's region header, name table and ring,
- * and of an ELF core's headers, give a recovered trace or a one-line {@link DumpException}: never
- * another exception, never a record count beyond what the dump can hold.
+ * Damaged dumps: seeded mutations of a real flight-mode dump's region header, name table, ring and
+ * boot info, and of an ELF core's headers, give a recovered trace or a one-line {@link
+ * DumpException}: never another exception, never a record count beyond what the dump can hold.
  *
  * <p>CI runs {@value #DEFAULT_ITERATIONS} mutations of each; {@code -Dguesttrace.fuzz.iterations=N}
  * runs more, {@code -Dguesttrace.fuzz.seed=S} starts elsewhere.
@@ -97,7 +97,7 @@ class DumpFuzzTest {
   @Test
   void mutatedRawDump_traceOrOneLineError() throws IOException {
     Random rnd = random(1);
-    long[] targets = {region, nameTable, region + 64};
+    long[] targets = {region, nameTable, region + 64, 0x1000}; // 0x1000: the boot info
     for (int i = 0; i < iterations(); i++) {
       byte[] bytes = ram.clone();
       int mutations = 1 + rnd.nextInt(8);

@@ -216,6 +216,8 @@ class DumpRecoveryTest {
     // fib(12) writes 2 * 465 span records plus the runtime's own: all but the ring's last are lost.
     assertThat(rec.data().losses().flightOverwritten()).isGreaterThan(600);
     assertThat(rec.result().recordCount()).isEqualTo(recovered.size());
+    // The boot info guesttrace's host wrote at 0x1000 gives the guest's arguments.
+    assertThat(rec.data().header().args()).containsExactly("n=12");
   }
 
   @Test
@@ -384,6 +386,7 @@ class DumpRecoveryTest {
     assertThat(rec.result().recovered()).isEmpty();
     assertThat(rec.data().recordCount()).isZero();
     assertThat(rec.data().header().vcpuCount()).isEqualTo(1);
+    assertThat(rec.data().header().args()).isEmpty();
   }
 
   @Test
