@@ -245,6 +245,28 @@ class HostileGuestsTest {
   }
 
   @Test
+  void flushStorm_oneSecond_fewHostSpansSmallFile() throws Exception {
+    java.io.ByteArrayOutputStream file = new java.io.ByteArrayOutputStream();
+    dev.guesttrace.file.TraceFileWriter writer =
+        new dev.guesttrace.file.TraceFileWriter(file, "flush storm test");
+    GuestRun.Result r =
+        GuestRun.builder(Hostile.config("hostile-flush-storm", Map.of("seconds", "1")).build())
+            .setSink(writer)
+            .build()
+            .execute();
+    writer.close();
+
+    assertThat(r.failed()).isFalse();
+    long flushes = diagnostics(r.data()).get(Diagnostics.TRACE_EXITS_MERGED);
+    assertThat(flushes).as("a storm: flushes merged").isGreaterThan(10_000);
+    // Host spans: the run, the register, one merged flush per record position (the storm sits at
+    // one), the halt flush: not one per exit (issue 16: 966 MB of host spans in 20 s).
+    assertThat(r.data().hostSpans()).hasSizeLessThan(8);
+    assertThat(r.data().calibrationPairs()).hasSizeLessThan(100_000);
+    assertThat(file.size()).as("file bytes").isLessThan(2 << 20);
+  }
+
+  @Test
   void neverHalts_busy_stoppedAtTheTimeoutEveryUnflushedRecordRecovered() throws Exception {
     GuestRun.Result r =
         GuestRun.builder(
