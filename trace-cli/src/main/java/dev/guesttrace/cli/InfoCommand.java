@@ -43,6 +43,7 @@ final class InfoCommand implements Callable<Integer> {
           built.calibration(),
           built.diagnostics(),
           read.report().notes(),
+          read.report().recordsLostToDamage(),
           spec.commandLine().getOut());
       InfoRenderer.tracing(tracing, spec.commandLine().getOut());
     } else {

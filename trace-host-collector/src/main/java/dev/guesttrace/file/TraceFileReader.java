@@ -107,8 +107,10 @@ public final class TraceFileReader {
    *
    * @param bytesRead bytes read from the file
    * @param notes one line per finding, in the order found
+   * @param recordsLostToDamage records in damaged chunks that were skipped (exact when a later
+   *     chunk counts the file's records, else estimated from the skipped bytes)
    */
-  public record Report(long bytesRead, List<String> notes) {
+  public record Report(long bytesRead, List<String> notes, long recordsLostToDamage) {
     /** Copies the list. */
     public Report {
       notes = List.copyOf(notes);
@@ -226,7 +228,11 @@ public final class TraceFileReader {
                 + e.getValue()[1]
                 + " more dropped");
       }
-      return new Result(data.build(), new Report(in.offset, notes));
+      long lostToDamage = 0;
+      for (Damage d : damage) {
+        lostToDamage += Math.max(0, d.lost);
+      }
+      return new Result(data.build(), new Report(in.offset, notes, lostToDamage));
     }
 
     /** A finding about the file: a warning now, a line of the report. */

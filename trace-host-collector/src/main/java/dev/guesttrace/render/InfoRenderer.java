@@ -46,6 +46,20 @@ public final class InfoRenderer {
       List<Diagnostic> treeDiagnostics,
       List<String> fileNotes,
       PrintWriter out) {
+    render(data, calibration, treeDiagnostics, fileNotes, 0, out);
+  }
+
+  /**
+   * Writes the report; {@code fileLostRecords} records were in damaged chunks of the file and are
+   * counted on the {@code lost} line with the run's own losses.
+   */
+  public static void render(
+      TraceData data,
+      TscCalibration calibration,
+      List<Diagnostic> treeDiagnostics,
+      List<String> fileNotes,
+      long fileLostRecords,
+      PrintWriter out) {
     TraceHeader h = data.header();
     out.printf("guest        %s%n", Printable.of(h.guest()));
     // A recovered trace's backend says where it came from ("recovered from DUMP (raw)").
@@ -114,7 +128,14 @@ public final class InfoRenderer {
       out.printf("             warning: %s%n", warning);
     }
     out.printf("records      %d%n", data.recordCount());
-    out.printf("lost         %s%n", losses(data));
+    String lost = losses(data);
+    if (fileLostRecords > 0) {
+      lost =
+          fileLostRecords
+              + " records in damaged chunks of the file"
+              + (lost.equals("none") ? "" : "; the run's own: " + lost);
+    }
+    out.printf("lost         %s%n", lost);
     List<Diagnostic> diagnostics = new java.util.ArrayList<>(data.diagnostics());
     diagnostics.addAll(treeDiagnostics);
     out.printf("diagnostics  %s%n", diagnostics.isEmpty() ? "none" : diagnostics.size() + " kinds");

@@ -65,6 +65,7 @@ class TraceFileDamageTest {
     TraceFileReader.Result r = read(damaged);
 
     assertThat(r.data().recordCount()).isEqualTo(totalRecords - c[2]);
+    assertThat(r.report().recordsLostToDamage()).isEqualTo(c[2]);
     assertThat(r.data().outcome()).isEqualTo("halted");
     assertThat(r.report().notes())
         .containsExactly(
