@@ -1,16 +1,13 @@
 package dev.guesttrace.collect;
 
-import dev.guesttrace.vm.ExitProfile;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
 
 /**
  * The VM exits of one reason and port over a run, with the host time spent handling them (the
- * trace's copy of an {@link ExitProfile.Row}).
+ * trace's copy of a {@code dev.guesttrace.vm.ExitProfile.Row}).
  *
  * @param reason why the vCPU exited, e.g. {@code out}, {@code hlt}, {@code fault}
- * @param port the I/O port for port exits, {@link ExitProfile#NO_PORT} for others
+ * @param port the I/O port for port exits, -1 for others
  * @param portName the port's name, e.g. {@code trace}; empty for others
  * @param count exits
  * @param errors exits whose handler threw
@@ -36,25 +33,5 @@ public record ExitProfileRow(
   public ExitProfileRow {
     Objects.requireNonNull(reason, "reason");
     Objects.requireNonNull(portName, "portName");
-  }
-
-  /** The rows of an exit dispatcher's profile. */
-  public static List<ExitProfileRow> of(ExitProfile profile) {
-    List<ExitProfileRow> rows = new ArrayList<>(profile.rows().size());
-    for (ExitProfile.Row r : profile.rows()) {
-      rows.add(
-          new ExitProfileRow(
-              r.reason(),
-              r.port(),
-              r.portName() == null ? "" : r.portName(),
-              r.count(),
-              r.errors(),
-              r.totalNanos(),
-              r.minNanos(),
-              r.medianNanos(),
-              r.p99Nanos(),
-              r.maxNanos()));
-    }
-    return rows;
   }
 }
