@@ -57,7 +57,12 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace run hello --mode flight --quiet -o h.gtrace
         guesttrace run hello --tsc-ghz 1.7 --tsc-offset 1000000000
         guesttrace tree fib.gtrace --compact            print the tree again from the file
+        guesttrace tree fib.gtrace --max-depth 8 --min-duration 100us   a big tree, summarized
+        guesttrace tree fib.gtrace --filter 'dispatch'  matching spans with their ancestors
         guesttrace stats fib.gtrace                     per-function count, total, self, p99
+        guesttrace stats fib.gtrace --by path --exclude-tracing --top 10
+        guesttrace stats fib.gtrace --format json       for scripts (docs/formats.md)
+        guesttrace run alloc --arg leak=3 -o alloc.gtrace; guesttrace allocs alloc.gtrace
         guesttrace info fib.gtrace                      host, calibration, losses, VM exits
         guesttrace export fib.gtrace --otlp http://localhost:4317
         guesttrace perfetto fib.gtrace -o fib.json      open in ui.perfetto.dev

@@ -28,6 +28,7 @@ final class TraceFiles {
     if (!Files.exists(path)) {
       throw CliException.badData("no such file: " + path);
     }
+    Progress progress = Progress.start(err, verb, "reading " + path + " (" + size(path) + ")");
     try {
       return TraceFileReader.readWithReport(
           path,
@@ -41,6 +42,16 @@ final class TraceFiles {
       throw CliException.badData(path + ": " + e.getMessage(), e);
     } catch (IOException e) {
       throw CliException.badData("cannot read " + path + ": " + Errors.cause(e), e);
+    } finally {
+      progress.close();
+    }
+  }
+
+  private static String size(Path path) {
+    try {
+      return Files.size(path) / (1024 * 1024) + " MiB";
+    } catch (IOException e) {
+      return "size unknown";
     }
   }
 }
