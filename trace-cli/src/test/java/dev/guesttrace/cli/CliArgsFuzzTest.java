@@ -218,7 +218,10 @@ class CliArgsFuzzTest {
     for (int i = 0; i < n; i++) {
       String option = OPTIONS[random.nextInt(OPTIONS.length)];
       args.add(option);
-      if (random.nextInt(4) != 0) {
+      // An output option always gets its value here: left without one, it would take the next
+      // token (say "--arg") as a file name and write it beside the sources.
+      boolean writes = option.equals("-o") || option.equals("--svg");
+      if (writes || random.nextInt(4) != 0) {
         args.add(value(random, option));
       }
     }
