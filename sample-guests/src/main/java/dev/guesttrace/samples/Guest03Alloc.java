@@ -72,6 +72,7 @@ public final class Guest03Alloc implements GuestProgram {
   @Override
   public List<String> args() {
     return List.of(
+        "ops=N (allocations and frees when the call gives no count, default 1000)",
         "leak=N (slots never freed, default 0)",
         "slow=malloc|free (spends slowMicros more)",
         "slowMicros=N (default 50)");

@@ -368,6 +368,9 @@ final class RunCommand implements Callable<Integer> {
     if (v < 1 || v > VmConfig.MAX_VCPUS) {
       throw CliException.usage("--vcpus: expected 1.." + VmConfig.MAX_VCPUS + ", found " + v);
     }
+    if (target instanceof Target.Java java) {
+      checkGuestArgs(java.program(), args);
+    }
     FunctionCall call =
         explicitCall != null
             ? explicitCall
@@ -492,6 +495,63 @@ final class RunCommand implements Callable<Integer> {
                     .filter(n -> !n.startsWith(GuestsCommand.HOSTILE_PREFIX))
                     .toList())
             + ", a hostile-* guest (see 'guesttrace guests'), PATH.elf, or NAME --guest-jar JAR");
+  }
+
+  /**
+   * Checks {@code --arg}s against the arguments a Java guest declares ({@link GuestProgram#args()},
+   * each {@code key=WHAT (meaning)}): an unknown key, or a value that does not fit WHAT ({@code N}:
+   * an integer; {@code a|b}: one of the words), is a usage error naming what the guest accepts,
+   * before anything runs. A guest that declares nothing takes any argument (the hostile guests).
+   */
+  static void checkGuestArgs(GuestProgram program, Map<String, String> given) {
+    Map<String, String> declared = new LinkedHashMap<>();
+    for (String spec : program.args()) {
+      int eq = spec.indexOf('=');
+      if (eq <= 0) {
+        continue;
+      }
+      int space = spec.indexOf(' ', eq);
+      declared.put(
+          spec.substring(0, eq), spec.substring(eq + 1, space < 0 ? spec.length() : space));
+    }
+    if (declared.isEmpty()) {
+      return;
+    }
+    String accepted =
+        declared.entrySet().stream()
+            .map(e -> e.getKey() + "=" + e.getValue())
+            .collect(java.util.stream.Collectors.joining(", "));
+    for (Map.Entry<String, String> arg : given.entrySet()) {
+      String what = declared.get(arg.getKey());
+      String value = arg.getValue();
+      if (what == null) {
+        throw CliException.usage(
+            "--arg "
+                + arg.getKey()
+                + ": "
+                + program.name()
+                + " has no such argument; it accepts "
+                + accepted);
+      }
+      boolean fits =
+          what.equals("N")
+              ? value.matches("-?[0-9]{1,18}")
+              : java.util.Arrays.asList(what.split("\\|")).contains(value);
+      if (!fits) {
+        throw CliException.usage(
+            "--arg "
+                + arg.getKey()
+                + "="
+                + value
+                + ": expected "
+                + (what.equals("N") ? "an integer" : String.join(" or ", what.split("\\|")))
+                + " ("
+                + program.name()
+                + " accepts "
+                + accepted
+                + ")");
+      }
+    }
   }
 
   private static Target.Elf elf(Path path) {

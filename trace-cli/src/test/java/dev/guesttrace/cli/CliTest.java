@@ -115,4 +115,29 @@ class CliTest {
     assertThat(o.status()).isEqualTo(1);
     assertThat(o.err()).contains("timeout on vCPU 0").doesNotContain("Exception");
   }
+
+  @Test
+  void run_guestArgumentsAreCheckedAgainstWhatTheGuestDeclares() {
+    Outcome badValue = run("run", "fib", "--arg", "n=abc");
+    assertThat(badValue.status()).isEqualTo(2);
+    assertThat(badValue.out()).isEmpty();
+    assertThat(badValue.err())
+        .isEqualTo(
+            "guesttrace run: --arg n=abc: expected an integer (fib accepts n=N, slow=fib,"
+                + " slowMicros=N)\n");
+
+    Outcome unknownKey = run("run", "fib", "--arg", "m=3");
+    assertThat(unknownKey.status()).isEqualTo(2);
+    assertThat(unknownKey.err())
+        .isEqualTo(
+            "guesttrace run: --arg m: fib has no such argument; it accepts n=N, slow=fib,"
+                + " slowMicros=N\n");
+
+    Outcome badWord = run("run", "abort", "--arg", "at=halt");
+    assertThat(badWord.status()).isEqualTo(2);
+    assertThat(badWord.err()).startsWith("guesttrace run: --arg at=halt: expected boot or call (");
+
+    Outcome ok = run("run", "fib", "--arg", "n=5", "--arg", "slow=fib", "--quiet");
+    assertThat(ok.status()).as(ok.err()).isZero();
+  }
 }

@@ -17,7 +17,10 @@ public interface GuestProgram {
 
   /**
    * The {@code --arg key=value} arguments the guest reads, each as {@code key=WHAT (meaning)}, for
-   * {@code guesttrace guests}; none by default.
+   * {@code guesttrace guests}; none by default. WHAT is {@code N} for an integer, or the words the
+   * value may be, separated by {@code |}. When a guest declares any, {@code guesttrace run} refuses
+   * (exit 2, before the guest starts) an {@code --arg} whose key is not declared or whose value
+   * does not fit its WHAT; a guest that declares none is given whatever the user passes.
    */
   default List<String> args() {
     return List.of();
