@@ -42,6 +42,7 @@ public final class Guesttrace implements Callable<Integer> {
           RecoverCommand.class,
           GuestsCommand.class,
           InitCommand.class,
+          CompletionCommand.class,
           CommandLine.HelpCommand.class);
 
   /** Real invocations, printed when the command runs with no arguments (as the jfr tool does). */
@@ -77,6 +78,7 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace guests --guest-jar wj/target/wj-1.0.jar      the guests a jar registers
         guesttrace run fib --mode flight --quiet --dump-memory fib.mem
         guesttrace recover fib.mem -o fib-recovered.gtrace   trace rings from a memory dump
+        source <(guesttrace completion)                 bash/zsh completion of verbs and options
       """;
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;

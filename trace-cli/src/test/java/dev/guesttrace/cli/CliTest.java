@@ -140,4 +140,15 @@ class CliTest {
     Outcome ok = run("run", "fib", "--arg", "n=5", "--arg", "slow=fib", "--quiet");
     assertThat(ok.status()).as(ok.err()).isZero();
   }
+
+  @Test
+  void completion_printsABashScriptWithEveryVerbAndTheRunOptions() {
+    Outcome o = run("completion");
+    assertThat(o.status()).as(o.err()).isZero();
+    assertThat(o.out())
+        .contains("complete -F _complete_guesttrace")
+        .contains("run", "tree", "stats", "allocs", "info", "export", "perfetto", "flame")
+        .contains("compare", "recover", "guests", "init")
+        .contains("--guest-jar", "--call", "--tsc-ghz", "--max-depth", "--exclude-tracing");
+  }
 }
