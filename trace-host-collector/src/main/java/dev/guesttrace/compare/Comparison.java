@@ -254,21 +254,6 @@ public final class Comparison {
     }
   }
 
-  /** Consecutive equal frames as one with a count: {@code fib;fib;fib} as {@code fib×3}. */
-  static List<String> collapse(List<String> frames) {
-    List<String> out = new ArrayList<>();
-    int i = 0;
-    while (i < frames.size()) {
-      int j = i;
-      while (j < frames.size() && frames.get(j).equals(frames.get(i))) {
-        j++;
-      }
-      out.add(j - i == 1 ? frames.get(i) : frames.get(i) + "×" + (j - i));
-      i = j;
-    }
-    return out;
-  }
-
   /** A span name as one path frame: ';' separates frames, so it cannot appear inside one. */
   static String frame(String name) {
     return name.replace(';', ':');
@@ -396,7 +381,7 @@ public final class Comparison {
      * run;call;fib;fib;fib} as {@code run;call;fib×3}, so deep recursion stays readable.
      */
     public String displayPath() {
-      return String.join(";", collapse(List.of(path.split(";", -1))));
+      return String.join(";", CallPaths.collapse(List.of(path.split(";", -1))));
     }
 
     /** The path's last frame: the span name. */

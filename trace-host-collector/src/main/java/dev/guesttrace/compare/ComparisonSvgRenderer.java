@@ -1,6 +1,7 @@
 package dev.guesttrace.compare;
 
 import dev.guesttrace.render.Xml;
+import dev.guesttrace.span.CallPaths;
 import dev.guesttrace.span.RunSummary;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -341,7 +342,7 @@ public final class ComparisonSvgRenderer {
 
   /** Consecutive equal frames as one, {@code fib;fib;fib} as {@code fib×3}, for labels only. */
   static List<String> collapse(List<String> frames) {
-    return Comparison.collapse(frames);
+    return CallPaths.collapse(frames);
   }
 
   static String ellipsizeEnd(String text, int maxChars) {

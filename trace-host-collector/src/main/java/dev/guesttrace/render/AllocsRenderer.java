@@ -1,11 +1,13 @@
 package dev.guesttrace.render;
 
+import dev.guesttrace.span.CallPaths;
 import dev.guesttrace.span.SpanEvent;
 import dev.guesttrace.span.SpanNode;
 import dev.guesttrace.span.TraceTree;
 import java.io.PrintWriter;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -451,23 +453,8 @@ public final class AllocsRenderer {
       for (int k = key; k >= 0; k = parentAndName.get(k)[0]) {
         path.add(names.get(parentAndName.get(k)[1]));
       }
-      StringBuilder b = new StringBuilder();
-      for (int i = path.size() - 1; i >= 0; ) {
-        String name = path.get(i);
-        int run = 1;
-        while (i - run >= 0 && path.get(i - run).equals(name)) {
-          run++;
-        }
-        if (!b.isEmpty()) {
-          b.append(';');
-        }
-        b.append(name);
-        if (run > 1) {
-          b.append('×').append(run);
-        }
-        i -= run;
-      }
-      return b.toString();
+      Collections.reverse(path);
+      return String.join(";", CallPaths.collapse(path));
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.guesttrace.render;
 
+import dev.guesttrace.span.CallPaths;
 import dev.guesttrace.span.SpanKind;
 import dev.guesttrace.span.SpanNode;
 import dev.guesttrace.span.TraceTree;
@@ -7,6 +8,7 @@ import java.io.PrintWriter;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -537,23 +539,8 @@ public final class StatsRenderer {
       for (Accumulator k = a; k != null; k = k.parentKey < 0 ? null : keys.get(k.parentKey)) {
         path.add(names.get(k.nameId));
       }
-      StringBuilder b = new StringBuilder();
-      for (int i = path.size() - 1; i >= 0; ) {
-        String name = path.get(i);
-        int run = 1;
-        while (i - run >= 0 && path.get(i - run).equals(name)) {
-          run++;
-        }
-        if (!b.isEmpty()) {
-          b.append(';');
-        }
-        b.append(name);
-        if (run > 1) {
-          b.append('×').append(run);
-        }
-        i -= run;
-      }
-      return b.toString();
+      Collections.reverse(path);
+      return String.join(";", CallPaths.collapse(path));
     }
 
     private static String label(SpanNode node) {

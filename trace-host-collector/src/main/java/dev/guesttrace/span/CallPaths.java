@@ -1,5 +1,8 @@
 package dev.guesttrace.span;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * How deep the views that name a span by its call path (folded stacks, the flame graph, compare)
  * go. A path is the names from the root down, so its text grows with depth, and a guest that nests
@@ -16,4 +19,24 @@ public final class CallPaths {
   public static final String DEEPER_FRAME = "(deeper than " + MAX_FRAMES + " frames)";
 
   private CallPaths() {}
+
+  /**
+   * Consecutive equal frames as one with a count: {@code fib;fib;fib} as {@code fib×3}, so a deep
+   * recursion reads as one frame (stats, allocs and compare name paths this way).
+   *
+   * @param frames root first
+   */
+  public static List<String> collapse(List<String> frames) {
+    List<String> out = new ArrayList<>();
+    int i = 0;
+    while (i < frames.size()) {
+      int j = i;
+      while (j < frames.size() && frames.get(j).equals(frames.get(i))) {
+        j++;
+      }
+      out.add(j - i == 1 ? frames.get(i) : frames.get(i) + "×" + (j - i));
+      i = j;
+    }
+    return out;
+  }
 }
