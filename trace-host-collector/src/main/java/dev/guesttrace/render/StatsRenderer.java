@@ -493,7 +493,7 @@ public final class StatsRenderer {
         overflowSpans++;
         return otherKey;
       }
-      String label = label(node);
+      String label = TextTreeRenderer.label(node);
       Integer nameId = nameIds.get(label);
       if (nameId == null) {
         if (keys.size() >= MAX_ROWS) {
@@ -541,11 +541,6 @@ public final class StatsRenderer {
       }
       Collections.reverse(path);
       return String.join(";", CallPaths.collapse(path));
-    }
-
-    private static String label(SpanNode node) {
-      String name = Printable.of(node.name());
-      return node.kind().isHost() ? "[host] " + name : name;
     }
   }
 
