@@ -80,42 +80,10 @@ public final class TscCalibration {
     ASSUMED
   }
 
-  private final double ticksPerSecond;
-  private final RateSource rateSource;
-  private final double ppmError;
-  private final long worstResidualNanos;
-  private final int pairCount;
-  private final int usedPairs;
-  private final int jumpCount;
-  private final int slowPairs;
-  private final boolean invariantTsc;
-  private final double kvmDifferencePpm;
-  private final long kvmTscKhz;
-  private final double fittedTicksPerSecond;
-  private final int hostPairsUsed;
-  private final int causalityViolations;
-  private final long worstViolationNanos;
-  private final Map<Integer, TscClock> clocks;
-  private final List<String> warnings;
+  private final Values v;
 
   private TscCalibration(Values v) {
-    this.ticksPerSecond = v.ticksPerSecond();
-    this.rateSource = v.rateSource();
-    this.ppmError = v.ppmError();
-    this.worstResidualNanos = v.worstResidualNanos();
-    this.pairCount = v.pairCount();
-    this.usedPairs = v.usedPairs();
-    this.jumpCount = v.jumpCount();
-    this.slowPairs = v.slowPairs();
-    this.invariantTsc = v.invariantTsc();
-    this.kvmDifferencePpm = v.kvmDifferencePpm();
-    this.kvmTscKhz = v.kvmTscKhz();
-    this.fittedTicksPerSecond = v.fittedTicksPerSecond();
-    this.hostPairsUsed = v.hostPairsUsed();
-    this.causalityViolations = v.causalityViolations();
-    this.worstViolationNanos = v.worstViolationNanos();
-    this.clocks = Collections.unmodifiableMap(new LinkedHashMap<>(v.clocks()));
-    this.warnings = List.copyOf(v.warnings());
+    this.v = v;
   }
 
   /**
@@ -177,24 +145,7 @@ public final class TscCalibration {
 
   /** This calibration as plain values. */
   public Values values() {
-    return new Values(
-        ticksPerSecond,
-        rateSource,
-        ppmError,
-        worstResidualNanos,
-        pairCount,
-        usedPairs,
-        hostPairsUsed,
-        jumpCount,
-        slowPairs,
-        invariantTsc,
-        kvmTscKhz,
-        fittedTicksPerSecond,
-        kvmDifferencePpm,
-        causalityViolations,
-        worstViolationNanos,
-        clocks,
-        warnings);
+    return v;
   }
 
   /**
@@ -212,47 +163,47 @@ public final class TscCalibration {
 
   /** Guest TSC ticks per second. */
   public double ticksPerSecond() {
-    return ticksPerSecond;
+    return v.ticksPerSecond();
   }
 
   /** Where the rate came from. */
   public RateSource rateSource() {
-    return rateSource;
+    return v.rateSource();
   }
 
   /** Estimated error of the rate (2 standard errors), ppm; NaN if it cannot be estimated. */
   public double ppmError() {
-    return ppmError;
+    return v.ppmError();
   }
 
   /** Worst residual among the pairs used (the longest exit delay), ns. */
   public long worstResidualNanos() {
-    return worstResidualNanos;
+    return v.worstResidualNanos();
   }
 
   /** Pairs given. */
   public int pairCount() {
-    return pairCount;
+    return v.pairCount();
   }
 
   /** Pairs the final fit used. */
   public int usedPairs() {
-    return usedPairs;
+    return v.usedPairs();
   }
 
   /** Pairs set aside because the guest TSC jumped (host time earlier than possible). */
   public int jumpCount() {
-    return jumpCount;
+    return v.jumpCount();
   }
 
   /** Pairs set aside because the host saw the exit unusually late. */
   public int slowPairs() {
-    return slowPairs;
+    return v.slowPairs();
   }
 
   /** The host's invariant-TSC flag, as given. */
   public boolean invariantTsc() {
-    return invariantTsc;
+    return v.invariantTsc();
   }
 
   /**
@@ -260,22 +211,22 @@ public final class TscCalibration {
    * such figure or the pairs gave no rate.
    */
   public double kvmDifferencePpm() {
-    return kvmDifferencePpm;
+    return v.kvmDifferencePpm();
   }
 
   /** The hypervisor's stated guest TSC rate ({@code KVM_GET_TSC_KHZ}), kHz; 0 if none. */
   public long kvmTscKhz() {
-    return kvmTscKhz;
+    return v.kvmTscKhz();
   }
 
   /** The pairs' own rate, before any prior; NaN if they gave none. */
   public double fittedTicksPerSecond() {
-    return fittedTicksPerSecond;
+    return v.fittedTicksPerSecond();
   }
 
   /** Host-read pairs ({@code HOST_AT_ENTRY}, {@code HOST_AT_EXIT}) the final fit used. */
   public int hostPairsUsed() {
-    return hostPairsUsed;
+    return v.hostPairsUsed();
   }
 
   /**
@@ -284,19 +235,21 @@ public final class TscCalibration {
    * a clock from host-read pairs.
    */
   public int causalityViolations() {
-    return causalityViolations;
+    return v.causalityViolations();
   }
 
   /** The largest overhang among {@link #causalityViolations()}, ns. */
   public long worstViolationNanos() {
-    return worstViolationNanos;
+    return v.worstViolationNanos();
   }
 
   /** How the clock was made, in words ({@code info} prints it). */
   public String method() {
     String pairs =
-        hostPairsUsed > 0 ? "host-read pairs" : usedPairs > 0 ? "guest exit pairs" : "no pairs";
-    return switch (rateSource) {
+        v.hostPairsUsed() > 0
+            ? "host-read pairs"
+            : v.usedPairs() > 0 ? "guest exit pairs" : "no pairs";
+    return switch (v.rateSource()) {
       case FIT -> "fit over " + pairs;
       case FIT_WITH_KVM_PRIOR -> "fit over " + pairs + ", KVM's rate as prior";
       case KVM -> "KVM's rate, offsets from " + pairs;
@@ -306,12 +259,12 @@ public final class TscCalibration {
 
   /** Whether vCPU {@code vcpu} had pairs, so that it has its own clock. */
   public boolean hasClock(int vcpu) {
-    return clocks.containsKey(vcpu);
+    return v.clocks().containsKey(vcpu);
   }
 
   /** vCPUs with a clock, ascending. */
   public List<Integer> vcpus() {
-    List<Integer> list = new ArrayList<>(clocks.keySet());
+    List<Integer> list = new ArrayList<>(v.clocks().keySet());
     Collections.sort(list);
     return list;
   }
@@ -321,30 +274,30 @@ public final class TscCalibration {
    * its offset); empty if no vCPU had any pair.
    */
   public Optional<TscClock> clock(int vcpu) {
-    TscClock own = clocks.get(vcpu);
+    TscClock own = v.clocks().get(vcpu);
     if (own != null) {
       return Optional.of(own);
     }
-    return vcpus().stream().findFirst().map(clocks::get);
+    return vcpus().stream().findFirst().map(v.clocks()::get);
   }
 
   /** What a reader should know about this calibration, one line each; empty if nothing. */
   public List<String> warnings() {
-    return warnings;
+    return v.warnings();
   }
 
   @Override
   public String toString() {
     return String.format(
         "%.0f ticks/s (%s) ±%.2f ppm, worst residual %d ns, %d/%d pairs (%d host-read), %d jumps",
-        ticksPerSecond,
-        rateSource,
-        ppmError,
-        worstResidualNanos,
-        usedPairs,
-        pairCount,
-        hostPairsUsed,
-        jumpCount);
+        v.ticksPerSecond(),
+        v.rateSource(),
+        v.ppmError(),
+        v.worstResidualNanos(),
+        v.usedPairs(),
+        v.pairCount(),
+        v.hostPairsUsed(),
+        v.jumpCount());
   }
 
   /** The computation, kept out of the immutable result. */
