@@ -60,6 +60,12 @@ public final class TraceFileReader {
 
   private static final int BATCH = 4096;
 
+  /**
+   * Damage scanning may reread at most this many times the bytes of the file read (or of the
+   * largest chunk, whichever is more) before it gives up on the rest of the file.
+   */
+  static final int SCAN_WORK_FACTOR = 8;
+
   private TraceFileReader() {}
 
   /**
@@ -170,8 +176,17 @@ public final class TraceFileReader {
     long recordChunkBytes;
     int vcpuCount;
     int minor;
-    // Damaged regions of a checked file, in file order; the records each lost once known.
-    final List<Damage> damage = new ArrayList<>();
+    // Damaged regions of a checked file, as running totals (a crafted file can hold millions):
+    // how many, the first one's offset, their bytes, the records they lost where a later count
+    // says, and the bytes of those no count has followed yet.
+    long damageCount;
+    long firstDamageAt = -1;
+    long damageBytes;
+    long damageLost;
+    long unsettledDamageBytes;
+    // Bytes read to try chunk candidates that did not check: capped (see overScanBudget).
+    long candidateBytes;
+    boolean scanGaveUp;
     boolean invariantTsc;
     boolean header;
     boolean ended;
@@ -228,11 +243,7 @@ public final class TraceFileReader {
                 + e.getValue()[1]
                 + " more dropped");
       }
-      long lostToDamage = 0;
-      for (Damage d : damage) {
-        lostToDamage += Math.max(0, d.lost);
-      }
-      return new Result(data.build(), new Report(in.offset, notes, lostToDamage));
+      return new Result(data.build(), new Report(in.offset, notes, damageLost));
     }
 
     /** A finding about the file: a warning now, a line of the report. */
@@ -367,6 +378,7 @@ public final class TraceFileReader {
           // Scan again from the byte after this chunk's start: its length may be what was hit.
           byte[] read = lengthBytes.toByteArray();
           if (bytes != null) {
+            candidateBytes += bytes.length;
             in.unread(bytes, 0, bytes.length);
           }
           in.unread(read, 1, read.length);
@@ -432,6 +444,9 @@ public final class TraceFileReader {
       long seen = 0;
       int b;
       while ((b = in.read()) >= 0) {
+        if (overScanBudget()) {
+          return null;
+        }
         System.arraycopy(window, 1, window, 0, window.length - 1);
         window[window.length - 1] = (byte) b;
         seen++;
@@ -460,10 +475,33 @@ public final class TraceFileReader {
           if (bytes.length == length && TraceFileFormat.checks(bytes, bytes.length)) {
             return new Found(syncAt - k, bytes);
           }
+          candidateBytes += rest.length;
           in.unread(rest, 0, rest.length);
         }
       }
       return null;
+    }
+
+    /**
+     * Whether the candidates that did not check have cost more than {@value #SCAN_WORK_FACTOR}
+     * times the bytes of the file read so far (at least that times the largest chunk). Each
+     * candidate rereads up to a chunk's length, so a file packed with fake sync marks and long
+     * lengths would otherwise cost the square of its size; past the budget the rest of the file is
+     * one damaged region, said so in the report.
+     */
+    private boolean overScanBudget() {
+      if (candidateBytes
+          <= SCAN_WORK_FACTOR * Math.max(in.offset, (long) TraceFileFormat.MAX_CHUNK_BYTES)) {
+        return false;
+      }
+      if (!scanGaveUp) {
+        scanGaveUp = true;
+        note(
+            "stopped looking for chunks after byte "
+                + in.offset
+                + ": the damage holds more fake chunk starts than the scan budget allows");
+      }
+      return true;
     }
 
     /**
@@ -490,48 +528,41 @@ public final class TraceFileReader {
      * next Records chunk's {@code records_before} or the End's {@code records_written}.
      */
     private void damaged(long from, long to) {
-      damage.add(new Damage(from, to));
+      if (damageCount++ == 0) {
+        firstDamageAt = from;
+      }
+      damageBytes += to - from;
+      unsettledDamageBytes += to - from;
     }
 
     /** Once a count of the file's records before this point is known: what the damage lost. */
     private void settleDamage(long recordsBefore) {
-      long missing = recordsBefore - records;
-      boolean first = true;
-      for (Damage d : damage) {
-        if (d.lost < 0) {
-          d.lost = first && missing > 0 ? missing : 0;
-          first = false;
-        }
+      if (unsettledDamageBytes > 0) {
+        damageLost += Math.max(0, recordsBefore - records);
+        unsettledDamageBytes = 0;
       }
     }
 
     private void damageNotes() {
-      if (damage.isEmpty()) {
+      if (damageCount == 0) {
         return;
       }
-      long lost = 0;
-      long bytes = 0;
-      boolean exact = true;
-      for (Damage d : damage) {
-        bytes += d.to - d.from;
-        if (d.lost < 0) {
-          // Nothing after it counts the file's records: estimate from the bytes per record read.
-          double perRecord = records > 0 ? (double) recordChunkBytes / records : 4.0;
-          d.lost = Math.round((d.to - d.from) / perRecord);
-          exact = false;
-        }
-        lost += d.lost;
+      boolean exact = unsettledDamageBytes == 0;
+      if (!exact) {
+        // Nothing after it counts the file's records: estimate from the bytes per record read.
+        double perRecord = records > 0 ? (double) recordChunkBytes / records : 4.0;
+        damageLost += Math.round(unsettledDamageBytes / perRecord);
+        unsettledDamageBytes = 0;
       }
-      Damage first = damage.getFirst();
       note(
-          (damage.size() == 1
-                  ? "1 damaged chunk at byte " + first.from + " skipped"
-                  : damage.size() + " damaged chunks skipped (first at byte " + first.from + ")")
+          (damageCount == 1
+                  ? "1 damaged chunk at byte " + firstDamageAt + " skipped"
+                  : damageCount + " damaged chunks skipped (first at byte " + firstDamageAt + ")")
               + " ("
-              + bytes
+              + damageBytes
               + " bytes), "
               + (exact ? "" : "~")
-              + lost
+              + damageLost
               + " records lost");
     }
 
@@ -941,18 +972,6 @@ public final class TraceFileReader {
         s.append(String.format("%02x", b[i] & 0xFF));
       }
       return s.toString();
-    }
-  }
-
-  /** A damaged region of a file: bytes {@code [from, to)}, the records it lost (-1: not known). */
-  private static final class Damage {
-    final long from;
-    final long to;
-    long lost = -1;
-
-    Damage(long from, long to) {
-      this.from = from;
-      this.to = to;
     }
   }
 

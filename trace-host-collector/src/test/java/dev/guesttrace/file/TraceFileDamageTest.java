@@ -168,6 +168,35 @@ class TraceFileDamageTest {
     }
   }
 
+  /**
+   * Damage packed with fake chunk starts (a sync mark after a length claiming ~60 MB, every 13
+   * bytes): each is a candidate that rereads the rest of the file, so without a bound the scan
+   * costs the square of the file. It stops at its budget, says so, and the read ends.
+   */
+  @Test
+  @org.junit.jupiter.api.Timeout(120)
+  void fakeSyncMarksEverywhere_scanStopsAtItsBudgetAndSaysSo() throws Exception {
+    int headerEnd = (int) chunks.get(1)[0];
+    int units = 200_000;
+    byte[] file = java.util.Arrays.copyOf(fib, headerEnd + units * 13);
+    long claimed = 60_000_000;
+    for (int u = 0, at = headerEnd; u < units; u++, at += 13) {
+      for (int i = 0; i < 4; i++) {
+        file[at + i] = (byte) (((claimed >>> (7 * i)) & 0x7F) | (i < 3 ? 0x80 : 0));
+      }
+      file[at + 4] = (byte) TraceFileFormat.SYNC_TAG;
+      for (int i = 0; i < 8; i++) {
+        file[at + 5 + i] = (byte) (TraceFileFormat.SYNC >>> (8 * i));
+      }
+    }
+
+    TraceFileReader.Result r = read(file);
+
+    assertThat(r.data().recordCount()).isZero();
+    assertThat(r.report().notes())
+        .anyMatch(n -> n.startsWith("stopped looking for chunks after byte "));
+  }
+
   private static TraceFileReader.Result read(byte[] file) throws Exception {
     return TraceFileReader.read(
         new ByteArrayInputStream(file), w -> {}, TraceFileReader.Limits.DEFAULT);
