@@ -69,7 +69,7 @@ public final class GuestRuntime {
       this.tracer = Tracer.register(cpu, names, region, capacity, mode);
     }
     this.n = new Names(tracer);
-    if (tracer.registerStatus() > ExitPorts.TRACE_OP_REGISTER) {
+    if (tracer.refused()) {
       // The host will not read this vCPU's ring: the tracer is off; say so once.
       log(
           ExitPorts.LOG_WARN,

@@ -144,7 +144,7 @@ public final class Tracer {
     cpu.register(Register.RCX, cpu.rdtsc());
     cpu.out(ExitPorts.TRACE, ExitPorts.TRACE_OP_REGISTER);
     int status = (int) cpu.register(Register.RAX);
-    if (status != ExitPorts.REGISTER_ACCEPTED && status != ExitPorts.REGISTER_NO_ANSWER) {
+    if (isRefusal(status)) {
       // Refused: the host never reads this ring, so records and flush exits would only cost time.
       Tracer refused = disabled(cpu, names);
       refused.registerStatus = status;
@@ -161,6 +161,15 @@ public final class Tracer {
    */
   public int registerStatus() {
     return registerStatus;
+  }
+
+  /** Whether the host refused this tracer's region at REGISTER, so that it records nothing. */
+  public boolean refused() {
+    return isRefusal(registerStatus);
+  }
+
+  private static boolean isRefusal(int status) {
+    return status != ExitPorts.REGISTER_ACCEPTED && status != ExitPorts.REGISTER_NO_ANSWER;
   }
 
   /** A tracer that records nothing: tracing switched off. Every call returns at once. */

@@ -298,9 +298,7 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
     }
     writePending();
     if (header != null) {
-      TscCalibration fitted =
-          TscCalibration.fit(allPairs, header.invariantTsc(), header.kvmTscKhz());
-      write(Chunk.newBuilder().setClock(clock(fitted)).build(), false);
+      write(Chunk.newBuilder().setClock(clock(fit())).build(), false);
     }
     LossCounters l = end.losses();
     End.Builder b =
