@@ -833,7 +833,9 @@ public final class TraceFileReader {
                 r.getMinNanos(),
                 r.getMedianNanos(),
                 r.getP99Nanos(),
-                r.getMaxNanos()));
+                r.getMaxNanos(),
+                r.getSignificantDigits(),
+                r.getOverflow()));
       }
       data.onFinish(
           new TraceEnd(

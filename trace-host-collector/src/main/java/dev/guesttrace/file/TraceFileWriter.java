@@ -329,7 +329,9 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
               .setMinNanos(r.minNanos())
               .setMedianNanos(r.medianNanos())
               .setP99Nanos(r.p99Nanos())
-              .setMaxNanos(r.maxNanos()));
+              .setMaxNanos(r.maxNanos())
+              .setSignificantDigits(r.significantDigits())
+              .setOverflow(r.overflow()));
     }
     write(Chunk.newBuilder().setEnd(b).build(), true);
   }

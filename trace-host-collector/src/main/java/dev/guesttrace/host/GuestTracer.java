@@ -259,7 +259,9 @@ public final class GuestTracer implements AutoCloseable {
               r.minNanos(),
               r.medianNanos(),
               r.p99Nanos(),
-              r.maxNanos()));
+              r.maxNanos(),
+              ExitProfile.SIGNIFICANT_DIGITS,
+              r.overflow()));
     }
     return rows;
   }

@@ -73,6 +73,8 @@ public final class InfoDataWriter {
               .field("median_ns", r.medianNanos())
               .field("p99_ns", r.p99Nanos())
               .field("max_ns", r.maxNanos())
+              .field("significant_digits", (long) r.significantDigits())
+              .field("overflow", r.overflow())
               .toString());
     }
     return new Json.Obj()
@@ -204,6 +206,8 @@ public final class InfoDataWriter {
       row(out, key + ".median_ns", r.medianNanos());
       row(out, key + ".p99_ns", r.p99Nanos());
       row(out, key + ".max_ns", r.maxNanos());
+      row(out, key + ".significant_digits", r.significantDigits());
+      row(out, key + ".overflow", r.overflow());
     }
   }
 

@@ -231,7 +231,10 @@ public final class InfoRenderer {
     return b.toString();
   }
 
-  /** The VM-exit profile table. */
+  /**
+   * The VM-exit profile table, with the precision of its median and p99 (the rows' histogram: an
+   * HdrHistogram's significant digits, or the older files' log-linear one).
+   */
   public static void exits(List<ExitProfileRow> rows, PrintWriter out) {
     if (rows.isEmpty()) {
       out.println("vm exits     none recorded");
@@ -239,7 +242,15 @@ public final class InfoRenderer {
     }
     long count = rows.stream().mapToLong(ExitProfileRow::count).sum();
     long total = rows.stream().mapToLong(ExitProfileRow::totalNanos).sum();
-    out.printf("vm exits     %d, host time %s%n", count, Durations.duration(total));
+    List<String> precisions = rows.stream().map(ExitProfileRow::precision).distinct().toList();
+    out.printf(
+        "vm exits     %d, host time %s; median, p99 %s%n",
+        count,
+        Durations.duration(total),
+        precisions.size() == 1
+            ? (precisions.get(0).startsWith("within") ? "" : "from HdrHistogram, ")
+                + precisions.get(0)
+            : "to " + String.join(" or ", precisions));
     out.printf(
         "  %-8s %-10s %8s %10s %10s %10s %10s%n",
         "reason", "port", "count", "total", "median", "p99", "max");
@@ -253,7 +264,14 @@ public final class InfoRenderer {
           Durations.duration(r.medianNanos()),
           Durations.duration(r.p99Nanos()),
           Durations.duration(r.maxNanos()),
-          r.errors() > 0 ? "  (" + r.errors() + " handler errors)" : "");
+          (r.errors() > 0 ? "  (" + r.errors() + " handler errors)" : "")
+              + (r.overflow() > 0
+                  ? "  ("
+                      + r.overflow()
+                      + " over the histogram's "
+                      + Durations.duration(ExitProfileRow.HISTOGRAM_HIGHEST_NANOS)
+                      + ", counted at it)"
+                  : ""));
     }
   }
 

@@ -29,6 +29,18 @@ public record ExitProfile(List<Row> rows) {
   /** Port of rows that are not port I/O, and of the row that lumps unknown ports past the limit. */
   public static final int NO_PORT = -1;
 
+  /**
+   * Significant decimal digits of the median and p99 (an HdrHistogram's precision: each is within
+   * 1% of the true value).
+   */
+  public static final int SIGNIFICANT_DIGITS = 2;
+
+  /**
+   * The longest exit the histograms resolve, 60 s; a longer one is counted at 60 s for the
+   * percentiles and in {@link Row#overflow()} (min, max and total stay exact).
+   */
+  public static final long HIGHEST_TRACKABLE_NANOS = 60_000_000_000L;
+
   /** Copies the rows. */
   public ExitProfile {
     rows = List.copyOf(rows);
@@ -55,9 +67,10 @@ public record ExitProfile(List<Row> rows) {
    * @param errors exits whose handler threw (the run was stopped)
    * @param totalNanos host time spent handling them
    * @param minNanos shortest
-   * @param medianNanos median, within 3.2%
-   * @param p99Nanos 99th percentile, within 3.2%
+   * @param medianNanos median, within 1% ({@link #SIGNIFICANT_DIGITS})
+   * @param p99Nanos 99th percentile, within 1%
    * @param maxNanos longest
+   * @param overflow exits longer than {@link #HIGHEST_TRACKABLE_NANOS}
    */
   public record Row(
       String reason,
@@ -69,5 +82,6 @@ public record ExitProfile(List<Row> rows) {
       long minNanos,
       long medianNanos,
       long p99Nanos,
-      long maxNanos) {}
+      long maxNanos,
+      long overflow) {}
 }

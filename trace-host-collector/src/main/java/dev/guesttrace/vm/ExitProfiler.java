@@ -6,11 +6,15 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.HdrHistogram.Histogram;
 
 /**
  * Counts VM exits by reason and port with the host time spent on each (min, median, p99, max,
  * total), in bounded memory: at most {@link #MAX_UNKNOWN_PORT_ROWS} rows of unknown ports, the rest
- * lumped into one. Safe for several vCPUs at once (a lock per row).
+ * lumped into one, and per row one HdrHistogram of {@link ExitProfile#SIGNIFICANT_DIGITS}
+ * significant digits up to {@link ExitProfile#HIGHEST_TRACKABLE_NANOS} (about 30 KiB, allocated
+ * with the row; recording an exit allocates nothing). Safe for several vCPUs at once (a lock per
+ * row).
  */
 public final class ExitProfiler {
   /** Distinct unknown ports with rows of their own; more are lumped into one row. */
@@ -107,12 +111,15 @@ public final class ExitProfiler {
   private static final class Stats {
     private final String reason;
     private final int port;
-    private final LatencyHistogram histogram = new LatencyHistogram();
+    // Preallocated: recordValue on it is an index computation and an increment, no allocation.
+    private final Histogram histogram =
+        new Histogram(ExitProfile.HIGHEST_TRACKABLE_NANOS, ExitProfile.SIGNIFICANT_DIGITS);
     private long count;
     private long errors;
     private long totalNanos;
     private long minNanos = Long.MAX_VALUE;
     private long maxNanos;
+    private long overflow;
 
     Stats(String reason, int port) {
       this.reason = reason;
@@ -128,7 +135,12 @@ public final class ExitProfiler {
       totalNanos += n;
       minNanos = Math.min(minNanos, n);
       maxNanos = Math.max(maxNanos, n);
-      histogram.record(n);
+      // Past the histogram's range: counted at its top (min, max and total stay exact).
+      if (n > ExitProfile.HIGHEST_TRACKABLE_NANOS) {
+        overflow++;
+        n = ExitProfile.HIGHEST_TRACKABLE_NANOS;
+      }
+      histogram.recordValue(n);
     }
 
     synchronized ExitProfile.Row snapshot() {
@@ -144,12 +156,13 @@ public final class ExitProfiler {
           errors,
           totalNanos,
           count == 0 ? 0 : minNanos,
-          clamp(histogram.valueAt(0.5)),
-          clamp(histogram.valueAt(0.99)),
-          maxNanos);
+          clamp(histogram.getValueAtPercentile(50)),
+          clamp(histogram.getValueAtPercentile(99)),
+          maxNanos,
+          overflow);
     }
 
-    /** Bucket midpoints never leave the observed range. */
+    /** A bucket's highest equivalent value never leaves the observed range. */
     private long clamp(long value) {
       return count == 0 ? 0 : Math.max(minNanos, Math.min(maxNanos, value));
     }

@@ -80,7 +80,8 @@ class TraceDataTest {
             7_000_000,
             losses,
             List.of(new Diagnostic(Diagnostics.EMPTY_SLOT, 0, 4, "empty slot at sequence 3")),
-            List.of(new ExitProfileRow("out", 0x70, "trace", 2, 0, 300, 100, 150, 200, 200))));
+            List.of(
+                new ExitProfileRow("out", 0x70, "trace", 2, 0, 300, 100, 150, 200, 200, 2, 0))));
     TraceData data = b.build();
     assertThat(data.diagnostics())
         .containsExactly(new Diagnostic(Diagnostics.EMPTY_SLOT, 0, 4, "empty slot at sequence 3"));

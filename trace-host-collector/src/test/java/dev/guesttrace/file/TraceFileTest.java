@@ -58,7 +58,7 @@ class TraceFileTest {
     TraceData data =
         g.finish(
             START + 100_000,
-            List.of(new ExitProfileRow("out", 0x70, "trace", 3, 0, 900, 200, 300, 400, 400)));
+            List.of(new ExitProfileRow("out", 0x70, "trace", 3, 0, 900, 200, 300, 400, 400, 2, 0)));
     memoryCopy.add(data);
     try {
       file.close();
