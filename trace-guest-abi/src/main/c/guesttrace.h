@@ -11,7 +11,8 @@
  * _Static_assert on offsetof, so a compiler cannot move a field. docs/abi.md is the normative text.
  *
  * The recorder (gt_tracer) writes exactly the bytes the Java guest's Tracer writes:
- *   - a record is one rdtsc, four 8-byte stores, then a release store of writeSequence;
+ *   - a record is one rdtsc, four 8-byte stores (the TSC word first), then a release store of
+ *     writeSequence;
  *   - stream mode: when the ring is full, one OUT on GT_PORT_TRACE (EAX=GT_TRACE_OP_FLUSH,
  *     RDI=region address, RCX=guest TSC); flight mode: never exits, counts overwritten slots;
  *   - names are interned once into a name table shared by all vCPUs; records carry the id;
@@ -576,8 +577,10 @@ static inline __attribute__((always_inline)) void gt_record(struct gt_tracer *t,
   }
   volatile uint64_t *slot = (volatile uint64_t *)(t->slots + ((sequence & t->mask) << GT_RECORD_SHIFT));
   uint64_t tsc = gt_rdtsc();
-  slot[0] = (uint64_t)kind | (uint64_t)name_id << 32;
+  /* The TSC word first: over a slot of a flight ring's last lap it tells the host, if the vCPU is
+   * stopped before the record is published, that the slot no longer holds the old record. */
   slot[1] = tsc;
+  slot[0] = (uint64_t)kind | (uint64_t)name_id << 32;
   slot[2] = arg0;
   slot[3] = arg1;
   gt_publish(t, sequence + 1);
@@ -638,8 +641,10 @@ static inline void gt_message_n(struct gt_tracer *t, const char *text, size_t le
   uint64_t first = t->write_sequence;
   uint64_t tsc = gt_rdtsc();
   uint64_t *slot = (uint64_t *)gt_slot(t, first);
+  /* The TSC word first, stored before anything else of the message (see gt_record). */
+  ((volatile uint64_t *)slot)[1] = tsc;
+  __asm__ volatile("" ::: "memory");
   slot[0] = (uint64_t)GT_KIND_MESSAGE | (uint64_t)(len & 0xFFFF) << 16;
-  slot[1] = tsc;
   slot[2] = 0;
   slot[3] = 0;
   size_t inline_bytes = len < GT_MESSAGE_INLINE_BYTES ? len : GT_MESSAGE_INLINE_BYTES;

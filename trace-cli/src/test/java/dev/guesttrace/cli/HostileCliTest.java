@@ -72,4 +72,43 @@ class HostileCliTest {
     // 8 boot records, the "before" span, and the 500 records written before the crash.
     assertThat(info.out()).containsPattern("(?m)^records +510$");
   }
+
+  @ParameterizedTest
+  @CsvSource({
+    "record,  2047, 2963, '1 slot'",
+    "message, 2041, 2969, '7 slots'",
+  })
+  void faultMidRecord_wrappedFlightRing_infoCountsTheTornSlots(
+      String cut, int records, int lost, String slots) {
+    Path file = dir.resolve(cut + ".gtrace");
+
+    CliTest.Outcome run =
+        CliTest.run(
+            "run",
+            "hostile-fault-mid-record",
+            "--mode",
+            "flight",
+            "--quiet",
+            "--arg",
+            "records=5000",
+            "--arg",
+            "cut=" + cut,
+            "-o",
+            file.toString());
+
+    assertThat(run.status()).isEqualTo(1);
+    CliTest.Outcome info = CliTest.run("info", file.toString());
+    assertThat(info.status()).isZero();
+    // 10 + 5000 records published into 2048 slots; the unfinished record had written over the
+    // oldest slot (a counter) or 7 of them (a 200-byte message): those are lost, not kept.
+    assertThat(info.out())
+        .containsPattern("(?m)^records +" + records + "$")
+        .containsPattern(
+            "(?m)^lost +" + lost + " records: " + lost + " overwritten in flight mode$")
+        .containsPattern(
+            "(?m)^  flight_record_torn +1  first on vCPU 0: the guest stopped while writing a"
+                + " record over the oldest slots of its flight ring: "
+                + slots
+                + " dropped, from sequence 2962$");
+  }
 }

@@ -257,8 +257,10 @@ public final class Tracer {
     long first = writeSequence;
     long tsc = cpu.rdtsc();
     long slot = slotAddress(first);
-    memory.set(U64, slot, TraceRecordDescriptor.header(RecordKind.MESSAGE, 0, length, 0));
+    // The TSC word first: over a slot of the flight ring's last lap it is what tells the host, if
+    // the guest stops before publishing, that the slot no longer holds the old record (abi.md).
     memory.set(U64, slot + TraceRecordDescriptor.TSC_OFFSET, tsc);
+    memory.set(U64, slot, TraceRecordDescriptor.header(RecordKind.MESSAGE, 0, length, 0));
     memory.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, 0L);
     memory.set(U64, slot + TraceRecordDescriptor.ARG1_OFFSET, 0L);
     for (int s = 1; s < slots; s++) {
@@ -374,8 +376,9 @@ public final class Tracer {
     long sequence = writeSequence;
     long tsc = cpu.rdtsc();
     long slot = slotAddress(sequence);
-    memory.set(U64, slot, TraceRecordDescriptor.header(kind, 0, 0, nameId));
+    // The TSC word first (see message()): a wrapped flight ring writes over its oldest record here.
     memory.set(U64, slot + TraceRecordDescriptor.TSC_OFFSET, tsc);
+    memory.set(U64, slot, TraceRecordDescriptor.header(kind, 0, 0, nameId));
     memory.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, arg0);
     memory.set(U64, slot + TraceRecordDescriptor.ARG1_OFFSET, arg1);
     publish(sequence + 1);

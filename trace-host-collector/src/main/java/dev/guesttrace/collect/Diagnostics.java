@@ -59,6 +59,13 @@ public final class Diagnostics {
   /** The write sequence ran more than a ring ahead of the host's cursor. */
   public static final String SEQUENCE_JUMP = "sequence_jump";
 
+  /**
+   * Flight mode: the guest stopped (a fault, a timeout, an abort, an abandoned vCPU) while writing
+   * a record over the oldest slots of its ring; those slots were dropped and counted as
+   * overwritten.
+   */
+  public static final String FLIGHT_RECORD_TORN = "flight_record_torn";
+
   /** A record kind this host does not know (a newer guest, or garbage). */
   public static final String UNKNOWN_KIND = "unknown_kind";
 

@@ -2,6 +2,8 @@ package dev.guesttrace.collect;
 
 import static dev.guesttrace.abi.TraceRecordDescriptor.RECORD_SHIFT;
 
+import dev.guesttrace.abi.RecordKind;
+import dev.guesttrace.abi.TraceRecordDescriptor;
 import dev.guesttrace.abi.TraceRegionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -60,6 +62,17 @@ final class RingReader {
    * guest memory no longer holds the region.
    */
   void copy(MemorySegment memory, Reporter report, Output out) {
+    copy(memory, report, out, false);
+  }
+
+  /**
+   * Same as {@link #copy(MemorySegment, Reporter, Output)}; with {@code guestStopped} this is the
+   * last copy of a vCPU whose guest may have stopped inside a record (a fault, a timeout, an abort,
+   * an abandoned vCPU, a memory dump). In a wrapped flight ring that record's slots are the oldest
+   * ones the copy would read, partly written over and never published: they are dropped and counted
+   * as overwritten ({@link #tornSlots}), every record fully written before them is kept.
+   */
+  void copy(MemorySegment memory, Reporter report, Output out, boolean guestStopped) {
     long regionLength = TraceRegionDescriptor.regionLength(capacity);
     if (!Reporter.fits(address, regionLength, memory.byteSize())) {
       return; // memory shrank under us: nothing is safe to read
@@ -120,11 +133,91 @@ final class RingReader {
       from = written - capacity;
       headLost = true;
     }
+    if (guestStopped && mode == TraceRegionDescriptor.MODE_FLIGHT && from < written) {
+      long torn = tornSlots(memory, from, written);
+      if (torn > 0) {
+        overwritten = Reporter.saturatedAdd(overwritten, torn);
+        report.report(
+            Diagnostics.FLIGHT_RECORD_TORN,
+            vcpu,
+            "the guest stopped while writing a record over the oldest slots of its flight ring: "
+                + torn
+                + (torn == 1 ? " slot" : " slots")
+                + " dropped, from sequence "
+                + from);
+        from += torn;
+        // Continuations after the dropped slots belong to a message whose head is gone.
+        headLost = true;
+      }
+    }
     if (from < written) {
       out.slots(slice(memory, from, written, knownNames, headLost));
     }
     // else: a window that straddles 2^63 holds nothing the guest published honestly; read none.
     cursor = written;
+  }
+
+  /**
+   * Slots at the start of {@code [from, written)} that the record the guest was writing when it
+   * stopped had already written over (docs/abi.md, "Writing a record"). That record starts at
+   * sequence {@code written}, whose slot is the one of {@code head = written - capacity}; a message
+   * goes on over the next slots. Both runtimes store a slot's TSC word first, so the head slot was
+   * touched exactly when its TSC is later than that of the next record in the ring (time runs
+   * forward in a ring; the record there is of the earlier lap). If it was, the head slot is dropped
+   * and, for a message, the continuation slots it had written (kind CONTINUATION, or EMPTY while a
+   * slot was being cleared) up to the message's length; an older record in between is kept. A guest
+   * stopped between records has touched nothing: nothing is dropped.
+   */
+  private long tornSlots(MemorySegment memory, long from, long written) {
+    long head = written - capacity;
+    if (head < 0 || Long.compareUnsigned(from, head) < 0) {
+      return 0; // the ring has not wrapped, or the window lies before the unfinished record
+    }
+    long maxEnd = head + 1 + TraceRecordDescriptor.MESSAGE_MAX_CONTINUATIONS;
+    if (from >= maxEnd) {
+      return 0; // no record reaches this far
+    }
+    long headWord = slotWord(memory, head, 0);
+    long headTsc = slotWord(memory, head, TraceRecordDescriptor.TSC_OFFSET);
+    // The first record after the head slot, skipping continuations and empty slots (which carry no
+    // TSC): at most one ring, once per vCPU at the end of a run.
+    for (long s = head + 1; s < written; s++) {
+      int kind = (int) (slotWord(memory, s, 0) & 0xFF);
+      if (kind != RecordKind.CONTINUATION && kind != RecordKind.EMPTY) {
+        if (Long.compareUnsigned(headTsc, slotWord(memory, s, TraceRecordDescriptor.TSC_OFFSET))
+            <= 0) {
+          return 0; // the head slot still holds the oldest record: the guest stopped between
+          // records
+        }
+        break;
+      }
+    }
+    long end = head + 1;
+    if ((headWord & 0xFF) == RecordKind.MESSAGE) {
+      int length =
+          (int) Math.min(headWord >>> 16 & 0xFFFF, TraceRecordDescriptor.MESSAGE_MAX_BYTES);
+      end += TraceRecordDescriptor.continuationSlots(length);
+    }
+    long s = from;
+    if (from == head) {
+      s++;
+    }
+    for (; s < end && s < written; s++) {
+      int kind = (int) (slotWord(memory, s, 0) & 0xFF);
+      if (kind != RecordKind.CONTINUATION && kind != RecordKind.EMPTY) {
+        break;
+      }
+    }
+    return s - from;
+  }
+
+  private long slotWord(MemorySegment memory, long sequence, long offset) {
+    return memory.get(
+        U64,
+        address
+            + TraceRegionDescriptor.HEADER_LENGTH
+            + ((sequence & (capacity - 1L)) << RECORD_SHIFT)
+            + offset);
   }
 
   /** Copies slots {@code [from, to)} (at most one ring) in sequence order. */

@@ -216,9 +216,19 @@ public final class TraceCollector {
     }
   }
 
-  /** Same as {@link #drain}: the last drain of a vCPU. */
+  /**
+   * The last drain of a vCPU whose guest may have stopped in the middle of writing a record (a
+   * fault, a timeout, an abort, an abandoned vCPU, a memory dump): as {@link #drain}, except that
+   * in a wrapped flight ring the oldest slots that unfinished, unpublished record had already
+   * written over are dropped and counted as overwritten (diagnostic {@code flight_record_torn}). A
+   * guest stopped between records loses nothing. After a halt, use {@link #drain}.
+   */
   public void finalDrain(int vcpu, MemorySegment memory) {
-    drain(vcpu, memory);
+    requireStarted();
+    RingReader ring = ring(vcpu);
+    if (ring != null) {
+      ring.copy(memory, report, sinkSide, true);
+    }
   }
 
   /** Passes a span the host measured to the sink. */

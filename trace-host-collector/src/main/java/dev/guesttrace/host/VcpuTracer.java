@@ -96,7 +96,7 @@ public final class VcpuTracer {
 
   /** The vCPU executed HLT: its run is over. Copies what its ring holds. */
   public void onHalt() {
-    long start = end();
+    long start = end(false);
     tracer.exits().hlt(System.nanoTime() - start);
   }
 
@@ -108,13 +108,13 @@ public final class VcpuTracer {
    */
   public void onFault(String reason) {
     Objects.requireNonNull(reason, "reason");
-    long start = end();
+    long start = end(true);
     tracer.exits().fault(System.nanoTime() - start);
   }
 
   /** The vCPU ran past the VMM's time limit and was stopped: recovers what its ring holds. */
   public void onTimeout() {
-    long start = end();
+    long start = end(true);
     tracer.exits().timeout(System.nanoTime() - start);
   }
 
@@ -127,7 +127,9 @@ public final class VcpuTracer {
    */
   public void onStop(boolean hostError) {
     closeOut(hostError);
-    collector.drain(id, tracer.memory());
+    // An abort may come from a guest whose code failed inside a record (a message whose text
+    // threw).
+    collector.finalDrain(id, tracer.memory());
   }
 
   /**
@@ -150,13 +152,21 @@ public final class VcpuTracer {
     collector.hostSpan(new HostSpan(id, SpanKind.HOST_RUN, name, startNanos, endNanos));
   }
 
-  private long end() {
+  /**
+   * The last copy of the run; {@code midRecord}: the guest may have been stopped inside a record (a
+   * fault, a timeout), whose slots a wrapped flight ring must not keep.
+   */
+  private long end(boolean midRecord) {
     closeOut(false);
     long start = System.nanoTime();
     if (tscReader != null) {
       hostPair(CalibrationPair.Source.HOST_AT_EXIT);
     }
-    collector.drain(id, tracer.memory());
+    if (midRecord) {
+      collector.finalDrain(id, tracer.memory());
+    } else {
+      collector.drain(id, tracer.memory());
+    }
     return start;
   }
 

@@ -345,6 +345,51 @@ class HostileGuestsTest {
     assertThat(r.data().diagnostics()).isEmpty();
   }
 
+  private static GuestRun.Result flightFault(String cut) throws Exception {
+    return GuestRun.builder(
+            Hostile.config("hostile-fault-mid-record", Map.of("records", "5000", "cut", cut))
+                .setMode(dev.guesttrace.guest.BootInfo.MODE_FLIGHT)
+                .build())
+        .build()
+        .execute();
+  }
+
+  @Test
+  void faultMidRecord_flightWrapped_tornOldestSlotDroppedAndCounted() throws Exception {
+    GuestRun.Result r = flightFault("record");
+
+    // 10 + 5000 records published into 2048 slots; the half record at sequence 5010 had written its
+    // TSC and header over the slot of sequence 2962 (counter 2952): dropped, the 2047 after kept.
+    assertThat(r.outcome()).startsWith("guest fault on vCPU 0 during boot");
+    assertThat(counterValues(r.data(), "written")).isEqualTo(range(2953, 5000));
+    assertThat(r.data().recordCount()).isEqualTo(CAPACITY - 1);
+    assertThat(r.data().losses().flightOverwritten()).isEqualTo(10 + 5000 - CAPACITY + 1);
+    assertThat(r.data().diagnostics())
+        .containsExactly(
+            new Diagnostic(
+                Diagnostics.FLIGHT_RECORD_TORN,
+                0,
+                1,
+                "the guest stopped while writing a record over the oldest slots of its flight"
+                    + " ring: 1 slot dropped, from sequence 2962"));
+  }
+
+  @Test
+  void faultMidMessage_flightWrapped_itsSevenSlotsDroppedTheRestKept() throws Exception {
+    GuestRun.Result r = flightFault("message");
+
+    // The Tracer wrote the 200-byte message's 7 slots (head, 6 continuations) over sequences 2962
+    // to 2968 (counters 2952 to 2958), then its text faulted: those 7 dropped, the rest kept.
+    assertThat(r.outcome()).startsWith("guest fault on vCPU 0 during boot");
+    assertThat(counterValues(r.data(), "written")).isEqualTo(range(2959, 5000));
+    assertThat(r.data().recordCount()).isEqualTo(CAPACITY - 7);
+    assertThat(r.data().losses().flightOverwritten()).isEqualTo(10 + 5000 - CAPACITY + 7);
+    assertThat(r.data().losses().undecodable()).isZero();
+    assertThat(r.data().diagnostics()).hasSize(1);
+    assertThat(r.data().diagnostics().get(0).first())
+        .endsWith("7 slots dropped, from sequence 2962");
+  }
+
   @Test
   void abortUnflushed_everyRecordRecovered() throws Exception {
     GuestRun.Result r = run("hostile-abort-unflushed", Map.of("records", "1000"));
