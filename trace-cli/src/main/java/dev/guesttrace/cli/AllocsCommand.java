@@ -24,6 +24,7 @@ import picocli.CommandLine.Spec;
 final class AllocsCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin FormatOption format;
+  @Mixin ProgressOption progress;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -33,9 +34,18 @@ final class AllocsCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    TraceData data = TraceFiles.load(file, err, "allocs");
-    SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
-    AllocsRenderer.render(AllocsRenderer.compute(built.tree()), format.format, out);
+    TraceData data;
+    SpanTreeBuilder.Result built;
+    AllocsRenderer.Report report;
+    try (Progress p =
+        progress.start(spec, "allocs", format.format == dev.guesttrace.render.OutputFormat.TEXT)) {
+      data = TraceFiles.load(file, err, "allocs", p);
+      p.phase("building spans");
+      built = SpanTreeBuilder.buildWithDetails(data);
+      p.phase("replaying allocations");
+      report = AllocsRenderer.compute(built.tree());
+    }
+    AllocsRenderer.render(report, format.format, out);
     RunCommand.reportLosses(data, built.diagnostics(), err, "allocs");
     return Errors.OK;
   }

@@ -1,5 +1,6 @@
 package dev.guesttrace.cli;
 
+import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.compare.Comparison;
 import dev.guesttrace.compare.ComparisonSvgRenderer;
 import dev.guesttrace.compare.ComparisonTextRenderer;
@@ -32,6 +33,7 @@ import picocli.CommandLine.Spec;
 final class CompareCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin FormatOption format;
+  @Mixin ProgressOption progress;
   @Spec CommandSpec spec;
 
   @Parameters(arity = "1..*", paramLabel = "A.gtrace", description = "Side A: one or more runs.")
@@ -64,11 +66,20 @@ final class CompareCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
-    Comparison comparison =
-        Comparison.ofRuns(
-            runs(sideA, err),
-            runs(sideB, err),
-            Comparison.Options.defaults().withPerVcpu(perVcpu).withExcludeTracing(excludeTracing));
+    Comparison comparison;
+    try (Progress p =
+        progress.start(spec, "compare", format.format == dev.guesttrace.render.OutputFormat.TEXT)) {
+      List<Comparison.Run> a = runs(sideA, err, p);
+      List<Comparison.Run> b = runs(sideB, err, p);
+      p.phase("comparing");
+      comparison =
+          Comparison.ofRuns(
+              a,
+              b,
+              Comparison.Options.defaults()
+                  .withPerVcpu(perVcpu)
+                  .withExcludeTracing(excludeTracing));
+    }
     PrintWriter out = spec.commandLine().getOut();
     try {
       if (format.format == dev.guesttrace.render.OutputFormat.TEXT) {
@@ -89,13 +100,12 @@ final class CompareCommand implements Callable<Integer> {
     return Errors.OK;
   }
 
-  private static List<Comparison.Run> runs(List<Path> files, PrintWriter err) {
+  private static List<Comparison.Run> runs(List<Path> files, PrintWriter err, Progress p) {
     List<Comparison.Run> runs = new ArrayList<>();
     for (Path f : files) {
-      runs.add(
-          new Comparison.Run(
-              f.getFileName().toString(),
-              SpanTreeBuilder.build(TraceFiles.load(f, err, "compare"))));
+      TraceData data = TraceFiles.load(f, err, "compare", p);
+      p.phase("building spans of " + Progress.name(f));
+      runs.add(new Comparison.Run(f.getFileName().toString(), SpanTreeBuilder.build(data)));
     }
     return runs;
   }

@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
 final class ExportCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin OtlpOptions otlpOptions;
+  @Mixin ProgressOption progress;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -36,9 +37,13 @@ final class ExportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    TraceData data = TraceFiles.load(file, spec.commandLine().getErr(), "export");
-    otlpOptions.export(
-        SpanTreeBuilder.build(data), endpoint, spec.commandLine().getErr(), "export");
+    TraceData data;
+    try (Progress p = progress.start(spec, "export", true)) {
+      data = TraceFiles.load(file, spec.commandLine().getErr(), "export", p);
+      p.phase("building spans");
+      otlpOptions.export(
+          SpanTreeBuilder.build(data), endpoint, spec.commandLine().getErr(), "export", p);
+    }
     RunCommand.reportLosses(data, spec.commandLine().getErr(), "export");
     return Errors.OK;
   }

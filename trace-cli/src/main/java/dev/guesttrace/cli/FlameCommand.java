@@ -28,6 +28,7 @@ import picocli.CommandLine.Spec;
             + " SVG flame graph with --svg.")
 final class FlameCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
+  @Mixin ProgressOption progress;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -46,9 +47,14 @@ final class FlameCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    TraceData data = TraceFiles.load(file, spec.commandLine().getErr(), "flame");
-    TraceTree built = SpanTreeBuilder.build(data);
-    TraceTree tree = excludeTracing ? TracingTime.withoutTracing(built) : built;
+    TraceData data;
+    TraceTree tree;
+    try (Progress p = progress.start(spec, "flame", svg != null)) {
+      data = TraceFiles.load(file, spec.commandLine().getErr(), "flame", p);
+      p.phase("building spans");
+      TraceTree built = SpanTreeBuilder.build(data);
+      tree = excludeTracing ? TracingTime.withoutTracing(built) : built;
+    }
     try {
       if (svg != null) {
         try (Writer out = Files.newBufferedWriter(svg, StandardCharsets.UTF_8)) {

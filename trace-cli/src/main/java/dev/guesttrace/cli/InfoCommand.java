@@ -25,6 +25,7 @@ import picocli.CommandLine.Spec;
 final class InfoCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin FormatOption format;
+  @Mixin ProgressOption progress;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -32,11 +33,16 @@ final class InfoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    TraceFileReader.Result read =
-        TraceFiles.loadWithReport(file, spec.commandLine().getErr(), "info");
+    TraceFileReader.Result read;
+    SpanTreeBuilder.Result built;
+    TracingTime.Overhead tracing;
+    try (Progress p = progress.start(spec, "info", format.format == OutputFormat.TEXT)) {
+      read = TraceFiles.loadWithReport(file, spec.commandLine().getErr(), "info", p);
+      p.phase("building spans");
+      built = SpanTreeBuilder.buildWithDetails(read.data());
+      tracing = TracingTime.overhead(built.tree());
+    }
     TraceData data = read.data();
-    SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
-    TracingTime.Overhead tracing = TracingTime.overhead(built.tree());
     if (format.format == OutputFormat.TEXT) {
       InfoRenderer.render(
           data,

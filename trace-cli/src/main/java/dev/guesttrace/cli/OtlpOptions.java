@@ -108,24 +108,18 @@ final class OtlpOptions {
   String serviceName;
 
   /**
-   * Exports {@code tree} to {@code endpoint} (null: the environment's), with progress on stderr
-   * when it is a terminal.
+   * Exports {@code tree} to {@code endpoint} (null: the environment's), the spans sent shown on
+   * {@code progress}, which is closed (its line erased) before the result is printed.
    *
    * @throws CliException exit 1 if any span could not be delivered
    */
-  void export(TraceTree tree, String endpoint, PrintWriter err, String verb) {
+  void export(TraceTree tree, String endpoint, PrintWriter err, String verb, Progress progress) {
     OtlpExporter exporter = exporter(endpoint);
-    ExportProgressListener progress =
-        System.console() != null
-            ? (done, total) -> {
-              err.printf("\rguesttrace %s: %d/%d spans", verb, done, total);
-              err.flush();
-            }
-            : ExportProgressListener.NONE;
-    ExportResult result = exporter.export(tree, progress);
-    if (System.console() != null) {
-      err.println();
-    }
+    progress.phase("exporting", Progress.Unit.SPANS, 0);
+    ExportProgressListener listener =
+        progress.active() ? progress::done : ExportProgressListener.NONE;
+    ExportResult result = exporter.export(tree, listener);
+    progress.close();
     if (!result.isSuccess()) {
       throw CliException.badData(result.summary());
     }

@@ -41,6 +41,7 @@ final class PerfettoCommand implements Callable<Integer> {
   }
 
   @Mixin CommonOptions common;
+  @Mixin ProgressOption progress;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -94,16 +95,21 @@ final class PerfettoCommand implements Callable<Integer> {
     if (noCompress && chosen != Format.proto) {
       throw CliException.usage("--no-compress is for protobuf output (.pftrace or --format proto)");
     }
-    TraceData data = TraceFiles.load(file, spec.commandLine().getErr(), "perfetto");
-    TraceTree tree = SpanTreeBuilder.build(data);
-    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(output), 1 << 16)) {
-      if (chosen == Format.proto) {
-        PerfettoProtoWriter.write(tree, out, new PerfettoProtoWriter.Options(!noCompress));
-      } else {
-        PerfettoJsonWriter.write(tree, out, new PerfettoJsonWriter.Options(spanArgs));
+    TraceData data;
+    try (Progress p = progress.start(spec, "perfetto", true)) {
+      data = TraceFiles.load(file, spec.commandLine().getErr(), "perfetto", p);
+      p.phase("building spans");
+      TraceTree tree = SpanTreeBuilder.build(data);
+      p.phase("writing " + Progress.name(output));
+      try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(output), 1 << 16)) {
+        if (chosen == Format.proto) {
+          PerfettoProtoWriter.write(tree, out, new PerfettoProtoWriter.Options(!noCompress));
+        } else {
+          PerfettoJsonWriter.write(tree, out, new PerfettoJsonWriter.Options(spanArgs));
+        }
+      } catch (IOException e) {
+        throw CliException.badData("cannot write " + output + ": " + Errors.cause(e), e);
       }
-    } catch (IOException e) {
-      throw CliException.badData("cannot write " + output + ": " + Errors.cause(e), e);
     }
     long bytes;
     try {

@@ -4,12 +4,14 @@ import dev.guesttrace.abi.CallCodec;
 import dev.guesttrace.abi.CallCodec.FunctionCall;
 import dev.guesttrace.abi.GuestLayout;
 import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.collect.TraceSink;
 import dev.guesttrace.file.TraceFileWriter;
 import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.guest.GuestProgram;
 import dev.guesttrace.guest.GuestRuntime;
 import dev.guesttrace.recover.GuestMemoryDumps;
 import dev.guesttrace.render.InfoRenderer;
+import dev.guesttrace.render.Printable;
 import dev.guesttrace.render.TextTreeRenderer;
 import dev.guesttrace.run.GuestRun;
 import dev.guesttrace.run.RunConfig;
@@ -162,6 +164,8 @@ final class RunCommand implements Callable<Integer> {
 
   @Mixin TreeOptions treeOptions;
 
+  @Mixin ProgressOption progress;
+
   @Option(
       names = "--deterministic",
       description =
@@ -183,16 +187,32 @@ final class RunCommand implements Callable<Integer> {
     if (otlp != null) {
       otlpOptions.validate(otlp); // a bad URL is a usage error before the guest runs
     }
+    // Closed (the line erased) before the tree prints, and on every error.
+    try (Progress p = progress.start(spec, "run", !quiet)) {
+      return run(out, err, config, p);
+    }
+  }
+
+  private Integer run(PrintWriter out, PrintWriter err, RunConfig config, Progress p) {
     GuestRun.Result result;
     TraceFileWriter writer = null;
     try {
       GuestRun.Builder run =
           GuestRun.builder(config)
-              .setHostPrint(text -> printGuestOutput(err, text))
-              .setLogListener((vcpu, level, text) -> printGuestLog(err, vcpu, level, text));
+              .setHostPrint(text -> printGuestOutput(p, text))
+              .setLogListener((vcpu, level, text) -> printGuestLog(p, vcpu, level, text));
       if (output != null) {
         writer = TraceFileWriter.create(output, "guesttrace run").closeOnShutdown();
-        run.setSink(writer);
+      }
+      p.phase("running " + Printable.of(config.source().name()), Progress.Unit.RECORDS, 0);
+      TraceSink counter = p.active() ? new RecordCounter(p) : null;
+      if (writer != null || counter != null) {
+        run.setSink(
+            writer == null
+                ? counter
+                : counter == null
+                    ? writer
+                    : dev.guesttrace.collect.TraceSinks.tee(writer, counter));
       }
       if (dumpMemory != null) {
         run.setMemoryAtEnd(
@@ -218,7 +238,7 @@ final class RunCommand implements Callable<Integer> {
           writer.close();
         } catch (java.io.IOException e) {
           if (writer.error().isEmpty()) { // else the one line below says it
-            err.println("guesttrace run: cannot finish " + output + ": " + Errors.cause(e));
+            p.println("guesttrace run: cannot finish " + output + ": " + Errors.cause(e));
           }
         }
       }
@@ -236,16 +256,20 @@ final class RunCommand implements Callable<Integer> {
     // The tree costs memory per span: build it only when something shows or sends it.
     List<dev.guesttrace.collect.Diagnostic> treeDiagnostics = List.of();
     if (!quiet || otlp != null) {
+      p.phase("building spans");
       SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
+      p.close();
       treeDiagnostics = built.diagnostics();
       if (!quiet) {
         TextTreeRenderer tree = treeOptions.renderer(null);
         (result.failed() ? tree.failure(result.outcome()) : tree).render(built.tree(), out);
+        out.flush();
       }
       if (otlp != null) {
-        otlpOptions.export(built.tree(), otlp, err, "run");
+        otlpOptions.export(built.tree(), otlp, err, "run", progress.start(spec, "run", !quiet));
       }
     }
+    p.close();
     reportLosses(data, treeDiagnostics, err, "run");
     if (common.verbose) {
       printCallResults(err, config.call().name(), result.callResults());
@@ -629,27 +653,58 @@ final class RunCommand implements Callable<Integer> {
   }
 
   /** A guest's log line as it runs: {@code guest log [info] vCPU 0: text}. */
-  private void printGuestLog(PrintWriter err, int vcpu, int level, String text) {
+  private void printGuestLog(Progress p, int vcpu, int level, String text) {
     if (!quiet) {
-      synchronized (err) {
-        err.println(
-            "guest log "
-                + GuestRuntime.logPrefix(level)
-                + "vCPU "
-                + vcpu
-                + ": "
-                + dev.guesttrace.render.Printable.of(text));
-        err.flush();
-      }
+      p.println(
+          "guest log "
+              + GuestRuntime.logPrefix(level)
+              + "vCPU "
+              + vcpu
+              + ": "
+              + Printable.of(text));
     }
   }
 
-  private void printGuestOutput(PrintWriter err, String text) {
+  private void printGuestOutput(Progress p, String text) {
     if (!quiet) {
-      synchronized (err) {
-        err.println("guest: " + dev.guesttrace.render.Printable.of(text));
-        err.flush();
-      }
+      p.println("guest: " + Printable.of(text));
     }
+  }
+
+  /**
+   * Tells the progress line how many records the run has collected: one volatile write per batch
+   * (the collector calls a sink from one thread at a time), nothing kept.
+   */
+  private static final class RecordCounter implements TraceSink {
+    private final Progress progress;
+    private long records;
+
+    RecordCounter(Progress progress) {
+      this.progress = progress;
+    }
+
+    @Override
+    public void onHeader(dev.guesttrace.collect.TraceHeader header) {}
+
+    @Override
+    public void onName(int vcpu, int nameId, String name) {}
+
+    @Override
+    public void onRecords(dev.guesttrace.collect.RecordBatch batch) {
+      records += batch.size();
+      progress.done(records);
+    }
+
+    @Override
+    public void onCalibration(dev.guesttrace.collect.CalibrationPair pair) {}
+
+    @Override
+    public void onHostSpan(dev.guesttrace.collect.HostSpan span) {}
+
+    @Override
+    public void onDiagnostic(dev.guesttrace.collect.Diagnostic diagnostic) {}
+
+    @Override
+    public void onFinish(dev.guesttrace.collect.TraceEnd end) {}
   }
 }

@@ -30,6 +30,7 @@ import picocli.CommandLine.Spec;
 final class StatsCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin FormatOption format;
+  @Mixin ProgressOption progress;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -71,13 +72,20 @@ final class StatsCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     StatsRenderer.Options options = options();
-    TraceData data = TraceFiles.load(file, err, "stats");
-    if (vcpu != null && (vcpu < 0 || vcpu >= data.vcpuCount())) {
-      throw CliException.usage(
-          "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);
+    TraceData data;
+    SpanTreeBuilder.Result built;
+    StatsRenderer.Report report;
+    try (Progress p = progress.start(spec, "stats", format.format == OutputFormat.TEXT)) {
+      data = TraceFiles.load(file, err, "stats", p);
+      if (vcpu != null && (vcpu < 0 || vcpu >= data.vcpuCount())) {
+        throw CliException.usage(
+            "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);
+      }
+      p.phase("building spans");
+      built = SpanTreeBuilder.buildWithDetails(data);
+      p.phase("computing statistics");
+      report = StatsRenderer.compute(built.tree(), options);
     }
-    SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
-    StatsRenderer.Report report = StatsRenderer.compute(built.tree(), options);
     StatsRenderer.render(report, options, format.format, out);
     if (format.format == OutputFormat.TEXT) {
       out.println();

@@ -28,6 +28,7 @@ final class TreeCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin TreeOptions treeOptions;
   @Mixin FormatOption format;
+  @Mixin ProgressOption progress;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -42,12 +43,17 @@ final class TreeCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     TextTreeRenderer renderer = treeOptions.renderer(vcpu);
     TreeDataWriter.Selection selection = treeOptions.selection(vcpu);
-    TraceData data = TraceFiles.load(file, err, "tree");
-    if (vcpu != null && (vcpu < 0 || vcpu >= data.vcpuCount())) {
-      throw CliException.usage(
-          "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);
+    TraceData data;
+    SpanTreeBuilder.Result built;
+    try (Progress p = progress.start(spec, "tree", format.format == OutputFormat.TEXT)) {
+      data = TraceFiles.load(file, err, "tree", p);
+      if (vcpu != null && (vcpu < 0 || vcpu >= data.vcpuCount())) {
+        throw CliException.usage(
+            "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);
+      }
+      p.phase("building spans");
+      built = SpanTreeBuilder.buildWithDetails(data);
     }
-    SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
     if (format.format == OutputFormat.TEXT) {
       renderer = TextTreeRenderer.failureOf(data).map(renderer::failure).orElse(renderer);
       renderer.render(built.tree(), out);
