@@ -138,6 +138,74 @@ final class OtlpOptions {
   }
 
   /**
+   * Checks the values given on the command line, without the environment or an endpoint: {@code
+   * run} calls it before the guest starts even without {@code --otlp}, so that a bad value is never
+   * silently ignored.
+   *
+   * @throws CliException exit 2 naming the option and what was found
+   */
+  void checkFlags() {
+    if (protocol != null) {
+      try {
+        OtlpProtocol.parse(protocol);
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage(
+            "--protocol: expected grpc or http/protobuf, found '" + Printable.of(protocol) + "'");
+      }
+    }
+    if (traces != null) {
+      try {
+        TraceMode.parse(traces);
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage(
+            "--traces: expected per-run or per-call, found '" + Printable.of(traces) + "'");
+      }
+    }
+    if (maxSpansPerTrace != null && maxSpansPerTrace < 0) {
+      throw CliException.usage(
+          "--max-spans-per-trace: expected 0 or more, found " + maxSpansPerTrace);
+    }
+    headers.forEach(OtlpOptions::checkHeader);
+  }
+
+  /** Headers HTTP clients set themselves and refuse from a caller. */
+  private static final java.util.Set<String> RESTRICTED_HEADERS =
+      java.util.Set.of("connection", "content-length", "expect", "host", "upgrade");
+
+  /**
+   * An HTTP header name is a token (RFC 9110: letters, digits and {@code !#$%&'*+-.^_`|~}); a value
+   * has no control characters but tab (no CR or LF: no header of the user's own making).
+   */
+  static void checkHeader(String name, String value) {
+    boolean token = !name.isEmpty();
+    for (int i = 0; i < name.length() && token; i++) {
+      char c = name.charAt(i);
+      token = c < 0x7F && (Character.isLetterOrDigit(c) || "!#$%&'*+-.^_`|~".indexOf(c) >= 0);
+    }
+    if (!token) {
+      throw CliException.usage(
+          "--otlp-header: expected a header name of letters, digits and !#$%&'*+-.^_`|~, found '"
+              + Printable.of(name)
+              + "'");
+    }
+    if (RESTRICTED_HEADERS.contains(name.toLowerCase(Locale.ROOT))) {
+      throw CliException.usage(
+          "--otlp-header: " + name + " is set by the exporter itself and cannot be given");
+    }
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if ((c < 0x20 && c != '\t') || c == 0x7F) {
+        throw CliException.usage(
+            "--otlp-header: the value of "
+                + name
+                + " has a control character: '"
+                + Printable.of(value)
+                + "'");
+      }
+    }
+  }
+
+  /**
    * Checks an OTLP endpoint as a URL: http or https, a host, a port in 1..65535 if given.
    *
    * @throws CliException exit 2
@@ -184,6 +252,7 @@ final class OtlpOptions {
     if (serviceName != null) {
       builder.setServiceName(serviceName);
     }
+    headers.forEach(OtlpOptions::checkHeader);
     headers.forEach(builder::addHeader);
     if (traces != null) {
       try {

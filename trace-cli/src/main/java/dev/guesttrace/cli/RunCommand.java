@@ -184,8 +184,14 @@ final class RunCommand implements Callable<Integer> {
   }
 
   private Integer run(PrintWriter out, PrintWriter err, RunConfig config) {
+    // Every option value is a usage error before the guest runs, not a failure after it.
+    treeOptions.validate();
+    otlpOptions.checkFlags();
     if (otlp != null) {
-      otlpOptions.validate(otlp); // a bad URL is a usage error before the guest runs
+      otlpOptions.validate(otlp);
+    }
+    if (dumpMemory != null) {
+      checkWritable(dumpMemory);
     }
     // Closed (the line erased) before the tree prints, and on every error.
     try (Progress p = progress.start(spec, "run", !quiet)) {
@@ -281,6 +287,27 @@ final class RunCommand implements Callable<Integer> {
       throw CliException.badData(result.outcome());
     }
     return Errors.OK;
+  }
+
+  /**
+   * Fails now, as {@code -o} does when it opens its file, if {@code file} cannot be written at the
+   * end of the run: its directory is missing or not writable, or it is a directory.
+   */
+  private static void checkWritable(Path file) {
+    Path absolute = file.toAbsolutePath();
+    Path dir = absolute.getParent();
+    String cause = null;
+    if (java.nio.file.Files.isDirectory(absolute)) {
+      cause = "Is a directory";
+    } else if (dir == null || !java.nio.file.Files.isDirectory(dir)) {
+      cause = "No such file or directory";
+    } else if (!java.nio.file.Files.isWritable(dir)
+        || (java.nio.file.Files.exists(absolute) && !java.nio.file.Files.isWritable(absolute))) {
+      cause = "Permission denied";
+    }
+    if (cause != null) {
+      throw CliException.badData("cannot write " + file + ": " + cause);
+    }
   }
 
   /** Loss and diagnostics are never silent: one line each on stderr when there are any. */

@@ -64,6 +64,17 @@ final class TreeOptions {
       description = "Stop after N lines with a note. 0: no limit.")
   long maxLines;
 
+  /**
+   * Checks every value now ({@code run} calls it before the guest starts).
+   *
+   * @throws CliException exit 2 naming the option and what was found
+   */
+  void validate() {
+    check();
+    unit();
+    pattern();
+  }
+
   /** The text renderer these options describe. */
   TextTreeRenderer renderer(Integer vcpu) {
     check();

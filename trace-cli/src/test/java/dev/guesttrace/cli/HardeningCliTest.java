@@ -33,8 +33,57 @@ class HardeningCliTest {
         CliTest.run("run", "hello", "--timeout", "9223372036854775807m"),
         "guesttrace run: Invalid value for option '--timeout': expected a duration of at most 30"
             + " days, found '9223372036854775807m'");
-    assertThat(CliTest.run("run", "hello", "--memory", "100000g").err())
-        .startsWith("guesttrace run: guest memory must fit in this machine's ");
+    CliTest.Outcome huge = CliTest.run("run", "hello", "--memory", "100000g");
+    assertThat(huge.status()).isEqualTo(2);
+    assertThat(huge.err()).startsWith("guesttrace run: guest memory must fit in this machine's ");
+    assertUsage(
+        CliTest.run("run", "hello", "--memory", "400k"),
+        "guesttrace run: guest memory must be at least 1 MiB: memoryBytes=409600");
+    assertUsage(
+        CliTest.run("run", "hello", "--memory", "1m", "--vcpus", "64"),
+        "guesttrace run: guest memory too small: expected at least 2424832 bytes, found"
+            + " memoryBytes=1048576");
+    // View and OTLP options: checked before the run too, with or without --otlp.
+    assertUsage(
+        CliTest.run("run", "hello", "--max-lines", "-1"),
+        "guesttrace run: --max-lines: expected 0 (no limit) or more, found -1");
+    assertUsage(
+        CliTest.run("run", "hello", "--unit", "parsecs"),
+        "guesttrace run: --unit: expected auto, ns, us, ms or s, found 'parsecs'");
+    assertUsage(
+        CliTest.run("run", "hello", "--filter", "("),
+        "guesttrace run: --filter: not a regular expression: Unclosed group near index 1");
+    assertUsage(
+        CliTest.run("run", "hello", "--protocol", "foo"),
+        "guesttrace run: --protocol: expected grpc or http/protobuf, found 'foo'");
+    assertUsage(
+        CliTest.run("run", "hello", "--traces", "all"),
+        "guesttrace run: --traces: expected per-run or per-call, found 'all'");
+    assertUsage(
+        CliTest.run("run", "hello", "--max-spans-per-trace", "-1"),
+        "guesttrace run: --max-spans-per-trace: expected 0 or more, found -1");
+    assertUsage(
+        CliTest.run("run", "hello", "--otlp-header", "=b"),
+        "guesttrace run: --otlp-header: expected a header name of letters, digits and"
+            + " !#$%&'*+-.^_`|~, found ''");
+    assertUsage(
+        CliTest.run(
+            "run", "hello", "--otlp", "http://localhost:4318", "--otlp-header", "a=b\r\nc: d"),
+        "guesttrace run: --otlp-header: the value of a has a control character:"
+            + " 'b\\r\\nc: d'");
+    assertUsage(
+        CliTest.run("run", "hello", "--otlp-header", "Host=x"),
+        "guesttrace run: --otlp-header: Host is set by the exporter itself and cannot be given");
+    // A dump that cannot be written fails as -o does: before the guest, not after it.
+    CliTest.Outcome dump =
+        CliTest.run("run", "hello", "--dump-memory", dir.resolve("no/such/dir/d.bin").toString());
+    assertThat(dump.status()).isEqualTo(1);
+    assertThat(dump.err())
+        .isEqualTo(
+            "guesttrace run: cannot write "
+                + dir.resolve("no/such/dir/d.bin")
+                + ": No such file or directory\n")
+        .doesNotContain("Hello");
     assertUsage(
         CliTest.run("run", "hello", "--ring-bytes", "64m"),
         "guesttrace run: trace rings must fit in half of guest memory: ringBytes=67108864 x"

@@ -5,6 +5,7 @@ import dev.guesttrace.abi.GuestLayout;
 import dev.guesttrace.collect.TraceCollector;
 import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.vm.Backend;
+import dev.guesttrace.vm.GuestMemoryLayout;
 import dev.guesttrace.vm.GuestSource;
 import dev.guesttrace.vm.VmConfig;
 import java.lang.management.ManagementFactory;
@@ -90,6 +91,13 @@ public record RunConfig(
       throw new IllegalArgumentException(
           "timeout must be at most " + MAX_TIMEOUT.toDays() + " days: timeout=" + timeout);
     }
+    if (memoryBytes < VmConfig.MIN_MEMORY_BYTES) {
+      throw new IllegalArgumentException(
+          "guest memory must be at least 1 MiB: memoryBytes=" + memoryBytes);
+    }
+    // The layout's own check (call buffers of every vCPU and a minimal heap), here so that a run
+    // refuses it before any guest starts rather than inside the run.
+    GuestMemoryLayout.standard(memoryBytes, vcpus, callBufferLength());
     long machine = machineMemoryBytes();
     if (memoryBytes > machine) {
       throw new IllegalArgumentException(

@@ -15,6 +15,9 @@ public record VmConfig(long memoryBytes, int vcpus, Duration timeout, TscConfig 
   /** Most vCPUs per VM. */
   public static final int MAX_VCPUS = 64;
 
+  /** Least guest memory a VM takes. */
+  public static final long MIN_MEMORY_BYTES = 1 << 20;
+
   /** Checks ranges. */
   public VmConfig {
     Objects.requireNonNull(timeout, "timeout");
@@ -22,7 +25,7 @@ public record VmConfig(long memoryBytes, int vcpus, Duration timeout, TscConfig 
     if (vcpus < 1 || vcpus > MAX_VCPUS) {
       throw new IllegalArgumentException("vcpus must be 1.." + MAX_VCPUS + ": vcpus=" + vcpus);
     }
-    if (memoryBytes < 1 << 20) {
+    if (memoryBytes < MIN_MEMORY_BYTES) {
       throw new IllegalArgumentException(
           "memoryBytes must be at least 1 MiB: memoryBytes=" + memoryBytes);
     }
