@@ -26,6 +26,7 @@ import dev.guesttrace.vm.calls.HostCallHandler;
 import dev.guesttrace.vm.calls.HostFunctions;
 import dev.guesttrace.vm.calls.LogHandler;
 import dev.guesttrace.vm.emulated.EmulatedBackend;
+import dev.guesttrace.vm.emulated.EmulatedVm;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -60,14 +61,17 @@ import org.openjdk.jmh.annotations.Warmup;
  *       (64 KiB, 2048 records). A smaller ring means more flush exits.
  *   <li>{@code vcpus}: vCPUs booted; run with as many JMH threads ({@code -t}), one per vCPU, each
  *       calling on its own vCPU as {@code GuestRun} does.
+ *   <li>{@code thread}: {@code driver} (the default: the guest runs on the benchmark thread, as on
+ *       {@code GuestRun}'s driver threads) or {@code handoff} (on the vCPU's own thread).
  * </ul>
  *
  * <p>Decoded records go to a sink that keeps nothing: the collector's decode is in the number,
  * keeping the trace in memory or writing the file is not (see {@link HostDecodeBenchmark}). Target
  * (../shared/DESIGN.md): at most 5 % fewer calls per second with tracing on; anchor: Hyperlight
- * loses 32 % to 40 % of its requests per second with tracing on. The guest runs on the emulated
- * vCPU's own thread, so read {@code cpu.process} of {@link CpuTimeProfiler} (CPU of the whole JVM
- * per call), not {@code cpu.worker}.
+ * loses 32 % to 40 % of its requests per second with tracing on. With {@code thread=handoff} the
+ * guest runs on the emulated vCPU's own thread, and in stream mode the collector thread decodes:
+ * read {@code cpu.process} of {@link CpuTimeProfiler} (CPU of the whole JVM per call), not {@code
+ * cpu.worker}.
  *
  * <p>Run: {@code java -jar trace-benchmarks/target/benchmarks.jar GuestCallBenchmark -prof
  * dev.guesttrace.benchmarks.CpuTimeProfiler}; {@code -p n=1,5,10,15} for depth, {@code -p
@@ -79,7 +83,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(
     value = 1,
-    jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+    // -Xss: the benchmark threads drive vCPUs, so they get the stack a vCPU thread has.
+    jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xss64m"})
 public class GuestCallBenchmark {
 
   /** The booted VM, its collector and dispatcher, shared by the threads (one per vCPU). */
@@ -96,6 +101,14 @@ public class GuestCallBenchmark {
 
     @Param({"1"})
     public int vcpus;
+
+    /**
+     * Where the guest runs: {@code driver} on the calling thread, as {@code GuestRun}'s driver
+     * threads run it ({@link EmulatedVm#adoptCurrentThread}); {@code handoff} on the vCPU's own
+     * thread, as for any other caller (two thread hand-offs per call).
+     */
+    @Param({"driver"})
+    public String thread;
 
     Vm vm;
     GuestCalls calls;
@@ -179,6 +192,17 @@ public class GuestCallBenchmark {
       if (vcpu >= m.vcpus) {
         throw new IllegalStateException(
             "more benchmark threads than vCPUs: run with -t equal to vcpus=" + m.vcpus);
+      }
+      switch (m.thread) {
+        case "driver" ->
+            ((EmulatedVm) m.vm)
+                .adoptCurrentThread(
+                    vcpu,
+                    timedOut -> {
+                      throw new IllegalStateException("guest call abandoned: " + timedOut);
+                    });
+        case "handoff" -> {}
+        default -> throw new IllegalArgumentException("thread: driver or handoff: " + m.thread);
       }
     }
   }

@@ -30,6 +30,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -39,7 +40,8 @@ import java.util.function.LongSupplier;
  * and collect the trace, with host spans (the run per vCPU, each guest call, each host call) on the
  * same host clock as the calibrated guest spans.
  *
- * <p>Each vCPU is driven by its own host thread: it boots, then makes its share of the calls
+ * <p>Each vCPU is driven by its own host thread ({@link Vm#startDriver}: on the emulated backend
+ * the guest runs on that thread, no hand-off per call): it boots, then makes its share of the calls
  * (round-robin), so vCPUs run at once as on a real hypervisor. A vCPU that faults, aborts or times
  * out ends its own work; the run's outcome names the first failure. The collector drains a vCPU's
  * ring at every exit and once more at the end, so nothing the guest wrote is lost, flushed or not.
@@ -140,15 +142,14 @@ public final class GuestRun {
 
       GuestCalls calls = new GuestCalls(vm, boot);
       VcpuDriver[] drivers = new VcpuDriver[config.vcpus()];
-      List<Thread> threads = new ArrayList<>();
       for (int v = 0; v < config.vcpus(); v++) {
         drivers[v] =
             new VcpuDriver(
                 v, vm, calls, new TracedExits(tracer.vcpu(v), vmmPorts), vmmPorts, firstAbort);
-        threads.add(Thread.ofPlatform().name("vcpu-host-" + v).start(drivers[v]));
+        vm.startDriver(v, "vcpu-host-" + v, drivers[v], drivers[v]::abandoned);
       }
-      for (Thread t : threads) {
-        joinUninterruptibly(t);
+      for (VcpuDriver d : drivers) {
+        d.awaitEnd();
       }
 
       String outcome = "halted";
@@ -211,21 +212,6 @@ public final class GuestRun {
     return clock;
   }
 
-  private static void joinUninterruptibly(Thread t) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        t.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
   /** Drives one vCPU: boot, then its share of the calls, with host spans around them. */
   private final class VcpuDriver implements Runnable {
     private final int vcpu;
@@ -237,6 +223,17 @@ public final class GuestRun {
     private final AtomicReference<String> firstAbort;
     final List<String> callResults = new ArrayList<>();
     String failure;
+
+    /** Ends when the driver is done, or when its run was abandoned and reported for it. */
+    private final CountDownLatch end = new CountDownLatch(1);
+
+    /** What the vCPU is running, for the failure message of an abandoned run. */
+    private String running = "boot";
+
+    private long runStart;
+
+    /** Set (before its thread can see the run end) when a run was abandoned. */
+    private volatile boolean abandoned;
 
     VcpuDriver(
         int vcpu,
@@ -256,16 +253,17 @@ public final class GuestRun {
 
     @Override
     public void run() {
-      long runStart = clock().getAsLong();
+      runStart = clock().getAsLong();
       try {
         RunOutcome booted = vm.run(vcpu, Vm.Entry.BOOT, exits);
         if (!ended(booted, "boot")) {
           return;
         }
+        running = "call " + config.call().name();
         for (int c = vcpu; c < config.calls(); c += config.vcpus()) {
           long callStart = clock().getAsLong();
           GuestCallResult result = calls.call(vcpu, config.call(), exits);
-          boolean ok = ended(result.outcome(), "call " + config.call().name());
+          boolean ok = ended(result.outcome(), running);
           tracer.recordGuestCall(config.call().name(), callStart, clock().getAsLong());
           if (!ok) {
             return;
@@ -281,7 +279,36 @@ public final class GuestRun {
         failure = "host error on vCPU " + vcpu + ": " + e;
         tracer.onStop(true);
       } finally {
-        tracer.recordRun("run " + config.source().name(), runStart, clock().getAsLong());
+        if (!abandoned) { // else the abandonment ended this vCPU's run and its trace
+          tracer.recordRun("run " + config.source().name(), runStart, clock().getAsLong());
+          end.countDown();
+        }
+      }
+    }
+
+    /**
+     * The vCPU's run (on this driver's thread) timed out and did not stop: it never returns to
+     * {@link #run}, so its end is reported here, on the backend's watchdog thread.
+     */
+    void abandoned(RunOutcome.TimedOut outcome) {
+      abandoned = true;
+      ended(outcome, running);
+      tracer.recordRun("run " + config.source().name(), runStart, clock().getAsLong());
+      end.countDown();
+    }
+
+    void awaitEnd() {
+      boolean interrupted = false;
+      while (true) {
+        try {
+          end.await();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
     }
 

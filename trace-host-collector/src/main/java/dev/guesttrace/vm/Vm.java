@@ -1,8 +1,10 @@
 package dev.guesttrace.vm;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.Consumer;
 import java.util.function.IntToLongFunction;
 
 /**
@@ -33,6 +35,24 @@ public interface Vm extends AutoCloseable {
    * is abandoned and reported as timed out.
    */
   RunOutcome run(int vcpuId, Entry entry, ExitHandler handler);
+
+  /**
+   * Starts a host thread named {@code name} that drives vCPU {@code vcpuId}: {@code body} makes
+   * that vCPU's {@link #run} calls. A backend may run the guest on this very thread (the emulated
+   * backend does: no thread hand-off per run). A run on it that times out and does not stop when
+   * asked is abandoned as {@link #run} says, except that here {@code onAbandoned} receives its
+   * outcome on another thread and the run never returns to {@code body}, whose thread unwinds
+   * (without running the rest of {@code body}'s code, {@code finally} blocks aside) or stays
+   * blocked. The thread is a daemon.
+   *
+   * <p>By default a plain thread that calls {@link #run} like any other.
+   */
+  default Thread startDriver(
+      int vcpuId, String name, Runnable body, Consumer<RunOutcome.TimedOut> onAbandoned) {
+    Objects.checkIndex(vcpuId, vcpuCount());
+    Objects.requireNonNull(onAbandoned, "onAbandoned");
+    return Thread.ofPlatform().daemon().name(name).start(body);
+  }
 
   /** The guest TSC rate as the hypervisor knows it ({@code KVM_GET_TSC_KHZ}), if it does. */
   OptionalLong tscKhz();

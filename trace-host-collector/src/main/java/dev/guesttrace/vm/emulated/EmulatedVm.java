@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.Consumer;
 import java.util.function.IntToLongFunction;
 
 /**
@@ -26,6 +27,7 @@ public final class EmulatedVm implements Vm {
   private final MemorySegment memory;
   private final GuestTsc tsc;
   private final EmulatedVcpu[] vcpus;
+  private Watchdog watchdog;
   private boolean closed;
 
   EmulatedVm(VmConfig config, String guestName, GuestImage image) {
@@ -82,8 +84,10 @@ public final class EmulatedVm implements Vm {
   /**
    * {@inheritDoc}
    *
-   * <p>Here: the guest runs on vCPU {@code vcpuId}'s own host thread, exit handlers run on that
-   * thread while this one waits. A {@link VmConfig#timeout()} of zero or less means no limit.
+   * <p>Here: called from the vCPU's driver thread ({@link #startDriver}) the guest runs on the
+   * calling thread; from any other thread it runs on vCPU {@code vcpuId}'s own host thread, exit
+   * handlers on that thread while this one waits. A {@link VmConfig#timeout()} of zero or less
+   * means no limit.
    *
    * @throws IllegalStateException if the VM is closed or the vCPU is already running
    */
@@ -98,6 +102,70 @@ public final class EmulatedVm implements Vm {
       }
     }
     return vcpus[vcpuId].run(entry, handler);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Here: the driver thread gets the vCPU thread's deep stack, and its runs of {@code vcpuId}
+   * execute the guest on itself, with no thread hand-off (a guest call then costs no wake-up of
+   * another thread, tens of µs on a virtualized host). One watchdog thread per VM stops such runs
+   * at the timeout. Runs of {@code vcpuId} from other threads still go through the vCPU's own
+   * thread.
+   */
+  @Override
+  public Thread startDriver(
+      int vcpuId, String name, Runnable body, Consumer<RunOutcome.TimedOut> onAbandoned) {
+    Objects.checkIndex(vcpuId, vcpus.length);
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(body, "body");
+    Objects.requireNonNull(onAbandoned, "onAbandoned");
+    Thread driver =
+        Thread.ofPlatform()
+            .daemon()
+            .name(name)
+            .stackSize(EmulatedVcpu.STACK_BYTES)
+            .unstarted(
+                () -> {
+                  try {
+                    body.run();
+                  } catch (EmulatedVcpu.AbandonedRun e) {
+                    // The run was abandoned and reported through onAbandoned: nothing left to do.
+                  }
+                });
+    synchronized (this) {
+      if (closed) {
+        throw new IllegalStateException("VM is closed: guest=" + guestName);
+      }
+      adopt(vcpuId, driver, onAbandoned);
+    }
+    driver.start();
+    return driver;
+  }
+
+  /**
+   * Makes the calling thread vCPU {@code vcpuId}'s driver, as {@link #startDriver} makes its own
+   * thread: from now on its runs of {@code vcpuId} execute the guest on it. For a caller that
+   * cannot choose its thread (a benchmark harness); its stack must be as deep as the guest needs
+   * (the vCPU threads reserve 64 MiB). An abandoned run reports through {@code onAbandoned} and
+   * then throws an {@link Error} to the caller.
+   */
+  public void adoptCurrentThread(int vcpuId, Consumer<RunOutcome.TimedOut> onAbandoned) {
+    Objects.checkIndex(vcpuId, vcpus.length);
+    Objects.requireNonNull(onAbandoned, "onAbandoned");
+    synchronized (this) {
+      if (closed) {
+        throw new IllegalStateException("VM is closed: guest=" + guestName);
+      }
+      adopt(vcpuId, Thread.currentThread(), onAbandoned);
+    }
+  }
+
+  private void adopt(int vcpuId, Thread driver, Consumer<RunOutcome.TimedOut> onAbandoned) {
+    if (watchdog == null && config.timeout().isPositive()) {
+      watchdog = new Watchdog(guestName, vcpus, config.timeout());
+    }
+    vcpus[vcpuId].adopt(driver, watchdog, onAbandoned);
   }
 
   /**
@@ -125,6 +193,13 @@ public final class EmulatedVm implements Vm {
     }
     for (EmulatedVcpu vcpu : vcpus) {
       vcpu.shutdown();
+    }
+    Watchdog w;
+    synchronized (this) {
+      w = watchdog;
+    }
+    if (w != null) {
+      w.close();
     }
     try {
       arena.close();
