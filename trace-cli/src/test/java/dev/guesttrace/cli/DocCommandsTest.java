@@ -2,145 +2,60 @@ package dev.guesttrace.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.stream.Stream;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every {@code ./guesttrace} command in the code blocks of README.md and docs/*.md, run as written
- * (in-process, in a fresh folder per document, in document order so that a command finds the files
- * the ones above it wrote), except those this test cannot run here, each skipped for a reason it
- * prints: an OTLP backend, KVM or a built guest project, a run that lasts until its timeout, shell
- * syntax (globs, placeholders), or an input file made by a command it does not run. A pipe or a
- * redirection runs the guesttrace part. {@code ./build} and {@code bin/java} lines (builds,
- * benchmarks) are not run: {@code ./build verify} is CI itself.
+ * The docs' commands as {@link DocCommands} finds them, checked before anything runs them ({@link
+ * DocCommandsIT} does, after the jar is built): none uses a bare {@code java} (the default one may
+ * be older than 25), every skip rule still skips something, and a bare {@code guesttrace} is only
+ * where README.md's way of putting the launcher on the PATH applies.
  */
 class DocCommandsTest {
-  static final Path ROOT = Path.of("..");
-
-  record Command(String doc, String line, List<String> args) {}
-
-  @TempDir Path tmp;
+  @Test
+  void docCommands_classified_noBareJava_everySkipUsed() throws Exception {
+    List<DocCommands.Command> all = new ArrayList<>();
+    for (var doc : DocCommands.docs()) {
+      all.addAll(DocCommands.commands(doc));
+    }
+    Set<DocCommands.Skip> used = new LinkedHashSet<>();
+    int run = 0;
+    for (DocCommands.Command c : all) {
+      assertThat(c.text())
+          .as("%s: the default java may be older than 25: write bin/java", c)
+          .doesNotStartWith("java ")
+          .doesNotContain("&& java ")
+          .doesNotContain("; java ");
+      DocCommands.Skip s = DocCommands.skip(c);
+      if (s == null) {
+        run++;
+        System.out.println("run   " + c);
+      } else {
+        used.add(s);
+        System.out.println("skip  " + c + "  [" + s.reason() + "]");
+      }
+    }
+    assertThat(DocCommands.SKIPS)
+        .as("skip rules that skip nothing")
+        .containsExactlyElementsOf(DocCommands.SKIPS.stream().filter(used::contains).toList());
+    assertThat(run).as("commands run").isGreaterThanOrEqualTo(30);
+  }
 
   @Test
-  void docCommands_runAsWritten() throws IOException {
-    List<Path> docs = new ArrayList<>(List.of(ROOT.resolve("README.md")));
-    try (Stream<Path> files = Files.list(ROOT.resolve("docs"))) {
-      files.filter(p -> p.toString().endsWith(".md")).sorted().forEach(docs::add);
-    }
-    int ran = 0;
-    List<String> skipped = new ArrayList<>();
-    for (Path doc : docs) {
-      Path dir = Files.createDirectories(tmp.resolve(doc.getFileName().toString()));
-      for (String line : commands(doc)) {
-        String command = line.replaceAll("\\s+#.*$", "").strip();
-        for (String part : command.split(" && |; ")) {
-          String why = skipReason(part);
-          List<String> args = why == null ? args(part, dir) : List.of();
-          if (why == null) {
-            why = missingInput(args, dir);
-          }
-          if (why != null) {
-            skipped.add(doc.getFileName() + ": " + part + "  [" + why + "]");
-            continue;
-          }
-          CliTest.Outcome o = CliTest.run(args.toArray(String[]::new));
-          assertThat(o.status())
-              .as("%s: %s%nstderr: %s", doc.getFileName(), part, o.err())
-              .isZero();
-          ran++;
+  void bareGuesttrace_onlyWhereTheReadmeSaysHowToPutItOnThePath() throws Exception {
+    assertThat(java.nio.file.Files.readString(DocCommands.ROOT.resolve("README.md")))
+        .contains("export PATH=\"$PWD:$PATH\"");
+    for (var doc : DocCommands.docs()) {
+      for (DocCommands.Command c : DocCommands.commands(doc)) {
+        if (c.text().startsWith("guesttrace ")) {
+          assertThat(c.doc())
+              .as("%s: write ./guesttrace", c)
+              .isIn("guests.md", "compare.md", "recover.md");
         }
       }
     }
-    System.out.println("DocCommandsTest: ran " + ran + ", skipped " + skipped.size() + ":");
-    skipped.forEach(s -> System.out.println("  " + s));
-    assertThat(ran).as("commands run").isGreaterThanOrEqualTo(15);
-  }
-
-  /** The {@code ./guesttrace} lines of a document's code blocks, continuations joined. */
-  static List<String> commands(Path doc) throws IOException {
-    List<String> out = new ArrayList<>();
-    boolean inBlock = false;
-    StringBuilder pending = null;
-    for (String raw : Files.readAllLines(doc)) {
-      if (raw.startsWith("```")) {
-        inBlock = !inBlock;
-        continue;
-      }
-      if (!inBlock) {
-        continue;
-      }
-      String line = raw.startsWith("$ ") ? raw.substring(2) : raw;
-      if (pending != null) {
-        pending.append(' ').append(line.strip());
-      } else if (line.startsWith("./guesttrace")) {
-        pending = new StringBuilder(line);
-      } else {
-        continue;
-      }
-      if (pending.toString().endsWith("\\")) {
-        pending.setLength(pending.length() - 1);
-      } else {
-        out.add(pending.toString());
-        pending = null;
-      }
-    }
-    return out;
-  }
-
-  /** Why a command cannot run here, or null. */
-  static String skipReason(String command) {
-    if (!command.startsWith("./guesttrace")) {
-      return "not a guesttrace command";
-    }
-    if (command.contains("--otlp") || command.startsWith("./guesttrace export")) {
-      return "needs an OTLP backend (the exporter's tests run one)";
-    }
-    if (command.contains("--backend kvm")
-        || command.contains(".elf")
-        || command.contains(" init ")
-        || command.contains("--guest-jar")) {
-      return "needs /dev/kvm, gcc or a built guest project (InitTest, GuestsDocTest)";
-    }
-    if (command.contains("runaway") || command.contains("never-halts")) {
-      return "runs until its timeout (CliTest runs runaway for 300 ms)";
-    }
-    if (command.matches(".*[?*$].*") || command.contains("MODE")) {
-      return "shell syntax: a glob or a placeholder";
-    }
-    return null;
-  }
-
-  /** The arguments after {@code ./guesttrace}, relative files in {@code dir}; pipes cut off. */
-  static List<String> args(String command, Path dir) {
-    String c = command.replaceFirst("\\s*[|>].*$", "");
-    List<String> args = new ArrayList<>();
-    for (String token : c.substring("./guesttrace".length()).strip().split("\\s+")) {
-      if (token.isEmpty()) {
-        continue;
-      }
-      String t = token.replaceAll("^'(.*)'$", "$1");
-      boolean file =
-          !t.startsWith("-") && t.matches("[\\w./-]*\\.(gtrace|json|svg|pftrace|mem|folded)");
-      args.add(file && !t.startsWith("/") ? dir.resolve(t).toString() : t);
-    }
-    return args;
-  }
-
-  /** An input file (a .gtrace or .mem not after -o) that no earlier command wrote, or null. */
-  static String missingInput(List<String> args, Path dir) {
-    for (int i = 0; i < args.size(); i++) {
-      String a = args.get(i);
-      boolean output = i > 0 && (args.get(i - 1).equals("-o") || args.get(i - 1).startsWith("--"));
-      if (!output && (a.endsWith(".gtrace") || a.endsWith(".mem")) && !Files.exists(Path.of(a))) {
-        return "needs " + Path.of(a).getFileName() + ", made by a command this test does not run";
-      }
-    }
-    return null;
   }
 }

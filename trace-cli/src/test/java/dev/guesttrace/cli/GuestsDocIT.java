@@ -17,15 +17,17 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * docs/guests.md cannot rot: every command in its {@code console} blocks runs here, in a temporary
- * folder outside the source tree, as a user would type it ({@code guesttrace} as its own process,
- * in the folder the commands {@code cd} into), and every {@code text} block after a command is
- * compared with what the command printed, times, durations and heap addresses left out.
+ * folder outside the source tree, as a user would type it ({@code guesttrace} is the launcher on
+ * the {@code PATH}, with the machine's default {@code java} and no {@code JAVA_HOME}, as {@link
+ * DocCommandsIT} runs it, in the folder the commands {@code cd} into), and every {@code text} block
+ * after a command is compared with what the command printed, times, durations and heap addresses
+ * left out. Runs in {@code verify} (failsafe), after the jar the launcher runs is built.
  *
  * <p>{@code mvn -q package} is replaced by a javac build against the guest library jar the project
  * holds (see {@link InitTest}): a Maven build here would write the library into the shared local
  * repository. The doc says so.
  */
-class GuestsDocTest {
+class GuestsDocIT {
   static final Path DOC = Path.of("../docs/guests.md");
 
   @TempDir Path tmp;
@@ -107,14 +109,9 @@ class GuestsDocTest {
           output = "";
         }
         case "guesttrace" -> {
-          List<String> command = new ArrayList<>();
-          command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-          command.add("--enable-native-access=ALL-UNNAMED");
-          command.add("-cp");
-          command.add(System.getProperty("java.class.path"));
-          command.add(Guesttrace.class.getName());
-          command.addAll(words.subList(1, words.size()));
-          output = process(dir, command);
+          String[] r = DocCommandsIT.run(dir, step.command());
+          assertThat(r[0]).as("%s in %s: %s%s", step.command(), dir, r[1], r[2]).isEqualTo("0");
+          output = r[1];
         }
         default -> {
           fail("docs/guests.md runs a command this test does not know: " + step.command());
