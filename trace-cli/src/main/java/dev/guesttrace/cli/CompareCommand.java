@@ -96,6 +96,9 @@ final class CompareCommand implements Callable<Integer> {
       }
     } catch (IOException e) {
       throw CliException.badData("cannot write " + svg + ": " + Errors.cause(e), e);
+    } catch (java.io.UncheckedIOException e) {
+      // The SVG renderer writes through a Writer and wraps what it throws.
+      throw CliException.badData("cannot write " + svg + ": " + Errors.cause(e.getCause()), e);
     }
     return Errors.OK;
   }

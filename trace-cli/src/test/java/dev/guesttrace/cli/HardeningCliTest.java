@@ -136,6 +136,21 @@ class HardeningCliTest {
   }
 
   @Test
+  void compareSvgThatCannotBeWritten_namesTheFileAndTheCause() {
+    Path trace = dir.resolve("h.gtrace");
+    assertThat(CliTest.run("run", "hello", "--quiet", "-o", trace.toString()).status()).isZero();
+    Path full = Path.of("/dev/full");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isWritable(full), "no /dev/full here");
+
+    CliTest.Outcome o =
+        CliTest.run("compare", trace.toString(), "--vs", trace.toString(), "--svg", "/dev/full");
+
+    assertThat(o.status()).isEqualTo(1);
+    assertThat(o.err())
+        .isEqualTo("guesttrace compare: cannot write /dev/full: No space left on device\n");
+  }
+
+  @Test
   void escapesInAFilesHeader_areShownNotObeyed() throws IOException {
     String forged = "host\nlost         none\u001b[2J";
     TraceData.Builder b = TraceData.builder();
