@@ -29,6 +29,12 @@ public final class Diagnostics {
   /** The name table is outside guest memory, or its header or an entry is malformed. */
   public static final String BAD_NAME_TABLE = "bad_name_table";
 
+  /**
+   * Names or name tables beyond what a run reads ({@code RegionRegistrar.MAX_NAMES_PER_RUN}, {@code
+   * MAX_NAME_TABLES}): not read, their records keep the bare id.
+   */
+  public static final String NAMES_CAPPED = "names_capped";
+
   /** A name longer than {@code NAME_MAX_BYTES}; the table is not read further. */
   public static final String NAME_TOO_LONG = "name_too_long";
 

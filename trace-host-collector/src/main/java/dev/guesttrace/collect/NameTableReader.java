@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The host's reader of one name table in guest memory: reads entries once each, from its own count
@@ -25,9 +26,13 @@ final class NameTableReader {
   private boolean broken;
   private boolean countCapped;
 
-  NameTableReader(long address, int length) {
+  /** Names the run may still read, shared by all its tables. */
+  private final AtomicInteger namesLeft;
+
+  NameTableReader(long address, int length, AtomicInteger namesLeft) {
     this.address = address;
     this.length = length;
+    this.namesLeft = namesLeft;
   }
 
   /** Names read so far: ids 1 to this. */
@@ -88,6 +93,19 @@ final class NameTableReader {
       long text = walkOffset + NameTableDescriptor.ENTRY_LENGTH_PREFIX;
       if (text + bytes > length) {
         brokenAt(report, vcpu, "name table entry " + (names.size() + 1) + " past its end");
+        break;
+      }
+      if (namesLeft.getAndUpdate(n -> n > 0 ? n - 1 : 0) == 0) {
+        broken = true;
+        report.report(
+            Diagnostics.NAMES_CAPPED,
+            vcpu,
+            "names beyond the run's limit of "
+                + RegionRegistrar.MAX_NAMES_PER_RUN
+                + " not read: name table at "
+                + Reporter.hex(address)
+                + " from id "
+                + (names.size() + 1));
         break;
       }
       byte[] utf8 = new byte[bytes];

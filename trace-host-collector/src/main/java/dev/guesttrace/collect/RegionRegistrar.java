@@ -10,6 +10,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Judges a REGISTER: checks the region once, in the order docs/abi.md gives (vCPU, inside guest
@@ -25,9 +26,20 @@ final class RegionRegistrar {
   private static final ValueLayout.OfShort U16 =
       ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+  /**
+   * Most name tables one run reads. A guest needs one per vCPU at most (Java guests share one); a
+   * guest that re-registers with a table at ever new addresses would otherwise grow the host's
+   * tables, and the trace file, without end.
+   */
+  static final int MAX_NAME_TABLES = 256;
+
+  /** Most names one run reads from all its tables together: what a trace file reader keeps. */
+  static final int MAX_NAMES_PER_RUN = 1 << 20;
+
   private final int vcpuCount;
   private final Reporter report;
   private final Map<Long, NameTableReader> tables = new ConcurrentHashMap<>();
+  private final AtomicInteger namesLeft = new AtomicInteger(MAX_NAMES_PER_RUN);
   private volatile String refusal;
 
   RegionRegistrar(int vcpuCount, Reporter report) {
@@ -190,8 +202,24 @@ final class RegionRegistrar {
               "name table magic: expected 0x%08x, found 0x%08x", NameTableDescriptor.MAGIC, magic));
       return null;
     }
-    NameTableReader table =
-        tables.computeIfAbsent(address, a -> new NameTableReader(a, (int) length));
+    NameTableReader table;
+    synchronized (tables) {
+      table = tables.get(address);
+      if (table == null) {
+        if (tables.size() >= MAX_NAME_TABLES) {
+          report.report(
+              Diagnostics.NAMES_CAPPED,
+              vcpu,
+              "more name tables than a run reads (limit "
+                  + MAX_NAME_TABLES
+                  + "): the ring is read without names: nameTableAddress="
+                  + Reporter.hex(address));
+          return null;
+        }
+        table = new NameTableReader(address, (int) length, namesLeft);
+        tables.put(address, table);
+      }
+    }
     if (table.length != length) {
       report.report(
           Diagnostics.BAD_NAME_TABLE,

@@ -21,8 +21,8 @@ final class FakeGuest {
   static final long REGIONS_ADDRESS = 0x40000;
   static final long REGION_STRIDE = 0x80000;
 
-  final MemorySegment memory = Arena.ofAuto().allocate(MEMORY_BYTES, 4096);
-  final NameTableWriter names = new NameTableWriter(memory, NAME_TABLE_ADDRESS, NAME_TABLE_LENGTH);
+  final MemorySegment memory;
+  final NameTableWriter names;
   final TraceData.Builder data = TraceData.builder();
   final TraceCollector collector;
 
@@ -52,6 +52,18 @@ final class FakeGuest {
       long maxRecords,
       TraceSink also,
       java.util.function.UnaryOperator<TraceCollector.Builder> options) {
+    this(header, maxRecords, also, options, MEMORY_BYTES);
+  }
+
+  /** With {@code memoryBytes} of guest memory instead of {@link #MEMORY_BYTES}. */
+  FakeGuest(
+      TraceHeader header,
+      long maxRecords,
+      TraceSink also,
+      java.util.function.UnaryOperator<TraceCollector.Builder> options,
+      long memoryBytes) {
+    memory = Arena.ofAuto().allocate(memoryBytes, 4096);
+    names = new NameTableWriter(memory, NAME_TABLE_ADDRESS, NAME_TABLE_LENGTH);
     collector =
         options
             .apply(
