@@ -13,7 +13,10 @@ import dev.guesttrace.abi.RecordKind;
 import dev.guesttrace.abi.Register;
 import dev.guesttrace.abi.TraceRecordDescriptor;
 import dev.guesttrace.abi.TraceRegionDescriptor;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
@@ -41,6 +44,43 @@ public final class Tracer {
       ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
   /**
+   * A slot as the record path writes it: four little-endian words (header, TSC, arg0, arg1) at the
+   * offsets of {@link TraceRecordDescriptor}. Handles derived from one layout check the whole
+   * 32-byte slot at its offset, the same check for all four, which the JIT does once per record
+   * ({@code MemorySegment.set} checks each 8-byte store on its own).
+   */
+  private static final StructLayout SLOT_WORDS =
+      MemoryLayout.structLayout(
+          U64.withName("header"),
+          U64.withName("tscTicks"),
+          U64.withName("arg0"),
+          U64.withName("arg1"));
+
+  private static final VarHandle SLOT_HEADER = slotWord("header", 0);
+  private static final VarHandle SLOT_TSC = slotWord("tscTicks", TraceRecordDescriptor.TSC_OFFSET);
+  private static final VarHandle SLOT_ARG0 = slotWord("arg0", TraceRecordDescriptor.ARG0_OFFSET);
+  private static final VarHandle SLOT_ARG1 = slotWord("arg1", TraceRecordDescriptor.ARG1_OFFSET);
+
+  /**
+   * The region header with {@code writeSequence} as an aligned word (the ABI aligns the region to 8
+   * bytes; {@link #register} checks it), so that the sequence can be stored with {@code
+   * setRelease}: its bounds and liveness checks come before the release barrier, not after it,
+   * where the JIT would reload every field they read.
+   */
+  private static final StructLayout REGION_WRITE_SEQUENCE =
+      MemoryLayout.structLayout(
+          MemoryLayout.paddingLayout(TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET),
+          ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).withName("writeSequence"),
+          MemoryLayout.paddingLayout(
+              TraceRegionDescriptor.HEADER_LENGTH
+                  - TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET
+                  - Long.BYTES));
+
+  /** {@code (MemorySegment, long regionAddress)}: the release store that publishes records. */
+  private static final VarHandle WRITE_SEQUENCE =
+      REGION_WRITE_SEQUENCE.varHandle(PathElement.groupElement("writeSequence"));
+
+  /**
    * Deepest nesting of {@link #span} whose names {@link Span#close()} remembers; deeper ends carry
    * name id 0.
    */
@@ -52,7 +92,6 @@ public final class Tracer {
   private final boolean enabled;
   private final long regionAddress;
   private final long slotsAddress;
-  private final long writeSequenceAddress;
   private final int capacity;
   private final long mask;
   private final boolean flight;
@@ -95,7 +134,6 @@ public final class Tracer {
     this.enabled = enabled;
     this.regionAddress = regionAddress;
     this.slotsAddress = regionAddress + TraceRegionDescriptor.HEADER_LENGTH;
-    this.writeSequenceAddress = regionAddress + TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET;
     this.capacity = capacity;
     this.mask = capacity - 1L;
     this.flight = mode == TraceRegionDescriptor.MODE_FLIGHT;
@@ -125,7 +163,13 @@ public final class Tracer {
               + " length="
               + length);
     }
-    memory.asSlice(regionAddress, length).fill((byte) 0);
+    MemorySegment region = memory.asSlice(regionAddress, length);
+    if (region.address() % Long.BYTES != 0 || region.maxByteAlignment() < Long.BYTES) {
+      // The ABI's alignment, which the aligned release store of writeSequence relies on.
+      throw new IllegalArgumentException(
+          "trace region must be 8-byte aligned: regionAddress=" + regionAddress);
+    }
+    region.fill((byte) 0);
     TraceRegionDescriptor.MAGIC_HANDLE.set(memory, regionAddress, TraceRegionDescriptor.MAGIC);
     TraceRegionDescriptor.ABI_VERSION_HANDLE.set(
         memory, regionAddress, AbiVersion.CURRENT.packed());
@@ -353,18 +397,15 @@ public final class Tracer {
     long header = TraceRecordDescriptor.header(kind, 0, 0, nameId);
     long next = sequence + 1;
     MemorySegment m = memory;
+    long region = regionAddress;
     long tsc = cpu.rdtsc();
     writeSequence = next;
-    m.set(U64, slot, header);
-    m.set(U64, slot + TraceRecordDescriptor.TSC_OFFSET, tsc);
-    m.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, arg0);
-    m.set(U64, slot + TraceRecordDescriptor.ARG1_OFFSET, arg1);
-    // A release store: the slot bytes above become visible before the sequence that publishes
-    // them. The unaligned layout supports plain access only (setRelease throws), so the fence
-    // plus a plain store stands in; on x86-64 the fence is no instruction, only an order for
-    // the JIT.
-    VarHandle.releaseFence();
-    m.set(U64, writeSequenceAddress, next);
+    SLOT_HEADER.set(m, slot, header);
+    SLOT_TSC.set(m, slot, tsc);
+    SLOT_ARG0.set(m, slot, arg0);
+    SLOT_ARG1.set(m, slot, arg1);
+    // The release store: the slot's words become visible before the sequence that publishes them.
+    WRITE_SEQUENCE.setRelease(m, region, next);
   }
 
   /** {@link #write} when the ring is full (stream), wraps (flight) or the tracer is disabled. */
@@ -377,10 +418,10 @@ public final class Tracer {
     long tsc = cpu.rdtsc();
     long slot = slotAddress(sequence);
     // The TSC word first (see message()): a wrapped flight ring writes over its oldest record here.
-    memory.set(U64, slot + TraceRecordDescriptor.TSC_OFFSET, tsc);
-    memory.set(U64, slot, TraceRecordDescriptor.header(kind, 0, 0, nameId));
-    memory.set(U64, slot + TraceRecordDescriptor.ARG0_OFFSET, arg0);
-    memory.set(U64, slot + TraceRecordDescriptor.ARG1_OFFSET, arg1);
+    SLOT_TSC.set(memory, slot, tsc);
+    SLOT_HEADER.set(memory, slot, TraceRecordDescriptor.header(kind, 0, 0, nameId));
+    SLOT_ARG0.set(memory, slot, arg0);
+    SLOT_ARG1.set(memory, slot, arg1);
     publish(sequence + 1);
   }
 
@@ -400,8 +441,7 @@ public final class Tracer {
       }
     }
     writeSequence = newSequence;
-    VarHandle.releaseFence(); // see write()
-    memory.set(U64, writeSequenceAddress, newSequence);
+    WRITE_SEQUENCE.setRelease(memory, regionAddress, newSequence); // see write()
   }
 
   private void forceFlush() {
@@ -413,6 +453,13 @@ public final class Tracer {
     // The OUT is synchronous: when it returns the host has read everything up to writeSequence.
     flushedSequence = writeSequence;
     slowPathSequence = flushedSequence + capacity;
+  }
+
+  private static VarHandle slotWord(String name, long offset) {
+    if (SLOT_WORDS.byteOffset(PathElement.groupElement(name)) != offset) {
+      throw new AssertionError("slot word " + name + " not at offset " + offset);
+    }
+    return SLOT_WORDS.varHandle(PathElement.groupElement(name));
   }
 
   private long slotAddress(long sequence) {

@@ -97,6 +97,14 @@ class TracerTest {
   }
 
   @Test
+  void register_regionNotEightByteAligned_throwsBeforeAnyExit() {
+    assertThatThrownBy(() -> Tracer.register(cpu, names, REGION + 4, CAPACITY, STREAM))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("trace region must be 8-byte aligned: regionAddress=" + (REGION + 4));
+    assertThat(cpu.exits()).isEmpty();
+  }
+
+  @Test
   void spanBeginEnd_writeOneSlotEachWithConsecutiveTimestamps() {
     Tracer tracer = register(STREAM);
     int parse = tracer.name("parse");

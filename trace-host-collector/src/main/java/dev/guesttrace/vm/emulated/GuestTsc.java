@@ -119,6 +119,13 @@ public final class GuestTsc {
 
   /** Reads vCPU {@code vcpuId}'s TSC now. */
   public long read(int vcpuId) {
+    // Every field is read before the downcall: the JIT must assume the call wrote memory, so a
+    // field read after it is a reload (docs/performance.md, "The TSC read"). The hardware source
+    // is never scaled (see create), so its ticks are the host TSC plus the offsets.
+    long offset = offsetTicks + vcpuOffsetTicks * vcpuId;
+    if (hardware) {
+      return RdtscStub.rdtsc() + offset;
+    }
     return ticksAt(sourceTicks(vcpuId), vcpuId);
   }
 
