@@ -75,7 +75,7 @@ final class OtlpOptions {
       paramLabel = "DURATION",
       description =
           "Summarize spans shorter than this (e.g. 500ns, 2us, 1ms) on their parent instead of"
-              + " sending them.")
+              + " sending them (default: none, every span is sent).")
   Duration minSpanDuration;
 
   /**
@@ -104,6 +104,7 @@ final class OtlpOptions {
 
   @Option(
       names = "--service-name",
+      paramLabel = "NAME",
       description = "service.name (default: OTEL_SERVICE_NAME, else the guest's name).")
   String serviceName;
 

@@ -57,7 +57,7 @@ final class PerfettoCommand implements Callable<Integer> {
   @Option(
       names = "--format",
       paramLabel = "json|proto",
-      description = "Write this format whatever the extension.")
+      description = "Write this format whatever the extension (default: from OUT's extension).")
   Format format;
 
   @Option(

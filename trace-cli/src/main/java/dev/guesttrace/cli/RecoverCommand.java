@@ -58,7 +58,9 @@ final class RecoverCommand implements Callable<Integer> {
 
   @Option(
       names = "--tsc-ghz",
-      description = "The guest TSC rate in GHz (a dump holds no calibration: 1 GHz is assumed).")
+      paramLabel = "GHZ",
+      description =
+          "The guest TSC rate in GHz (default: 1 GHz assumed, as a dump holds no calibration).")
   Double tscGhz;
 
   @Option(

@@ -62,6 +62,7 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(
       names = "--backend",
+      paramLabel = "NAME",
       description =
           "emulated (Java guests; the default) or kvm (native ELF guests and the samples' C"
               + " twins, needs /dev/kvm; the default for PATH.elf).")
@@ -84,33 +85,40 @@ final class RunCommand implements Callable<Integer> {
               + " Default: the guest's own call (a native guest has none: it boots and halts).")
   String callText;
 
-  @Option(names = "--vcpus", description = "vCPUs (default: the guest's own).")
+  @Option(names = "--vcpus", paramLabel = "N", description = "vCPUs (default: the guest's own).")
   Integer vcpus;
 
   @Option(
       names = "--ring-bytes",
+      paramLabel = "SIZE",
       converter = Sizes.class,
       description = "Trace ring per vCPU in bytes, e.g. 65536 or 64k (default: the guest's).")
   Long ringBytes;
 
   @Option(
       names = "--mode",
+      paramLabel = "MODE",
       defaultValue = "stream",
       description = "stream (flush when full), flight (overwrite, never exit) or off.")
   String mode;
 
   @Option(
       names = "--calls",
+      paramLabel = "N",
       description = "Guest calls to make after boot (default 1, or 0 when there is no call).")
   Integer calls;
 
   @Option(
       names = "--tsc-ghz",
-      description = "Present the guest a TSC at this rate, as hypervisor TSC scaling does.")
+      paramLabel = "GHZ",
+      description =
+          "Present the guest a TSC at this rate, as hypervisor TSC scaling does (default: the"
+              + " host's own TSC rate, unscaled).")
   Double tscGhz;
 
   @Option(
       names = "--tsc-offset",
+      paramLabel = "TICKS",
       defaultValue = "0",
       description = "Add this many ticks to the guest TSC, as a hypervisor TSC offset does.")
   long tscOffset;
@@ -123,6 +131,7 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(
       names = "--timeout",
+      paramLabel = "DURATION",
       defaultValue = "30s",
       converter = Durations.class,
       description = "Stop a vCPU entry (boot or a call) that runs longer, e.g. 500ms, 10s.")
@@ -130,6 +139,7 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(
       names = "--memory",
+      paramLabel = "SIZE",
       defaultValue = "64m",
       converter = Sizes.class,
       description = "Guest memory, e.g. 64m.")

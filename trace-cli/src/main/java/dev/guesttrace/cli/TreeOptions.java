@@ -38,7 +38,7 @@ final class TreeOptions {
       paramLabel = "REGEX",
       description =
           "Only spans whose name matches REGEX (host spans as '[host] name'), with their"
-              + " ancestors.")
+              + " ancestors (default: every span).")
   String filter;
 
   @Option(

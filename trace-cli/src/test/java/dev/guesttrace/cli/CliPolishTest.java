@@ -2,6 +2,7 @@ package dev.guesttrace.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** What a user meets first: help with defaults, the version, mistyped verbs and options. */
@@ -43,13 +44,39 @@ class CliPolishTest {
     assertThat(run.status()).isZero();
     String help = run.out().replaceAll("\\s+", " ");
     assertThat(help)
-        .contains("--timeout=<timeout>")
+        .contains("--timeout=DURATION")
         .contains("Default: 30s")
         .contains("--max-lines=N Stop after N lines with a note. 0: no limit. Default: 2000")
         .doesNotContain("Default: []")
         .doesNotContain("Default: {}");
     assertThat(run.err()).isEmpty();
+    assertThat(help)
+        .contains("--tsc-ghz=GHZ Present the guest a TSC at this rate")
+        .contains("(default: the host's own TSC rate, unscaled)");
     String stats = CliTest.run("stats", "--help").out().replaceAll("\\s+", " ");
     assertThat(stats).contains("Default: total", "Default: 50", "Default: function", "% of run");
+  }
+
+  @Test
+  void help_everyVerbNamesWhatItsOptionsTake_neverAJavaFieldName() {
+    for (String verb :
+        List.of(
+            "run",
+            "tree",
+            "stats",
+            "allocs",
+            "info",
+            "export",
+            "perfetto",
+            "flame",
+            "compare",
+            "recover",
+            "guests",
+            "init",
+            "completion")) {
+      CliTest.Outcome o = CliTest.run(verb, "--help");
+      assertThat(o.status()).as(verb).isZero();
+      assertThat(o.out()).as("guesttrace %s --help", verb).doesNotContainPattern("=<[a-zA-Z]+>");
+    }
   }
 }
