@@ -13,6 +13,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -129,9 +130,9 @@ final class OtlpHttpSender implements SpanExporter {
               .header("Content-Type", "application/x-protobuf")
               .POST(HttpRequest.BodyPublishers.ofByteArray(body));
       headers.forEach(request::header);
-      HttpResponse<byte[]> response;
+      Answer response;
       try {
-        response = client.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+        response = Answer.read(client.send(request.build(), BodyHandlers.ofInputStream()));
       } catch (HttpTimeoutException e) {
         throw new ExportFailedException(
             "no answer within the timeout (" + timeout.toMillis() + " ms)");
@@ -143,7 +144,7 @@ final class OtlpHttpSender implements SpanExporter {
         backoffMillis = sleep(backoffMillis, deadline, null);
         continue;
       }
-      int status = response.statusCode();
+      int status = response.status();
       if (status >= 200 && status < 300) {
         checkSuccess(response);
         return;
@@ -152,7 +153,7 @@ final class OtlpHttpSender implements SpanExporter {
       if (!retryable || attempt >= maxAttempts) {
         throw new ExportFailedException(describeError(response));
       }
-      backoffMillis = sleep(backoffMillis, deadline, response.headers().firstValue("Retry-After"));
+      backoffMillis = sleep(backoffMillis, deadline, response.header("Retry-After"));
     }
   }
 
@@ -176,13 +177,13 @@ final class OtlpHttpSender implements SpanExporter {
    * A 2xx answer must be an {@code ExportTraceServiceResponse}: an empty body, or protobuf that
    * parses as one.
    */
-  static void checkSuccess(HttpResponse<byte[]> response) throws Exception {
+  static void checkSuccess(Answer response) throws Exception {
     byte[] body = response.body();
-    int status = response.statusCode();
-    if (body == null || body.length == 0) {
+    int status = response.status();
+    if (body.length == 0) {
       return;
     }
-    String type = response.headers().firstValue("Content-Type").orElse("");
+    String type = response.header("Content-Type").orElse("");
     if (!type.toLowerCase(Locale.ROOT).startsWith("application/x-protobuf")) {
       throw new ExportFailedException(
           "HTTP status "
@@ -190,8 +191,18 @@ final class OtlpHttpSender implements SpanExporter {
               + " but the answer is not OTLP ("
               + (type.isEmpty() ? "no Content-Type" : "Content-Type " + printable(type))
               + ", "
-              + body.length
-              + " bytes: "
+              + response.size()
+              + ": "
+              + printable(body)
+              + ")");
+    }
+    if (response.cut()) {
+      throw new ExportFailedException(
+          "HTTP status "
+              + status
+              + " but the body is not an OTLP ExportTraceServiceResponse ("
+              + response.size()
+              + ": "
               + printable(body)
               + ")");
     }
@@ -204,8 +215,8 @@ final class OtlpHttpSender implements SpanExporter {
           "HTTP status "
               + status
               + " but the body is not an OTLP ExportTraceServiceResponse ("
-              + body.length
-              + " bytes: "
+              + response.size()
+              + ": "
               + printable(body)
               + ")");
     }
@@ -258,18 +269,47 @@ final class OtlpHttpSender implements SpanExporter {
    * An error answer: its status, and the {@code google.rpc.Status} message the specification asks
    * receivers to send (field 2), or failing that a printable excerpt of the body.
    */
-  static String describeError(HttpResponse<byte[]> response) {
+  static String describeError(Answer response) {
     byte[] body = response.body();
     String detail = "";
-    if (body != null && body.length > 0) {
-      String type = response.headers().firstValue("Content-Type").orElse("");
+    if (body.length > 0) {
+      String type = response.header("Content-Type").orElse("");
       String statusMessage = null;
       if (type.toLowerCase(Locale.ROOT).startsWith("application/x-protobuf")) {
         statusMessage = rpcStatusMessage(body);
       }
       detail = ": " + (statusMessage != null ? printable(statusMessage) : printable(body));
     }
-    return "HTTP status " + response.statusCode() + detail;
+    return "HTTP status " + response.status() + detail;
+  }
+
+  /**
+   * A receiver's answer with at most {@link #MAX_BODY_BYTES} of its body: a receiver is foreign,
+   * and one that answers with gigabytes must not fill the host's memory.
+   *
+   * @param cut whether the body went on past what was read
+   */
+  record Answer(int status, java.net.http.HttpHeaders headers, byte[] body, boolean cut) {
+    static Answer read(HttpResponse<java.io.InputStream> response) throws IOException {
+      try (java.io.InputStream in = response.body()) {
+        byte[] head = in.readNBytes(MAX_BODY_BYTES + 1);
+        boolean cut = head.length > MAX_BODY_BYTES;
+        return new Answer(
+            response.statusCode(),
+            response.headers(),
+            cut ? java.util.Arrays.copyOf(head, MAX_BODY_BYTES) : head,
+            cut);
+      }
+    }
+
+    Optional<String> header(String name) {
+      return headers.firstValue(name);
+    }
+
+    /** The body's size for a message: "N bytes", or "more than N bytes" when cut. */
+    String size() {
+      return (cut ? "more than " + MAX_BODY_BYTES : String.valueOf(body.length)) + " bytes";
+    }
   }
 
   private static String rpcStatusMessage(byte[] body) {

@@ -186,6 +186,21 @@ class OtlpHttpExportTest {
   }
 
   @Test
+  void ok_withABodyLargerThanAnyAnswer_readsNoMoreThanItsLimit() throws IOException {
+    // 8 MiB of zero bytes would even parse as an empty response: past the limit it is no answer.
+    String url = startAnswering(200, "application/x-protobuf", new byte[8 << 20]);
+
+    ExportResult result = exportTo(url);
+
+    assertThat(result.isSuccess()).isFalse();
+    assertThat(result.failure())
+        .startsWith(
+            "HTTP status 200 but the body is not an OTLP ExportTraceServiceResponse (more than"
+                + " 65536 bytes: ")
+        .hasSizeLessThan(250);
+  }
+
+  @Test
   void serverError_withHugeBody_isCut() throws IOException {
     String url = startAnswering(500, "text/plain", HOSTILE_TEXT.getBytes(StandardCharsets.UTF_8));
 
