@@ -139,6 +139,19 @@ class CliTest {
 
     Outcome ok = run("run", "fib", "--arg", "n=5", "--arg", "slow=fib", "--quiet");
     assertThat(ok.status()).as(ok.err()).isZero();
+
+    Outcome hostile = run("run", "hostile-never-halts", "--arg", "how=loud");
+    assertThat(hostile.status()).isEqualTo(2);
+    assertThat(hostile.err())
+        .isEqualTo(
+            "guesttrace run: --arg how=loud: expected busy or quiet (hostile-never-halts accepts"
+                + " records=N, how=busy|quiet)\n");
+    Outcome storm = run("run", "hostile-flush-storm", "--arg", "flush=3");
+    assertThat(storm.status()).isEqualTo(2);
+    assertThat(storm.err())
+        .isEqualTo(
+            "guesttrace run: --arg flush: hostile-flush-storm has no such argument; it accepts"
+                + " flushes=N, seconds=N\n");
   }
 
   @Test

@@ -25,6 +25,11 @@ public final class HostileAbortUnflushed extends HostileGuest {
   }
 
   @Override
+  public java.util.List<String> args() {
+    return java.util.List.of("records=N (records written before the abort, default 1000)");
+  }
+
+  @Override
   void misbehave(GuestRuntime runtime) {
     HostileNeverHalts.writeCounters(runtime, longArg(runtime, "records", 1000));
     runtime.abortWithoutFlush(ABORT_CODE, "hostile abort with records unflushed");

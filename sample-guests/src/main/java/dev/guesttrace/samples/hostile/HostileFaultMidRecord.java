@@ -38,6 +38,13 @@ public final class HostileFaultMidRecord extends HostileGuest {
   }
 
   @Override
+  public java.util.List<String> args() {
+    return java.util.List.of(
+        "records=N (records written before the fault, default 1000)",
+        "cut=record|message (what the fault cuts, default record)");
+  }
+
+  @Override
   void misbehave(GuestRuntime runtime) {
     HostileNeverHalts.writeCounters(runtime, longArg(runtime, "records", 1000));
     RawRing raw = new RawRing(runtime);

@@ -26,6 +26,13 @@ public final class HostileFlushStorm extends HostileGuest {
   }
 
   @Override
+  public java.util.List<String> args() {
+    return java.util.List.of(
+        "flushes=N (flushes, default 1000000)",
+        "seconds=N (flush for this long instead, default 0: count flushes)");
+  }
+
+  @Override
   void misbehave(GuestRuntime runtime) {
     RawRing raw = new RawRing(runtime);
     long seconds = longArg(runtime, "seconds", 0);

@@ -30,6 +30,13 @@ public final class HostileNeverHalts extends HostileGuest {
   }
 
   @Override
+  public java.util.List<String> args() {
+    return java.util.List.of(
+        "records=N (records written before it spins, default 1000)",
+        "how=busy|quiet (how it spins, default busy)");
+  }
+
+  @Override
   void misbehave(GuestRuntime runtime) {
     writeCounters(runtime, longArg(runtime, "records", 1000));
     if (runtime.arg("how", "busy").equals("quiet")) {

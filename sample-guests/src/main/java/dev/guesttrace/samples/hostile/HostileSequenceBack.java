@@ -25,6 +25,11 @@ public final class HostileSequenceBack extends HostileGuest {
   }
 
   @Override
+  public java.util.List<String> args() {
+    return java.util.List.of("back=N (slots the sequence goes back, default 3)");
+  }
+
+  @Override
   void misbehave(GuestRuntime runtime) {
     RawRing raw = new RawRing(runtime);
     raw.tracer.flush();

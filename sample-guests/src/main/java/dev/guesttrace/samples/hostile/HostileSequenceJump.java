@@ -27,6 +27,11 @@ public final class HostileSequenceJump extends HostileGuest {
   }
 
   @Override
+  public java.util.List<String> args() {
+    return java.util.List.of("jump=N (slots the sequence jumps, default 2^40)");
+  }
+
+  @Override
   void misbehave(GuestRuntime runtime) {
     RawRing raw = new RawRing(runtime);
     raw.tracer.flush();
