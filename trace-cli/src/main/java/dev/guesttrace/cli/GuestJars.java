@@ -120,7 +120,7 @@ final class GuestJars implements AutoCloseable {
         throw CliException.usage("--guest-jar: not a jar (zip) file: " + jar);
       }
     } catch (IOException e) {
-      throw CliException.usage("--guest-jar: cannot read " + jar + ": " + e.getMessage());
+      throw CliException.usage("--guest-jar: cannot read " + jar + ": " + Errors.cause(e));
     }
     return jar;
   }

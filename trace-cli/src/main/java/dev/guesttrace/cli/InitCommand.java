@@ -109,8 +109,10 @@ final class InitCommand implements Callable<Integer> {
       }
       out.flush();
       return Errors.OK;
-    } catch (IOException | UncheckedIOException e) {
-      throw CliException.badData("cannot write " + dir + ": " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw CliException.badData("cannot write " + dir + ": " + Errors.cause(e), e);
+    } catch (UncheckedIOException e) {
+      throw CliException.badData("cannot write " + dir + ": " + Errors.cause(e.getCause()), e);
     }
   }
 

@@ -84,7 +84,7 @@ final class RecoverCommand implements Callable<Integer> {
     try {
       writer = TraceFileWriter.create(output, "guesttrace recover");
     } catch (IOException e) {
-      throw CliException.badData("cannot write " + output + ": " + e.getMessage(), e);
+      throw CliException.badData("cannot write " + output + ": " + Errors.cause(e), e);
     }
     DumpRecovery.Result result;
     try (writer) {
@@ -98,11 +98,11 @@ final class RecoverCommand implements Callable<Integer> {
     } catch (DumpException e) {
       throw CliException.badData(e.getMessage(), e);
     } catch (IOException e) {
-      throw CliException.badData("cannot read " + dump + ": " + e.getMessage(), e);
+      throw CliException.badData("cannot read " + dump + ": " + Errors.cause(e), e);
     }
     if (writer.error().isPresent()) {
       throw CliException.badData(
-          "writing " + output + " failed: " + writer.error().get().getMessage());
+          "writing " + output + " failed: " + Errors.cause(writer.error().get()));
     }
     for (DumpRecovery.Region r : result.recovered()) {
       out.printf(

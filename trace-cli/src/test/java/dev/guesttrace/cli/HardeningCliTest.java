@@ -133,6 +133,20 @@ class HardeningCliTest {
     assertThat(o.status()).isEqualTo(1);
     assertThat(o.err())
         .isEqualTo("guesttrace run: cannot write " + missing + ": No such file or directory\n");
+
+    Path dump = dir.resolve("dump.bin");
+    assertThat(CliTest.run("run", "hello", "--quiet", "--dump-memory", dump.toString()).status())
+        .isZero();
+    CliTest.Outcome recover = CliTest.run("recover", dump.toString(), "-o", missing.toString());
+    assertThat(recover.status()).isEqualTo(1);
+    assertThat(recover.err())
+        .isEqualTo("guesttrace recover: cannot write " + missing + ": No such file or directory\n");
+
+    Path underAFile = dump.resolve("guest");
+    CliTest.Outcome init = CliTest.run("init", "java", underAFile.toString());
+    assertThat(init.status()).isEqualTo(1);
+    assertThat(init.err())
+        .isEqualTo("guesttrace init: cannot write " + underAFile + ": Not a directory\n");
   }
 
   @Test
