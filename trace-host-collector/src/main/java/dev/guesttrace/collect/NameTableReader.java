@@ -29,6 +29,9 @@ final class NameTableReader {
   /** Names the run may still read, shared by all its tables. */
   private final AtomicInteger namesLeft;
 
+  /** {@link #knownCount()}, published after each refresh for the lock-free {@link #nothingNew}. */
+  private volatile int knownVolatile;
+
   NameTableReader(long address, int length, AtomicInteger namesLeft) {
     this.address = address;
     this.length = length;
@@ -38,6 +41,25 @@ final class NameTableReader {
   /** Names read so far: ids 1 to this. */
   int knownCount() {
     return names.size();
+  }
+
+  /**
+   * Whether the guest's published name count is the count already read, judged without the lock
+   * every exit would otherwise take: names are rare, exits are not. The caller has checked the
+   * table's bounds. Any other count (new names, a count beyond the limit, a count that went back)
+   * takes the locked {@link #refresh}, which judges it as before.
+   *
+   * @return true if there is nothing to refresh; {@link #knownCountNow()} is then exact
+   */
+  boolean nothingNew(MemorySegment memory) {
+    long published =
+        Integer.toUnsignedLong(memory.get(U32, address + NameTableDescriptor.NAME_COUNT_OFFSET));
+    return published == knownVolatile;
+  }
+
+  /** {@link #knownCount()} as last published, readable without the lock. */
+  int knownCountNow() {
+    return knownVolatile;
   }
 
   /** The name with id {@code id} (1-based), which must be known. */
@@ -113,6 +135,7 @@ final class NameTableReader {
       names.add(report.utf8(utf8, bytes, vcpu, "name " + (names.size() + 1)));
       walkOffset += NameTableDescriptor.entryLength(bytes);
     }
+    knownVolatile = names.size();
     return first;
   }
 

@@ -248,10 +248,14 @@ final class RingReader {
     if (table == null) {
       return 0;
     }
+    boolean inside = Reporter.fits(table.address, table.length, memory.byteSize());
+    if (inside && table.nothingNew(memory)) {
+      return table.knownCountNow(); // the usual exit: no lock
+    }
     // One table may serve several vCPUs (Java guests share one): its reader is shared, so the
     // refresh is serialized per table, not globally.
     synchronized (table) {
-      if (Reporter.fits(table.address, table.length, memory.byteSize())) {
+      if (inside) {
         int first = table.refresh(memory, report, vcpu);
         if (first <= table.knownCount()) {
           int[] readers = table.vcpus.stream().mapToInt(Integer::intValue).toArray();

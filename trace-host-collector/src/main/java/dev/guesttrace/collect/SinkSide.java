@@ -1,12 +1,13 @@
 package dev.guesttrace.collect;
 
 import dev.guesttrace.span.SpanKind;
+import java.util.ArrayList;
 import java.util.Queue;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -36,6 +37,16 @@ final class SinkSide implements RingReader.Output {
    */
   static final int QUEUE_SLOTS = 1 << 20;
 
+  /**
+   * Events queued on a lane before its vCPU wakes a sleeping collector thread. Below it the
+   * collector finds them at its next round ({@link #POLL_NANOS}): most exits then wake nobody,
+   * which on a virtualized host saves tens of µs of CPU each (an IPI and the idle core's HLT exit).
+   */
+  static final int WAKE_EVENTS = QUEUE_EVENTS / 4;
+
+  /** How long an idle collector thread sleeps before it looks at the queues again. */
+  static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
   /** Host spans kept per run, runs aside. */
   static final int MAX_HOST_SPANS = 262_144;
 
@@ -48,8 +59,7 @@ final class SinkSide implements RingReader.Output {
   private Reporter report;
   private Lane[] lanes;
   private final Queue<Object> shared = new ConcurrentLinkedQueue<>();
-  private final AtomicLong submitted = new AtomicLong();
-  private final AtomicLong applied = new AtomicLong();
+  private final Counts sharedCounts = new Counts();
   private Thread thread;
   private volatile boolean parked;
   private volatile boolean stopping;
@@ -61,6 +71,9 @@ final class SinkSide implements RingReader.Output {
 
   /** Collector thread only. */
   private MergedFlush[] pendingFlush;
+
+  /** Events taken from a lane in one round; collector thread only. */
+  private final ArrayList<Object> taken = new ArrayList<>(256);
 
   private long hostSpans;
 
@@ -208,12 +221,22 @@ final class SinkSide implements RingReader.Output {
       }
       return;
     }
-    submitted.incrementAndGet();
     if (vcpu < 0 || vcpu >= lanes.length) {
+      sharedCounts.submitted();
       shared.add(event); // rare (diagnostics, out-of-range vCPUs), small, bounded by their causes
-    } else {
-      lanes[vcpu].put(event);
+      wake();
+      return;
     }
+    Lane lane = lanes[vcpu];
+    lane.counts.submitted();
+    lane.put(event);
+    if (parked && lane.worthWaking(event)) {
+      LockSupport.unpark(thread);
+    }
+  }
+
+  /** Wakes the collector thread if it sleeps. */
+  private void wake() {
     if (parked) {
       LockSupport.unpark(thread);
     }
@@ -224,11 +247,24 @@ final class SinkSide implements RingReader.Output {
     if (!threaded || Thread.currentThread() == thread) {
       return;
     }
-    long target = submitted.get();
-    while (applied.get() < target && thread.isAlive()) {
+    long[] targets = new long[lanes.length];
+    for (int v = 0; v < lanes.length; v++) {
+      targets[v] = lanes[v].counts.submittedSoFar();
+    }
+    long sharedTarget = sharedCounts.submittedSoFar();
+    while (!caughtUp(targets, sharedTarget) && thread.isAlive()) {
       LockSupport.unpark(thread);
       LockSupport.parkNanos(50_000);
     }
+  }
+
+  private boolean caughtUp(long[] targets, long sharedTarget) {
+    for (int v = 0; v < lanes.length; v++) {
+      if (!lanes[v].counts.doneUpTo(targets[v])) {
+        return false;
+      }
+    }
+    return sharedCounts.doneUpTo(sharedTarget);
   }
 
   private void loop() {
@@ -252,7 +288,7 @@ final class SinkSide implements RingReader.Output {
         }
         parked = true;
         if (!anyQueued()) {
-          LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(10));
+          LockSupport.parkNanos(this, POLL_NANOS);
         }
         parked = false;
       }
@@ -275,30 +311,53 @@ final class SinkSide implements RingReader.Output {
   private boolean applyAll() {
     boolean any = false;
     Object e;
-    while ((e = shared.poll()) != null) {
-      any = true;
-      applyCounted(e, null);
+    int n = 0;
+    try {
+      while ((e = shared.poll()) != null) {
+        any = true;
+        n++; // counted even if applying it fails: it is taken
+        applyCounted(e);
+      }
+    } finally {
+      sharedCounts.applied(n);
     }
     for (Lane lane : lanes) {
-      // A bounded helping per lane, so that a busy vCPU does not starve the others.
-      for (int n = 0; n < 256 && (e = lane.queue.poll()) != null; n++) {
-        any = true;
-        applyCounted(e, lane);
+      // A bounded helping per lane, so that a busy vCPU does not starve the others; one lock
+      // round trip for the lot, so that the vCPU, which keeps queueing, rarely meets the
+      // collector on the queue's lock.
+      lane.queue.drainTo(taken, 256);
+      if (taken.isEmpty()) {
+        continue;
+      }
+      any = true;
+      int permits = 0;
+      for (Object t : taken) {
+        if (t instanceof SlotCopy copy) {
+          permits += lane.permits(copy);
+        }
+        applyCounted(t);
+      }
+      lane.counts.applied(taken.size()); // once per round: the vCPU reads it, the collector writes
+      taken.clear();
+      if (permits > 0) {
+        lane.slots.release(permits);
       }
     }
     return any;
   }
 
-  private void applyCounted(Object event, Lane lane) {
+  /**
+   * Applies one taken event; a failure (a sink or decoder bug) is kept for {@link #finish} and the
+   * events after it are only counted, so that no vCPU waits forever on a full queue.
+   */
+  private void applyCounted(Object event) {
+    if (failure != null) {
+      return;
+    }
     try {
-      if (failure == null) {
-        apply(event);
-      }
-    } finally {
-      if (lane != null && event instanceof SlotCopy copy) {
-        lane.slots.release(lane.permits(copy));
-      }
-      applied.incrementAndGet();
+      apply(event);
+    } catch (Throwable e) {
+      failure = e;
     }
   }
 
@@ -416,10 +475,71 @@ final class SinkSide implements RingReader.Output {
     }
   }
 
+  /**
+   * A queue's event counts, each on its own cache line: submitted (by the vCPU's exits), applied
+   * (by the collector thread, once per round), dropped (lossy mode, by the exits). Per lane, so
+   * that vCPUs share no counter on the exit path.
+   */
+  private static final class Counts {
+    private static final int SUBMITTED = 0;
+    private static final int APPLIED = 8; // 64 bytes apart
+    private static final int DROPPED = 16;
+    private final AtomicLongArray counts = new AtomicLongArray(24);
+
+    void submitted() {
+      counts.getAndIncrement(SUBMITTED);
+    }
+
+    long submittedSoFar() {
+      return counts.get(SUBMITTED);
+    }
+
+    void applied(int n) {
+      if (n > 0) {
+        counts.setRelease(APPLIED, counts.getPlain(APPLIED) + n); // one writer: the collector
+      }
+    }
+
+    void dropped() {
+      counts.getAndIncrement(DROPPED);
+    }
+
+    boolean doneUpTo(long target) {
+      return counts.getAcquire(APPLIED) + counts.get(DROPPED) >= target;
+    }
+  }
+
   /** One vCPU's queue: bounded in events and in copied slots. */
   private final class Lane {
     final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(QUEUE_EVENTS);
     final Semaphore slots = new Semaphore(queueSlots);
+    final Counts counts = new Counts();
+
+    /** Copied slots queued before the vCPU wakes a sleeping collector thread. */
+    final int wakeSlots = Math.max(1, queueSlots / 4);
+
+    /**
+     * Queued since the collector was last woken from here: the exit path's own count, so that
+     * deciding whether to wake reads nothing the collector writes. Racy if two threads feed one
+     * lane at once (an approximation then; the collector also wakes by itself every {@link
+     * #POLL_NANOS}).
+     */
+    private int eventsSinceWake;
+
+    private long slotsSinceWake;
+
+    /** Counts {@code event} and says whether the queue is big enough to wake the collector. */
+    boolean worthWaking(Object event) {
+      if (event instanceof SlotCopy copy) {
+        slotsSinceWake += copy.count();
+      }
+      if (++eventsSinceWake < WAKE_EVENTS && slotsSinceWake < wakeSlots) {
+        return false;
+      }
+      eventsSinceWake = 0;
+      slotsSinceWake = 0;
+      return true;
+    }
 
     /** A copy larger than the whole budget waits for an empty queue, then goes alone. */
     int permits(SlotCopy copy) {
@@ -438,7 +558,8 @@ final class SinkSide implements RingReader.Output {
               break;
             }
           }
-        } else {
+        } else if (!slots.tryAcquire(permits)) {
+          wake(); // full: the collector must not sleep while this vCPU waits for it
           slots.acquireUninterruptibly(permits);
         }
       }
@@ -448,11 +569,13 @@ final class SinkSide implements RingReader.Output {
           if (lossy && event instanceof SlotCopy copy) {
             while (!queue.offer(event)) {
               if (!dropOldestCopy(copy.vcpu())) {
+                wake();
                 queue.put(event); // the queue is full of other events: wait for one
                 break;
               }
             }
-          } else {
+          } else if (!queue.offer(event)) {
+            wake();
             queue.put(event);
           }
           break;
@@ -475,9 +598,10 @@ final class SinkSide implements RingReader.Output {
       for (Object e : queue) {
         if (e instanceof SlotCopy old && queue.remove(old)) {
           slots.release(permits(old));
-          applied.incrementAndGet(); // it will never be applied
-          if (queue.offer(new Dropped(vcpu, old.count()))) {
-            submitted.incrementAndGet();
+          counts.dropped(); // it will never be applied
+          counts.submitted(); // before the collector can take the count below
+          if (!queue.offer(new Dropped(vcpu, old.count()))) {
+            counts.dropped();
           }
           return true;
         }
