@@ -84,6 +84,15 @@ final class GuestJars implements AutoCloseable {
         if (name == null || name.isBlank()) {
           throw new ServiceConfigurationError(g.getClass().getName() + ".name() returned no name");
         }
+        // A name is typed on command lines and printed: no spaces, no control characters.
+        if (!name.codePoints()
+            .allMatch(c -> c > ' ' && !Character.isISOControl(c) && !Character.isWhitespace(c))) {
+          throw new ServiceConfigurationError(
+              g.getClass().getName()
+                  + ".name() returned a name with spaces or control characters: '"
+                  + dev.guesttrace.render.Printable.of(name)
+                  + "'");
+        }
       }
     } catch (ServiceConfigurationError | LinkageError | RuntimeException e) {
       close(loader);

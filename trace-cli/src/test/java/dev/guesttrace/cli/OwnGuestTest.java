@@ -219,6 +219,24 @@ class OwnGuestTest {
   }
 
   @Test
+  void runFromJar_aNameWithEscapes_isRefusedShownEscaped() throws IOException {
+    String source = ADDER.replace("return \"adder\";", "return \"add\\u001b[2Jer\";");
+    Path jar =
+        TestGuestJar.build(
+            dir, "escapes", Map.of("demo/Adder.java", source), Map.of(SERVICES, "demo.Adder\n"));
+
+    Outcome o = run("guests", "--guest-jar", jar.toString());
+
+    assertThat(o.status()).isEqualTo(2);
+    assertThat(o.err())
+        .isEqualTo(
+            "guesttrace guests: --guest-jar "
+                + jar
+                + ": cannot load a guest: demo.Adder.name() returned a name with spaces or control"
+                + " characters: 'add\\u001b[2Jer'\n");
+  }
+
+  @Test
   void runFromJar_notAJar_orMissing_isUsageError() {
     Outcome notJar = run("run", "adder", "--guest-jar", "pom.xml");
     assertThat(notJar.status()).isEqualTo(2);
