@@ -57,6 +57,52 @@ class ExportCliTest {
   }
 
   @Test
+  void progressForcedOn_showsTheSpansSent_thenErasesItBeforeTheResult() throws Exception {
+    String url = receiver(200, null, new byte[0]);
+    server.stop(0);
+    // A receiver that takes its time, so the line is drawn while the batch is in flight.
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext(
+        "/v1/traces",
+        exchange -> {
+          try (exchange) {
+            exchange.getRequestBody().readAllBytes();
+            Thread.sleep(400);
+            exchange.sendResponseHeaders(200, -1);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    server.start();
+    url = "http://127.0.0.1:" + server.getAddress().getPort();
+
+    System.setProperty("guesttrace.progress.delayMillis", "0");
+    CliTest.Outcome o;
+    try {
+      o =
+          CliTest.run(
+              "export",
+              hello.toString(),
+              "--otlp",
+              url,
+              "--protocol",
+              "http/protobuf",
+              "--progress",
+              "always");
+    } finally {
+      System.clearProperty("guesttrace.progress.delayMillis");
+    }
+
+    assertThat(o.status()).as(o.err()).isZero();
+    assertThat(o.err())
+        .startsWith("\rguesttrace export: ")
+        .contains("\rguesttrace export: exporting 0 spans");
+    String afterLine = o.err().substring(o.err().lastIndexOf("\033[K") + 3);
+    assertThat(afterLine).startsWith("guesttrace export: exported ").doesNotContain("\r");
+    assertThat(ProgressTest.withoutProgress(o.err())).startsWith("guesttrace export: exported ");
+  }
+
+  @Test
   void perCall_reportsTheTracesMade() throws IOException {
     String url = receiver(200, null, new byte[0]);
 
