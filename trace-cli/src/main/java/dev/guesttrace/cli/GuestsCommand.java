@@ -73,7 +73,8 @@ final class GuestsCommand implements Callable<Integer> {
       if (g.name().startsWith(HOSTILE_PREFIX) && !hostileHeader) {
         spec.commandLine()
             .getOut()
-            .printf("%nhostile guests (the host must survive them; docs/robustness.md):%n");
+            .printf(
+                "%nhostile guests (emulated backend only; the host must survive them; docs/robustness.md):%n");
         hostileHeader = true;
       }
       int width = g.name().startsWith(HOSTILE_PREFIX) ? hostileWidth : sampleWidth;
@@ -90,6 +91,10 @@ final class GuestsCommand implements Callable<Integer> {
                     : "C twin for --backend kvm: no");
         for (String arg : g.args()) {
           spec.commandLine().getOut().printf("%s--arg %s%n", pad, arg);
+        }
+      } else {
+        for (String arg : g.args()) {
+          spec.commandLine().getOut().printf("%s--arg %s%n", " ".repeat(width + 2), arg);
         }
       }
     }

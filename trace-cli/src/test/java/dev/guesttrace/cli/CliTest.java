@@ -50,7 +50,13 @@ class CliTest {
                 + "            --arg slow=fib (each fib spends slowMicros more)\n"
                 + "            --arg slowMicros=N (default 50)\n"
                 + "alloc ");
-    assertThat(o.out().lines().dropWhile(l -> !l.isEmpty()).skip(2).map(l -> l.split(" ")[0]))
+    assertThat(
+            o.out()
+                .lines()
+                .dropWhile(l -> !l.isEmpty())
+                .skip(2)
+                .filter(l -> !l.startsWith(" "))
+                .map(l -> l.split(" ")[0]))
         .isNotEmpty()
         .allMatch(n -> n.startsWith("hostile-"));
   }
@@ -152,6 +158,21 @@ class CliTest {
         .isEqualTo(
             "guesttrace run: --arg flush: hostile-flush-storm has no such argument; it accepts"
                 + " flushes=N, seconds=N\n");
+  }
+
+  @Test
+  void guests_hostileOnes_theirBackendAndArguments() {
+    Outcome o = run("guests");
+    assertThat(o.status()).as(o.err()).isZero();
+    assertThat(o.out())
+        .contains(
+            "\nhostile guests (emulated backend only; the host must survive them;"
+                + " docs/robustness.md):\n")
+        .contains(
+            "hostile-never-halts       Writes N records without flushing, then spins forever\n"
+                + "                          --arg records=N (records written before it spins,"
+                + " default 1000)\n"
+                + "                          --arg how=busy|quiet (how it spins, default busy)\n");
   }
 
   @Test

@@ -33,8 +33,7 @@ public final class HostileFaultMidRecord extends HostileGuest {
 
   @Override
   public String summary() {
-    return "Writes N records without flushing, then faults halfway through the next one"
-        + " (--arg cut=record|message)";
+    return "Writes N records without flushing, then faults halfway through the next one";
   }
 
   @Override

@@ -22,7 +22,7 @@ public final class HostileFlushStorm extends HostileGuest {
 
   @Override
   public String summary() {
-    return "Flushes its empty ring as fast as it can (--arg flushes=N or --arg seconds=S)";
+    return "Flushes its empty ring as fast as it can";
   }
 
   @Override

@@ -26,7 +26,7 @@ public final class HostileNeverHalts extends HostileGuest {
 
   @Override
   public String summary() {
-    return "Writes N records without flushing, then spins forever (--arg how=busy|quiet)";
+    return "Writes N records without flushing, then spins forever";
   }
 
   @Override
