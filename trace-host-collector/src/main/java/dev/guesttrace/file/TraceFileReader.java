@@ -114,7 +114,8 @@ public final class TraceFileReader {
    * @param bytesRead bytes read from the file
    * @param notes one line per finding, in the order found
    * @param recordsLostToDamage records in damaged chunks that were skipped (exact when a later
-   *     chunk counts the file's records, else estimated from the skipped bytes)
+   *     chunk counts the file's records, else estimated from the skipped bytes), and records the
+   *     file's own counts say are missing where no chunk was damaged
    */
   public record Report(long bytesRead, List<String> notes, long recordsLostToDamage) {
     /** Copies the list. */
@@ -184,6 +185,14 @@ public final class TraceFileReader {
     long damageBytes;
     long damageLost;
     long unsettledDamageBytes;
+    // Records a later count says are missing where no chunk was damaged (a chunk cut out of the
+    // file, or the chunks written twice): how many, in how many places, the first place.
+    long missingRecords;
+    long missingPlaces;
+    long firstMissingAt = -1;
+    long surplusRecords;
+    long surplusPlaces;
+    long firstSurplusAt = -1;
     // Bytes read to try chunk candidates that did not check: capped (see overScanBudget).
     long candidateBytes;
     boolean scanGaveUp;
@@ -227,6 +236,7 @@ public final class TraceFileReader {
             "trace file cut short before its header: " + in.offset + " bytes");
       }
       damageNotes();
+      missingNotes();
       if (!ended && !cutWarned) {
         note(
             "trace file has no end: the run did not finish writing it; read "
@@ -243,7 +253,7 @@ public final class TraceFileReader {
                 + e.getValue()[1]
                 + " more dropped");
       }
-      return new Result(data.build(), new Report(in.offset, notes, damageLost));
+      return new Result(data.build(), new Report(in.offset, notes, damageLost + missingRecords));
     }
 
     /** A finding about the file: a warning now, a line of the report. */
@@ -535,11 +545,48 @@ public final class TraceFileReader {
       unsettledDamageBytes += to - from;
     }
 
-    /** Once a count of the file's records before this point is known: what the damage lost. */
-    private void settleDamage(long recordsBefore) {
+    /**
+     * Once a count of the file's records before this point (byte {@code at}) is known: what the
+     * damage since the last count lost, or, with no damage, records missing from the file all the
+     * same. Records already counted lost are not counted again.
+     */
+    private void settleCount(long recordsBefore, long at) {
+      long gap = recordsBefore - records - damageLost - missingRecords + surplusRecords;
       if (unsettledDamageBytes > 0) {
-        damageLost += Math.max(0, recordsBefore - records);
+        damageLost += Math.max(0, gap);
         unsettledDamageBytes = 0;
+      } else if (gap > 0) {
+        if (missingPlaces++ == 0) {
+          firstMissingAt = at;
+        }
+        missingRecords += gap;
+      } else if (gap < 0) {
+        if (surplusPlaces++ == 0) {
+          firstSurplusAt = at;
+        }
+        surplusRecords -= gap;
+      }
+    }
+
+    private void missingNotes() {
+      if (missingPlaces > 0) {
+        note(
+            missingRecords
+                + " records missing "
+                + (missingPlaces == 1
+                    ? "before byte " + firstMissingAt
+                    : "in " + missingPlaces + " places (first before byte " + firstMissingAt + ")")
+                + " though no chunk there is damaged: the file's own counts say so (a chunk was"
+                + " cut out of it)");
+      }
+      if (surplusPlaces > 0) {
+        note(
+            surplusRecords
+                + " records more than the file's own counts "
+                + (surplusPlaces == 1
+                    ? "before byte " + firstSurplusAt
+                    : "in " + surplusPlaces + " places (first before byte " + firstSurplusAt + ")")
+                + ": some chunks appear twice");
       }
     }
 
@@ -614,7 +661,7 @@ public final class TraceFileReader {
         case RECORDS -> {
           Records r = c.getRecords();
           if (minor >= TraceFileFormat.CHECKED_MINOR) {
-            settleDamage(r.getRecordsBefore());
+            settleCount(r.getRecordsBefore(), at);
           }
           records(r);
           recordChunkBytes += length;
@@ -678,7 +725,7 @@ public final class TraceFileReader {
         case CLOCK -> data.onStoredClock(clock(c.getClock()));
         case END -> {
           if (minor >= TraceFileFormat.CHECKED_MINOR) {
-            settleDamage(c.getEnd().getRecordsWritten());
+            settleCount(c.getEnd().getRecordsWritten(), at);
           }
           end(c.getEnd());
           ended = true;

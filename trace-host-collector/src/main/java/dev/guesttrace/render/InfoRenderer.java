@@ -50,8 +50,8 @@ public final class InfoRenderer {
   }
 
   /**
-   * Writes the report; {@code fileLostRecords} records were in damaged chunks of the file and are
-   * counted on the {@code lost} line with the run's own losses.
+   * Writes the report; {@code fileLostRecords} records were in damaged or missing chunks of the
+   * file and are counted on the {@code lost} line with the run's own losses.
    */
   public static void render(
       TraceData data,
@@ -132,7 +132,7 @@ public final class InfoRenderer {
     if (fileLostRecords > 0) {
       lost =
           fileLostRecords
-              + " records in damaged chunks of the file"
+              + " records in damaged or missing chunks of the file"
               + (lost.equals("none") ? "" : "; the run's own: " + lost);
     }
     out.printf("lost         %s%n", lost);

@@ -79,6 +79,71 @@ class TraceFileDamageTest {
   }
 
   @Test
+  void twoDamagedChunks_eachChunksRecordsCountedOnce() throws Exception {
+    // Was: the second damage counted the first one's records again (6144 lost of 4096 in fib).
+    long[] a = recordsChunk(2);
+    long[] b = recordsChunk(chunks.indexOf(recordsChunk(chunks.indexOf(a) + 1)) + 1);
+    byte[] damaged = fib.clone();
+    damaged[(int) (a[0] + a[1] / 2)] ^= 0x40;
+    damaged[(int) (b[0] + b[1] / 2)] ^= 0x40;
+
+    TraceFileReader.Result r = read(damaged);
+
+    assertThat(r.data().recordCount()).isEqualTo(totalRecords - a[2] - b[2]);
+    assertThat(r.report().recordsLostToDamage()).isEqualTo(a[2] + b[2]);
+    assertThat(r.report().notes())
+        .singleElement()
+        .asString()
+        .startsWith("2 damaged chunks skipped (first at byte " + a[0] + ")")
+        .endsWith(", " + (a[2] + b[2]) + " records lost");
+  }
+
+  @Test
+  void aRecordsChunkCutOutWhole_isCountedMissing() throws Exception {
+    // Every byte that is left checks: only the file's own counts show the records are gone.
+    long[] c = recordsChunk(chunks.size() / 2);
+    int from = (int) c[0];
+    int to = (int) (c[0] + varintLength(c[1]) + c[1]);
+    byte[] cut = new byte[fib.length - (to - from)];
+    System.arraycopy(fib, 0, cut, 0, from);
+    System.arraycopy(fib, to, cut, from, fib.length - to);
+
+    TraceFileReader.Result r = read(cut);
+
+    assertThat(r.data().recordCount()).isEqualTo(totalRecords - c[2]);
+    assertThat(r.report().recordsLostToDamage()).isEqualTo(c[2]);
+    assertThat(r.report().notes())
+        .containsExactly(
+            c[2]
+                + " records missing before byte "
+                + from
+                + " though no chunk there is damaged: the file's own counts say so (a chunk was"
+                + " cut out of it)");
+  }
+
+  @Test
+  void aRecordsChunkTwice_isNamed() throws Exception {
+    long[] c = recordsChunk(chunks.size() / 2);
+    int from = (int) c[0];
+    int to = (int) (c[0] + varintLength(c[1]) + c[1]);
+    byte[] twice = new byte[fib.length + (to - from)];
+    System.arraycopy(fib, 0, twice, 0, to);
+    System.arraycopy(fib, from, twice, to, fib.length - from);
+
+    TraceFileReader.Result r = read(twice);
+
+    // The second copy says fewer records came before it than were read: named, not a loss.
+    assertThat(r.data().recordCount()).isEqualTo(totalRecords + c[2]);
+    assertThat(r.report().recordsLostToDamage()).isZero();
+    assertThat(r.report().notes())
+        .containsExactly(
+            c[2]
+                + " records more than the file's own counts before byte "
+                + to
+                + ": some chunks appear twice");
+  }
+
+  @Test
   void damagedLengthPrefix_theScanFindsTheNextChunk() throws Exception {
     long[] c = recordsChunk(3);
     for (int flip : new int[] {0x01, 0x7F, 0x80}) {
