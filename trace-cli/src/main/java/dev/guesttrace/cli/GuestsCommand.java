@@ -44,6 +44,10 @@ final class GuestsCommand implements Callable<Integer> {
           spec.commandLine()
               .getOut()
               .printf("%-" + width + "s  %s%n", g.name(), Printable.of(summary(g)));
+          // A jar's guest is Java: it runs on the emulated backend (KVM runs native ELF guests).
+          spec.commandLine()
+              .getOut()
+              .printf("%sC twin for --backend kvm: no (a Java guest)%n", " ".repeat(width + 2));
           for (String arg : args(g)) {
             spec.commandLine()
                 .getOut()

@@ -153,7 +153,11 @@ class InitTest {
     Path jar = buildWithJavac(dir, library);
     Outcome listed = run("guests", "--guest-jar", jar.toString());
     assertThat(listed.out())
-        .isEqualTo("myguest  a starter guest: Work(steps) sums squares in traced steps\n");
+        .isEqualTo(
+            """
+            myguest  a starter guest: Work(steps) sums squares in traced steps
+                     C twin for --backend kvm: no (a Java guest)
+            """);
 
     Outcome o = run("run", "myguest", "--guest-jar", jar.toString(), "--call", "Work(3)");
     assertThat(o.status()).as(o.err()).isZero();

@@ -120,7 +120,14 @@ class OwnGuestTest {
     Outcome o = run("guests", "--guest-jar", adderJar + java.io.File.pathSeparator + idleJar);
     assertThat(o.err()).isEmpty();
     assertThat(o.status()).isZero();
-    assertThat(o.out()).isEqualTo("adder  adds two numbers\nidle   does nothing\n");
+    assertThat(o.out())
+        .isEqualTo(
+            """
+            adder  adds two numbers
+                   C twin for --backend kvm: no (a Java guest)
+            idle   does nothing
+                   C twin for --backend kvm: no (a Java guest)
+            """);
   }
 
   @Test
