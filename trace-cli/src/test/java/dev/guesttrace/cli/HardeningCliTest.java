@@ -43,6 +43,15 @@ class HardeningCliTest {
         CliTest.run("run", "hello", "--memory", "1m", "--vcpus", "64"),
         "guesttrace run: guest memory too small: expected at least 2424832 bytes, found"
             + " memoryBytes=1048576");
+    // Guest args: the boot info's key=value lines, 4032 bytes at most (was exit 1 in the run).
+    assertUsage(
+        CliTest.run("run", "hostile-unknown-kind", "--arg", "k=" + "x".repeat(5000)),
+        "guesttrace run: --arg: the guest's arguments take at most 4032 bytes as key=value lines,"
+            + " found 5003");
+    assertUsage(
+        CliTest.run("run", "hostile-unknown-kind", "--arg", "a=1\nb=2"),
+        "guesttrace run: --arg a: expected a value without line breaks or control characters,"
+            + " found '1\\nb=2'");
     // View and OTLP options: checked before the run too, with or without --otlp.
     assertUsage(
         CliTest.run("run", "hello", "--max-lines", "-1"),

@@ -70,6 +70,7 @@ public record RunConfig(
     Objects.requireNonNull(tsc, "tsc");
     Objects.requireNonNull(timeout, "timeout");
     args = Map.copyOf(new LinkedHashMap<>(args));
+    checkArgs(args);
     if (vcpus < 1 || vcpus > VmConfig.MAX_VCPUS) {
       throw new IllegalArgumentException(
           "vcpus must be 1.." + VmConfig.MAX_VCPUS + ": vcpus=" + vcpus);
@@ -115,6 +116,47 @@ public record RunConfig(
               + " > memoryBytes/2="
               + memoryBytes / 2);
     }
+  }
+
+  /**
+   * The args as the boot info carries them ({@code key=value} lines, at most {@link
+   * GuestLayout#ARGS_MAX_BYTES} bytes): a key is not empty and has no '=', neither has a line break
+   * or another control character (it would make lines of its own).
+   */
+  private static void checkArgs(Map<String, String> args) {
+    long bytes = 0;
+    for (Map.Entry<String, String> e : args.entrySet()) {
+      String key = e.getKey();
+      if (key.isEmpty() || key.indexOf('=') >= 0 || hasControl(key)) {
+        throw new IllegalArgumentException(
+            "--arg: expected KEY=VALUE with a key of no '=' or control characters, found key '"
+                + dev.guesttrace.render.Printable.of(key)
+                + "'");
+      }
+      if (hasControl(e.getValue())) {
+        throw new IllegalArgumentException(
+            "--arg "
+                + key
+                + ": expected a value without line breaks or control characters, found '"
+                + dev.guesttrace.render.Printable.of(e.getValue())
+                + "'");
+      }
+      bytes +=
+          key.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+              + e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+              + 2L;
+    }
+    if (bytes > GuestLayout.ARGS_MAX_BYTES) {
+      throw new IllegalArgumentException(
+          "--arg: the guest's arguments take at most "
+              + GuestLayout.ARGS_MAX_BYTES
+              + " bytes as key=value lines, found "
+              + bytes);
+    }
+  }
+
+  private static boolean hasControl(String s) {
+    return s.codePoints().anyMatch(Character::isISOControl);
   }
 
   /** The longest timeout a run takes. */
