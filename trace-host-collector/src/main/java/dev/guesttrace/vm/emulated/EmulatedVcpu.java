@@ -388,16 +388,19 @@ final class EmulatedVcpu implements GuestCpu {
         return;
       }
       handler = task.handler;
+      RunOutcome outcome = null;
+      RuntimeException failure = null;
       try {
-        task.complete(execute(task.entry), null);
+        outcome = execute(task.entry);
       } catch (HostFailure e) {
-        task.complete(null, hostFailure(e));
+        failure = hostFailure(e);
       } catch (RuntimeException | Error e) {
         // Not the guest's (execute catches what guest code throws): the run loop itself failed.
-        task.complete(null, new IllegalStateException("vCPU " + vcpuId + " failed: " + e, e));
+        failure = new IllegalStateException("vCPU " + vcpuId + " failed: " + e, e);
       } finally {
-        handler = null;
+        handler = null; // before the caller learns of the end: its next run may set it at once
       }
+      task.complete(outcome, failure);
     }
   }
 

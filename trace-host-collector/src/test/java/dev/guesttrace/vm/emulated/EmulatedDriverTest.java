@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -192,6 +193,75 @@ class EmulatedDriverTest {
 
       assertThat(vm.run(0, Vm.Entry.BOOT, RESUME)).isEqualTo(new RunOutcome.Halted());
       assertThat(thread.get()).isEqualTo("vcpu-0");
+    }
+  }
+
+  @Test
+  void runsFromTheDriverAndFromOtherThreads_alternate_eachSeesItsOwnExitHandler() throws Exception {
+    try (Vm vm =
+        backend.create(
+            config(),
+            source(
+                boot(
+                    cpu -> {
+                      cpu.out(0x70, 1);
+                      cpu.hlt();
+                    })))) {
+      int[] exits = new int[2];
+      ExitHandler viaVcpuThread =
+          (vcpu, port, value) -> {
+            exits[0]++;
+            return ExitAction.RESUME;
+          };
+      ExitHandler viaDriver =
+          (vcpu, port, value) -> {
+            exits[1]++;
+            return ExitAction.RESUME;
+          };
+      CompletableFuture<String> driverRuns = new CompletableFuture<>();
+      AtomicInteger turn = new AtomicInteger(); // odd: the driver's turn; -1: stop
+      AtomicReference<RunOutcome> last = new AtomicReference<>();
+      vm.startDriver(
+          0,
+          "driver-0",
+          () -> {
+            int seen = 0;
+            while (true) {
+              int t = turn.get();
+              if (t < 0) {
+                break;
+              }
+              if (t % 2 == 1 && t != seen) {
+                seen = t;
+                try {
+                  last.set(vm.run(0, Vm.Entry.BOOT, viaDriver));
+                } catch (RuntimeException e) {
+                  driverRuns.complete(e.toString());
+                  return;
+                }
+                turn.incrementAndGet();
+              }
+              Thread.onSpinWait();
+            }
+            driverRuns.complete("ok");
+          },
+          t -> driverRuns.complete("abandoned"));
+      List<RunOutcome> outcomes = new ArrayList<>();
+      // The vCPU thread's run ends just before the driver's starts (both spin, no sleep between):
+      // the driver's handler must be the one its exits see, whatever the vCPU thread does last.
+      for (int i = 0; i < 500; i++) {
+        outcomes.add(vm.run(0, Vm.Entry.BOOT, viaVcpuThread));
+        int mine = turn.incrementAndGet();
+        while (turn.get() == mine && !driverRuns.isDone()) {
+          Thread.onSpinWait();
+        }
+        outcomes.add(last.get());
+      }
+      turn.set(-1);
+
+      assertThat(driverRuns.get(20, TimeUnit.SECONDS)).isEqualTo("ok");
+      assertThat(outcomes).hasSize(1000).containsOnly(new RunOutcome.Halted());
+      assertThat(exits).containsExactly(500, 500);
     }
   }
 
