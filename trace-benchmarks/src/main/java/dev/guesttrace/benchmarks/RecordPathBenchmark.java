@@ -158,6 +158,24 @@ public class RecordPathBenchmark {
       WRITE_SEQUENCE_ALIGNED.setRelease(m, regionAddress, next);
     }
 
+    /** As {@link #slotHandlesSetRelease}, the TSC word stored first. */
+    void slotHandlesSetReleaseTscFirst(long header, long arg0, long arg1) {
+      long sequence = writeSequence;
+      if (sequence >= slowPathSequence) {
+        throw new IllegalStateException();
+      }
+      long slot = slotsAddress + ((sequence & mask) << 5);
+      long next = sequence + 1;
+      MemorySegment m = memory;
+      long tsc = ++counter;
+      writeSequence = next;
+      TSC.set(m, slot, tsc);
+      HEADER.set(m, slot, header);
+      ARG0.set(m, slot, arg0);
+      ARG1.set(m, slot, arg1);
+      WRITE_SEQUENCE_ALIGNED.setRelease(m, regionAddress, next);
+    }
+
     /** Not correct (no release order): what the fence costs. */
     void slotHandlesNoFence(long header, long arg0, long arg1) {
       long sequence = writeSequence;
@@ -217,6 +235,13 @@ public class RecordPathBenchmark {
   public long slotHandlesSetRelease(Ring r) {
     r.slotHandlesSetRelease(BEGIN, 0, 0);
     r.slotHandlesSetRelease(END, 0, 0);
+    return r.writeSequence;
+  }
+
+  @Benchmark
+  public long slotHandlesSetReleaseTscFirst(Ring r) {
+    r.slotHandlesSetReleaseTscFirst(BEGIN, 0, 0);
+    r.slotHandlesSetReleaseTscFirst(END, 0, 0);
     return r.writeSequence;
   }
 

@@ -62,19 +62,16 @@ public final class Tracer {
   private static final VarHandle SLOT_ARG1 = slotWord("arg1", TraceRecordDescriptor.ARG1_OFFSET);
 
   /**
-   * The region header with {@code writeSequence} as an aligned word (the ABI aligns the region to 8
-   * bytes; {@link #register} checks it), so that the sequence can be stored with {@code
+   * The region header up to and with {@code writeSequence}, an aligned word (the ABI aligns the
+   * region to 8 bytes; {@link #register} checks it), so that the sequence can be stored with {@code
    * setRelease}: its bounds and liveness checks come before the release barrier, not after it,
-   * where the JIT would reload every field they read.
+   * where the JIT would reload every field they read. 32 bytes, as a slot: the bounds checks of the
+   * two layouts share their {@code byteSize - 31 >= 0} test.
    */
   private static final StructLayout REGION_WRITE_SEQUENCE =
       MemoryLayout.structLayout(
           MemoryLayout.paddingLayout(TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET),
-          ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).withName("writeSequence"),
-          MemoryLayout.paddingLayout(
-              TraceRegionDescriptor.HEADER_LENGTH
-                  - TraceRegionDescriptor.WRITE_SEQUENCE_OFFSET
-                  - Long.BYTES));
+          ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).withName("writeSequence"));
 
   /** {@code (MemorySegment, long regionAddress)}: the release store that publishes records. */
   private static final VarHandle WRITE_SEQUENCE =
