@@ -72,6 +72,15 @@ public class RecordPathBenchmark {
           JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).withName("writeSequence"),
           MemoryLayout.paddingLayout(32));
 
+  /** The header up to and with an aligned writeSequence: 32 bytes, as a slot. */
+  private static final StructLayout REGION_ALIGNED_32 =
+      MemoryLayout.structLayout(
+          MemoryLayout.paddingLayout(24),
+          JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).withName("writeSequence"));
+
+  private static final VarHandle WRITE_SEQUENCE_ALIGNED_32 =
+      REGION_ALIGNED_32.varHandle(MemoryLayout.PathElement.groupElement("writeSequence"));
+
   private static final VarHandle WRITE_SEQUENCE =
       REGION.varHandle(MemoryLayout.PathElement.groupElement("writeSequence"));
   private static final VarHandle WRITE_SEQUENCE_ALIGNED =
@@ -158,6 +167,24 @@ public class RecordPathBenchmark {
       WRITE_SEQUENCE_ALIGNED.setRelease(m, regionAddress, next);
     }
 
+    /** As {@link #slotHandlesSetRelease}, the sequence's layout 32 bytes long, as a slot. */
+    void slotHandlesSetRelease32(long header, long arg0, long arg1) {
+      long sequence = writeSequence;
+      if (sequence >= slowPathSequence) {
+        throw new IllegalStateException();
+      }
+      long slot = slotsAddress + ((sequence & mask) << 5);
+      long next = sequence + 1;
+      MemorySegment m = memory;
+      long tsc = ++counter;
+      writeSequence = next;
+      HEADER.set(m, slot, header);
+      TSC.set(m, slot, tsc);
+      ARG0.set(m, slot, arg0);
+      ARG1.set(m, slot, arg1);
+      WRITE_SEQUENCE_ALIGNED_32.setRelease(m, regionAddress, next);
+    }
+
     /** As {@link #slotHandlesSetRelease}, the TSC word stored first. */
     void slotHandlesSetReleaseTscFirst(long header, long arg0, long arg1) {
       long sequence = writeSequence;
@@ -235,6 +262,13 @@ public class RecordPathBenchmark {
   public long slotHandlesSetRelease(Ring r) {
     r.slotHandlesSetRelease(BEGIN, 0, 0);
     r.slotHandlesSetRelease(END, 0, 0);
+    return r.writeSequence;
+  }
+
+  @Benchmark
+  public long slotHandlesSetRelease32(Ring r) {
+    r.slotHandlesSetRelease32(BEGIN, 0, 0);
+    r.slotHandlesSetRelease32(END, 0, 0);
     return r.writeSequence;
   }
 

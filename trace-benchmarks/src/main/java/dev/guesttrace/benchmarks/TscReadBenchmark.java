@@ -37,6 +37,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@link #killFlagGuestTsc}: the emulated vCPU's read: an opaque read of its kill flag, then
  *       {@link GuestTsc#read}.
  *   <li>{@link #stubLfence}, {@link #stubRdtscp}: ordered reads, for comparison.
+ *   <li>{@link #stubLowHalf}: {@code rdtsc; ret} returning EAX, what joining EDX:EAX costs.
  *   <li>{@link #stubNotCritical}: the same stub through a plain (not critical) downcall, with its
  *       thread state transitions.
  *   <li>{@link #jfrCounterTime}: JFR's internal {@code jdk.jfr.internal.JVM.counterTime()}, a C2
@@ -81,6 +82,10 @@ public class TscReadBenchmark {
           false, 0x0F, 0x31, // rdtsc
           0x48, 0xC1, 0xE2, 0x20, // shl rdx, 32
           0x48, 0x09, 0xD0, // or rax, rdx
+          0xC3); // ret
+  private static final MethodHandle LOW_HALF =
+      stub(
+          true, JAVA_INT, 0x0F, 0x31, // rdtsc
           0xC3); // ret
   private static final MethodHandle COUNTER_TIME = counterTime();
 
@@ -129,6 +134,50 @@ public class TscReadBenchmark {
     return tsc.read(0);
   }
 
+  /** A vCPU-like object in its own JMH state, read as {@code GuestRecordBenchmark.rdtsc} does. */
+  @State(Scope.Thread)
+  public static class Vcpu {
+    VcpuLike cpu;
+
+    @org.openjdk.jmh.annotations.Setup
+    public void setUp() {
+      cpu = new VcpuLike(GuestTsc.create(new TscConfig(0, 0, 0, TscSource.HARDWARE)));
+    }
+  }
+
+  /** The emulated vCPU's read on an object of its own. */
+  static final class VcpuLike {
+    private static final VarHandle VCPU_KILLED;
+
+    static {
+      try {
+        VCPU_KILLED = MethodHandles.lookup().findVarHandle(VcpuLike.class, "killed", boolean.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    private final GuestTsc tsc;
+    private volatile boolean killed;
+
+    VcpuLike(GuestTsc tsc) {
+      this.tsc = tsc;
+    }
+
+    long rdtsc() {
+      if ((boolean) VCPU_KILLED.getOpaque(this)) {
+        throw new IllegalStateException("killed");
+      }
+      return tsc.read(0);
+    }
+  }
+
+  /** {@link #killFlagGuestTsc} through a state object, as {@code GuestRecordBenchmark.rdtsc}. */
+  @Benchmark
+  public long viaState(Vcpu v) {
+    return v.cpu.rdtsc();
+  }
+
   /** {@code lfence; rdtsc}: ordered after every earlier load. */
   @Benchmark
   public long stubLfence() throws Throwable {
@@ -139,6 +188,15 @@ public class TscReadBenchmark {
   @Benchmark
   public long stubRdtscp() throws Throwable {
     return (long) RDTSCP.invokeExact();
+  }
+
+  /**
+   * {@code rdtsc; ret} returning EAX only: not a TSC read (the high half is lost), the stub without
+   * the two instructions that join EDX:EAX, to see what they cost.
+   */
+  @Benchmark
+  public int stubLowHalf() throws Throwable {
+    return (int) LOW_HALF.invokeExact();
   }
 
   /** The plain stub through a downcall that is not critical. */
@@ -172,8 +230,13 @@ public class TscReadBenchmark {
     }
   }
 
-  @SuppressWarnings("restricted") // machine code by design, as RdtscStub
   private static MethodHandle stub(boolean critical, int... code) {
+    return stub(critical, JAVA_LONG, code);
+  }
+
+  @SuppressWarnings("restricted") // machine code by design, as RdtscStub
+  private static MethodHandle stub(
+      boolean critical, java.lang.foreign.ValueLayout returned, int... code) {
     try {
       Linker linker = Linker.nativeLinker();
       MethodHandle mmap =
@@ -196,8 +259,8 @@ public class TscReadBenchmark {
       }
       return critical
           ? linker.downcallHandle(
-              page, FunctionDescriptor.of(JAVA_LONG), Linker.Option.critical(false))
-          : linker.downcallHandle(page, FunctionDescriptor.of(JAVA_LONG));
+              page, FunctionDescriptor.of(returned), Linker.Option.critical(false))
+          : linker.downcallHandle(page, FunctionDescriptor.of(returned));
     } catch (Throwable e) {
       throw new ExceptionInInitializerError(e);
     }
