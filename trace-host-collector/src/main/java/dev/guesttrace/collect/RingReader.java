@@ -184,10 +184,10 @@ final class RingReader {
     for (long s = head + 1; s < written; s++) {
       int kind = (int) (slotWord(memory, s, 0) & 0xFF);
       if (kind != RecordKind.CONTINUATION && kind != RecordKind.EMPTY) {
-        if (Long.compareUnsigned(headTsc, slotWord(memory, s, TraceRecordDescriptor.TSC_OFFSET))
-            <= 0) {
-          return 0; // the head slot still holds the oldest record: the guest stopped between
-          // records
+        long nextTsc = slotWord(memory, s, TraceRecordDescriptor.TSC_OFFSET);
+        if (Long.compareUnsigned(headTsc, nextTsc) <= 0) {
+          // The head slot still holds the oldest record: the guest stopped between records.
+          return 0;
         }
         break;
       }
