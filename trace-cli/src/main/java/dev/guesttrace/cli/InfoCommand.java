@@ -58,6 +58,7 @@ final class InfoCommand implements Callable<Integer> {
           built.calibration(),
           built.diagnostics(),
           read.report().notes(),
+          read.report().recordsLostToDamage(),
           tracing,
           format.format,
           spec.commandLine().getOut());

@@ -159,6 +159,29 @@ class HardeningCliTest {
   }
 
   @Test
+  void damagedFile_infoJsonAndCsvCountTheFilesLossLikeTheText() throws IOException {
+    Path trace = dir.resolve("fib.gtrace");
+    assertThat(CliTest.run("run", "fib", "--quiet", "-o", trace.toString()).status()).isZero();
+    byte[] bytes = Files.readAllBytes(trace);
+    bytes[bytes.length / 2] ^= 0x40; // inside a records chunk of fib's 43,811 records
+    Files.write(trace, bytes);
+
+    String text = CliTest.run("info", trace.toString()).out();
+    String lostLine =
+        text.lines().filter(l -> l.startsWith("lost ")).findFirst().orElseThrow().substring(13);
+    assertThat(lostLine).matches("\\d+ records in damaged or missing chunks of the file");
+    long inFile = Long.parseLong(lostLine.substring(0, lostLine.indexOf(' ')));
+
+    // Was: "total": 0, "text": "none" in JSON and CSV while the text said records were lost.
+    String json = CliTest.run("info", trace.toString(), "--format", "json").out();
+    assertThat(json)
+        .contains("\"in_file\":" + inFile + ",")
+        .contains("\"text\":\"" + lostLine + "\"");
+    String csv = CliTest.run("info", trace.toString(), "--format", "csv").out();
+    assertThat(csv).contains("lost.in_file," + inFile + "\n").contains("lost.text," + lostLine);
+  }
+
+  @Test
   void compareSvgThatCannotBeWritten_namesTheFileAndTheCause() {
     Path trace = dir.resolve("h.gtrace");
     assertThat(CliTest.run("run", "hello", "--quiet", "-o", trace.toString()).status()).isZero();

@@ -21,7 +21,7 @@ public final class InfoDataWriter {
 
   private InfoDataWriter() {}
 
-  /** Writes the report in {@code format} (JSON or CSV). */
+  /** Writes the report in {@code format} (JSON or CSV), for a file that lost nothing itself. */
   public static void write(
       TraceData data,
       TscCalibration calibration,
@@ -30,11 +30,27 @@ public final class InfoDataWriter {
       TracingTime.Overhead tracing,
       OutputFormat format,
       PrintWriter out) {
-    String json = json(data, calibration, treeDiagnostics, fileNotes, tracing);
+    write(data, calibration, treeDiagnostics, fileNotes, 0, tracing, format, out);
+  }
+
+  /**
+   * Writes the report in {@code format} (JSON or CSV); {@code fileLostRecords} records were in
+   * damaged or missing chunks of the file ({@code lost.in_file}, and in {@code lost.text}).
+   */
+  public static void write(
+      TraceData data,
+      TscCalibration calibration,
+      List<Diagnostic> treeDiagnostics,
+      List<String> fileNotes,
+      long fileLostRecords,
+      TracingTime.Overhead tracing,
+      OutputFormat format,
+      PrintWriter out) {
+    String json = json(data, calibration, treeDiagnostics, fileNotes, fileLostRecords, tracing);
     if (format == OutputFormat.JSON) {
       out.println(json);
     } else if (format == OutputFormat.CSV) {
-      csv(data, calibration, treeDiagnostics, fileNotes, tracing, out);
+      csv(data, calibration, treeDiagnostics, fileNotes, fileLostRecords, tracing, out);
     } else {
       throw new IllegalArgumentException("format TEXT: use InfoRenderer");
     }
@@ -46,6 +62,7 @@ public final class InfoDataWriter {
       TscCalibration calibration,
       List<Diagnostic> treeDiagnostics,
       List<String> fileNotes,
+      long fileLostRecords,
       TracingTime.Overhead tracing) {
     TraceHeader h = data.header();
     LossCounters l = data.losses();
@@ -127,7 +144,8 @@ public final class InfoDataWriter {
                 .field("undecodable", l.undecodable())
                 .field("quota_dropped", l.quotaDropped())
                 .field("guest_dropped", l.guestDropped())
-                .field("text", InfoRenderer.losses(data))
+                .field("in_file", fileLostRecords)
+                .field("text", InfoRenderer.lostLine(data, fileLostRecords))
                 .toString())
         .raw("diagnostics", Json.array(diagnostics))
         .raw("vm_exits", Json.array(exits))
@@ -167,6 +185,7 @@ public final class InfoDataWriter {
       TscCalibration calibration,
       List<Diagnostic> treeDiagnostics,
       List<String> fileNotes,
+      long fileLostRecords,
       TracingTime.Overhead tracing,
       PrintWriter out) {
     TraceHeader h = data.header();
@@ -192,7 +211,8 @@ public final class InfoDataWriter {
     row(out, "calibration.pairs_used", calibration.usedPairs());
     row(out, "records", data.recordCount());
     row(out, "lost.total", l.total());
-    row(out, "lost.text", InfoRenderer.losses(data));
+    row(out, "lost.in_file", fileLostRecords);
+    row(out, "lost.text", InfoRenderer.lostLine(data, fileLostRecords));
     for (Diagnostic d : all(data, treeDiagnostics)) {
       row(out, "diagnostic." + d.kind() + ".count", d.count());
     }

@@ -128,14 +128,7 @@ public final class InfoRenderer {
       out.printf("             warning: %s%n", warning);
     }
     out.printf("records      %d%n", data.recordCount());
-    String lost = losses(data);
-    if (fileLostRecords > 0) {
-      lost =
-          fileLostRecords
-              + " records in damaged or missing chunks of the file"
-              + (lost.equals("none") ? "" : "; the run's own: " + lost);
-    }
-    out.printf("lost         %s%n", lost);
+    out.printf("lost         %s%n", lostLine(data, fileLostRecords));
     List<Diagnostic> diagnostics = new java.util.ArrayList<>(data.diagnostics());
     diagnostics.addAll(treeDiagnostics);
     out.printf("diagnostics  %s%n", diagnostics.isEmpty() ? "none" : diagnostics.size() + " kinds");
@@ -149,6 +142,20 @@ public final class InfoRenderer {
     }
     exits(data.exitProfile(), out);
     out.flush();
+  }
+
+  /**
+   * The {@code lost} line: the run's own losses ({@link #losses(TraceData)}), after the records
+   * {@code fileLostRecords} the file lost in damaged or missing chunks.
+   */
+  public static String lostLine(TraceData data, long fileLostRecords) {
+    String lost = losses(data);
+    if (fileLostRecords <= 0) {
+      return lost;
+    }
+    return fileLostRecords
+        + " records in damaged or missing chunks of the file"
+        + (lost.equals("none") ? "" : "; the run's own: " + lost);
   }
 
   /**
