@@ -36,6 +36,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@link #guestTsc}: {@link GuestTsc#read}, the stub plus the guest TSC's offset arithmetic.
  *   <li>{@link #killFlagGuestTsc}: the emulated vCPU's read: an opaque read of its kill flag, then
  *       {@link GuestTsc#read}.
+ *   <li>{@link #viaState}: the same on an object held by a JMH state, one load deeper, as {@code
+ *       GuestRecordBenchmark.rdtsc} reads it; {@link #viaStateFlat}: that object holding the offset
+ *       itself and calling the stub directly.
  *   <li>{@link #stubLfence}, {@link #stubRdtscp}: ordered reads, for comparison.
  *   <li>{@link #stubLowHalf}: {@code rdtsc; ret} returning EAX, what joining EDX:EAX costs.
  *   <li>{@link #stubNotCritical}: the same stub through a plain (not critical) downcall, with its
@@ -158,10 +161,20 @@ public class TscReadBenchmark {
     }
 
     private final GuestTsc tsc;
+    private final long offsetTicks;
     private volatile boolean killed;
 
     VcpuLike(GuestTsc tsc) {
       this.tsc = tsc;
+      this.offsetTicks = tsc.config().offsetTicks();
+    }
+
+    long rdtscFlat() {
+      if ((boolean) VCPU_KILLED.getOpaque(this)) {
+        throw new IllegalStateException("killed");
+      }
+      long offset = offsetTicks;
+      return RdtscStub.rdtsc() + offset;
     }
 
     long rdtsc() {
@@ -170,6 +183,12 @@ public class TscReadBenchmark {
       }
       return tsc.read(0);
     }
+  }
+
+  /** {@link #viaState} with the offset held by the vCPU itself: one load less before the call. */
+  @Benchmark
+  public long viaStateFlat(Vcpu v) {
+    return v.cpu.rdtscFlat();
   }
 
   /** {@link #killFlagGuestTsc} through a state object, as {@code GuestRecordBenchmark.rdtsc}. */
