@@ -40,6 +40,7 @@ class KvmTornRecordTest {
   void flightRingStoppedByTheTimeout_theTraceDropsExactlyWhatTheGuestLeftHalfWritten()
       throws Exception {
     int torn = 0;
+    int wrapped = 0;
     for (int i = 0; i < 4; i++) {
       Path file = dir.resolve("r" + i + ".gtrace");
       Path dump = dir.resolve("r" + i + ".bin");
@@ -52,7 +53,7 @@ class KvmTornRecordTest {
               "--mode",
               "flight",
               "--timeout",
-              "200ms",
+              "500ms",
               "--quiet",
               "-o",
               file.toString(),
@@ -60,18 +61,32 @@ class KvmTornRecordTest {
               dump.toString());
       assertThat(o.status()).as(o.err()).isEqualTo(1);
 
-      boolean halfWritten = reusedSlotHasANewTsc(Files.readAllBytes(dump));
+      Ring ring = ring(Files.readAllBytes(dump));
       TraceData data = TraceFileReader.read(file, w -> {});
       long dropped =
           data.diagnostics().stream()
               .filter(d -> d.kind().equals(Diagnostics.FLIGHT_RECORD_TORN))
               .count();
-      assertThat(dropped).as("run %d", i).isEqualTo(halfWritten ? 1 : 0);
+      if (ring.written() < 2L * ring.capacity()) {
+        // A loaded machine gave the guest too little time to wrap its ring: nothing to drop.
+        assertThat(dropped).as("run %d", i).isZero();
+        continue;
+      }
+      wrapped++;
+      assertThat(dropped).as("run %d", i).isEqualTo(ring.reusedSlotNew() ? 1 : 0);
       // The call's records: one ring, less the slot the unpublished record had written.
-      assertThat(callRecords(data)).as("run %d", i).isEqualTo(halfWritten ? 2047 : 2048);
-      torn += halfWritten ? 1 : 0;
+      assertThat(callRecords(data))
+          .as("run %d", i)
+          .isEqualTo(ring.capacity() - (ring.reusedSlotNew() ? 1 : 0));
+      torn += ring.reusedSlotNew() ? 1 : 0;
     }
-    System.out.println("KvmTornRecordTest: " + torn + " of 4 stops inside a record");
+    assumeTrue(wrapped > 0, "skipped: the guest never wrapped its ring in 500 ms (machine loaded)");
+    System.out.println(
+        "KvmTornRecordTest: "
+            + torn
+            + " of "
+            + wrapped
+            + " stops in a wrapped ring inside a record");
   }
 
   /** Records of the call (its "spin" and "tick" spans), not the boot's. */
@@ -86,10 +101,15 @@ class KvmTornRecordTest {
   }
 
   /**
+   * The flight ring of a dump: its capacity, write sequence, and whether the reused slot is new.
+   */
+  private record Ring(int capacity, long written, boolean reusedSlotNew) {}
+
+  /**
    * In the dump's trace region: whether the slot of {@code writeSequence} (the one the next record
    * reuses) holds a TSC later than the last published record's.
    */
-  private static boolean reusedSlotHasANewTsc(byte[] memory) {
+  private static Ring ring(byte[] memory) {
     ByteBuffer b = ByteBuffer.wrap(memory).order(ByteOrder.LITTLE_ENDIAN);
     for (int at = 0; at + 64 <= memory.length; at += 8) {
       if (b.getInt(at) != TraceRegionDescriptor.MAGIC
@@ -102,7 +122,7 @@ class KvmTornRecordTest {
       int slots = at + TraceRegionDescriptor.HEADER_LENGTH;
       long reusedTsc = b.getLong(slots + (int) (written & (capacity - 1)) * 32 + 8);
       long lastTsc = b.getLong(slots + (int) ((written - 1) & (capacity - 1)) * 32 + 8);
-      return Long.compareUnsigned(reusedTsc, lastTsc) > 0;
+      return new Ring(capacity, written, Long.compareUnsigned(reusedTsc, lastTsc) > 0);
     }
     throw new AssertionError("no flight trace region in the dump");
   }
