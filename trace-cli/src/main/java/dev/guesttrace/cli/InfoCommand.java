@@ -50,6 +50,7 @@ final class InfoCommand implements Callable<Integer> {
           built.diagnostics(),
           read.report().notes(),
           read.report().recordsLostToDamage(),
+          read.report().recordsLostEstimated(),
           spec.commandLine().getOut());
       InfoRenderer.tracing(tracing, spec.commandLine().getOut());
     } else {
@@ -59,6 +60,7 @@ final class InfoCommand implements Callable<Integer> {
           built.diagnostics(),
           read.report().notes(),
           read.report().recordsLostToDamage(),
+          read.report().recordsLostEstimated(),
           tracing,
           format.format,
           spec.commandLine().getOut());

@@ -179,6 +179,18 @@ class HardeningCliTest {
         .contains("\"text\":\"" + lostLine + "\"");
     String csv = CliTest.run("info", trace.toString(), "--format", "csv").out();
     assertThat(csv).contains("lost.in_file," + inFile + "\n").contains("lost.text," + lostLine);
+    assertThat(json).contains("\"in_file_estimated\":false");
+
+    // Damage in the end chunk: nothing after it counts the file's records, the loss is an
+    // estimate from the bytes, and every view says so with a ~ (the lost line once did not).
+    bytes[bytes.length / 2] ^= 0x40;
+    bytes[bytes.length - 20] ^= 0x40;
+    Files.write(trace, bytes);
+    String atTheEnd = CliTest.run("info", trace.toString()).out();
+    assertThat(atTheEnd).containsPattern("(?m)^lost         ~\\d+ records in damaged or missing");
+    assertThat(CliTest.run("info", trace.toString(), "--format", "json").out())
+        .contains("\"in_file_estimated\":true")
+        .containsPattern("\"text\":\"~\\d+ records in damaged");
   }
 
   @Test

@@ -116,11 +116,19 @@ public final class TraceFileReader {
    * @param recordsLostToDamage records in damaged chunks that were skipped (exact when a later
    *     chunk counts the file's records, else estimated from the skipped bytes), and records the
    *     file's own counts say are missing where no chunk was damaged
+   * @param recordsLostEstimated whether that number is an estimate (damage that no later count
+   *     followed, at the file's end): a {@code ~} goes before it
    */
-  public record Report(long bytesRead, List<String> notes, long recordsLostToDamage) {
+  public record Report(
+      long bytesRead, List<String> notes, long recordsLostToDamage, boolean recordsLostEstimated) {
     /** Copies the list. */
     public Report {
       notes = List.copyOf(notes);
+    }
+
+    /** A report whose loss count, if any, is exact. */
+    public Report(long bytesRead, List<String> notes, long recordsLostToDamage) {
+      this(bytesRead, notes, recordsLostToDamage, false);
     }
   }
 
@@ -187,6 +195,7 @@ public final class TraceFileReader {
     long unsettledDamageBytes;
     // Records a later count says are missing where no chunk was damaged (a chunk cut out of the
     // file, or the chunks written twice): how many, in how many places, the first place.
+    boolean damageEstimated;
     long missingRecords;
     long missingPlaces;
     long firstMissingAt = -1;
@@ -253,7 +262,8 @@ public final class TraceFileReader {
                 + e.getValue()[1]
                 + " more dropped");
       }
-      return new Result(data.build(), new Report(in.offset, notes, damageLost + missingRecords));
+      return new Result(
+          data.build(), new Report(in.offset, notes, damageLost + missingRecords, damageEstimated));
     }
 
     /** A finding about the file: a warning now, a line of the report. */
@@ -595,6 +605,7 @@ public final class TraceFileReader {
         return;
       }
       boolean exact = unsettledDamageBytes == 0;
+      damageEstimated = !exact;
       if (!exact) {
         // Nothing after it counts the file's records: estimate from the bytes per record read.
         double perRecord = records > 0 ? (double) recordChunkBytes / records : 4.0;

@@ -46,11 +46,44 @@ public final class InfoDataWriter {
       TracingTime.Overhead tracing,
       OutputFormat format,
       PrintWriter out) {
-    String json = json(data, calibration, treeDiagnostics, fileNotes, fileLostRecords, tracing);
+    write(
+        data,
+        calibration,
+        treeDiagnostics,
+        fileNotes,
+        fileLostRecords,
+        false,
+        tracing,
+        format,
+        out);
+  }
+
+  /** As above; {@code lostEstimated}: {@code fileLostRecords} is an estimate. */
+  public static void write(
+      TraceData data,
+      TscCalibration calibration,
+      List<Diagnostic> treeDiagnostics,
+      List<String> fileNotes,
+      long fileLostRecords,
+      boolean lostEstimated,
+      TracingTime.Overhead tracing,
+      OutputFormat format,
+      PrintWriter out) {
+    String json =
+        json(
+            data, calibration, treeDiagnostics, fileNotes, fileLostRecords, lostEstimated, tracing);
     if (format == OutputFormat.JSON) {
       out.println(json);
     } else if (format == OutputFormat.CSV) {
-      csv(data, calibration, treeDiagnostics, fileNotes, fileLostRecords, tracing, out);
+      csv(
+          data,
+          calibration,
+          treeDiagnostics,
+          fileNotes,
+          fileLostRecords,
+          lostEstimated,
+          tracing,
+          out);
     } else {
       throw new IllegalArgumentException("format TEXT: use InfoRenderer");
     }
@@ -63,6 +96,7 @@ public final class InfoDataWriter {
       List<Diagnostic> treeDiagnostics,
       List<String> fileNotes,
       long fileLostRecords,
+      boolean lostEstimated,
       TracingTime.Overhead tracing) {
     TraceHeader h = data.header();
     LossCounters l = data.losses();
@@ -145,7 +179,8 @@ public final class InfoDataWriter {
                 .field("quota_dropped", l.quotaDropped())
                 .field("guest_dropped", l.guestDropped())
                 .field("in_file", fileLostRecords)
-                .field("text", InfoRenderer.lostLine(data, fileLostRecords))
+                .field("in_file_estimated", lostEstimated)
+                .field("text", InfoRenderer.lostLine(data, fileLostRecords, lostEstimated))
                 .toString())
         .raw("diagnostics", Json.array(diagnostics))
         .raw("vm_exits", Json.array(exits))
@@ -186,6 +221,7 @@ public final class InfoDataWriter {
       List<Diagnostic> treeDiagnostics,
       List<String> fileNotes,
       long fileLostRecords,
+      boolean lostEstimated,
       TracingTime.Overhead tracing,
       PrintWriter out) {
     TraceHeader h = data.header();
@@ -212,7 +248,8 @@ public final class InfoDataWriter {
     row(out, "records", data.recordCount());
     row(out, "lost.total", l.total());
     row(out, "lost.in_file", fileLostRecords);
-    row(out, "lost.text", InfoRenderer.lostLine(data, fileLostRecords));
+    row(out, "lost.in_file_estimated", String.valueOf(lostEstimated));
+    row(out, "lost.text", InfoRenderer.lostLine(data, fileLostRecords, lostEstimated));
     for (Diagnostic d : all(data, treeDiagnostics)) {
       row(out, "diagnostic." + d.kind() + ".count", d.count());
     }

@@ -60,6 +60,18 @@ public final class InfoRenderer {
       List<String> fileNotes,
       long fileLostRecords,
       PrintWriter out) {
+    render(data, calibration, treeDiagnostics, fileNotes, fileLostRecords, false, out);
+  }
+
+  /** As above; {@code lostEstimated}: {@code fileLostRecords} is an estimate (shown with a ~). */
+  public static void render(
+      TraceData data,
+      TscCalibration calibration,
+      List<Diagnostic> treeDiagnostics,
+      List<String> fileNotes,
+      long fileLostRecords,
+      boolean lostEstimated,
+      PrintWriter out) {
     TraceHeader h = data.header();
     out.printf("guest        %s%n", Printable.of(h.guest()));
     // A recovered trace's backend says where it came from ("recovered from DUMP (raw)").
@@ -128,7 +140,7 @@ public final class InfoRenderer {
       out.printf("             warning: %s%n", warning);
     }
     out.printf("records      %d%n", data.recordCount());
-    out.printf("lost         %s%n", lostLine(data, fileLostRecords));
+    out.printf("lost         %s%n", lostLine(data, fileLostRecords, lostEstimated));
     List<Diagnostic> diagnostics = new java.util.ArrayList<>(data.diagnostics());
     diagnostics.addAll(treeDiagnostics);
     out.printf("diagnostics  %s%n", diagnostics.isEmpty() ? "none" : diagnostics.size() + " kinds");
@@ -149,11 +161,17 @@ public final class InfoRenderer {
    * {@code fileLostRecords} the file lost in damaged or missing chunks.
    */
   public static String lostLine(TraceData data, long fileLostRecords) {
+    return lostLine(data, fileLostRecords, false);
+  }
+
+  /** As {@link #lostLine(TraceData, long)}; {@code estimated}: the file's count is an estimate. */
+  public static String lostLine(TraceData data, long fileLostRecords, boolean estimated) {
     String lost = losses(data);
     if (fileLostRecords <= 0) {
       return lost;
     }
-    return fileLostRecords
+    return (estimated ? "~" : "")
+        + fileLostRecords
         + " records in damaged or missing chunks of the file"
         + (lost.equals("none") ? "" : "; the run's own: " + lost);
   }
