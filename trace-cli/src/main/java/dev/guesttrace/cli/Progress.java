@@ -134,6 +134,11 @@ final class Progress implements AutoCloseable {
     this.unit = unit;
     this.phaseStartNanos = System.nanoTime();
     this.phase = what;
+    // A new phase is drawn at once once the line is due, not at the next tick: work shorter than
+    // a tick still shows which phase it was in (and the line's tests do not race the ticker).
+    if (ticker != null && System.nanoTime() - startNanos >= delayMillis() * 1_000_000) {
+      draw();
+    }
   }
 
   /** A new phase with nothing to count: the line shows the time spent. */
@@ -213,23 +218,25 @@ final class Progress implements AutoCloseable {
     try {
       Thread.sleep(delayMillis());
       while (!closed) {
-        String what = phase; // empty until the work names its first phase
-        String text = text(verb, what, unit, done, total, System.nanoTime() - phaseStartNanos);
-        synchronized (err) {
-          if (closed) {
-            return;
-          }
-          if (!what.isEmpty() && (!shown || !text.equals(lastText))) {
-            err.print("\r" + text + "\033[K");
-            err.flush();
-            shown = true;
-            lastText = text;
-          }
-        }
+        draw();
         Thread.sleep(1000 / MAX_UPDATES_PER_SECOND);
       }
     } catch (InterruptedException e) {
       // closed: close() erases the line
+    }
+  }
+
+  /** Draws the line if it changed; a no-op once closed or before the work names a phase. */
+  private void draw() {
+    String what = phase; // empty until the work names its first phase
+    String text = text(verb, what, unit, done, total, System.nanoTime() - phaseStartNanos);
+    synchronized (err) {
+      if (!closed && !what.isEmpty() && (!shown || !text.equals(lastText))) {
+        err.print("\r" + text + "\033[K");
+        err.flush();
+        shown = true;
+        lastText = text;
+      }
     }
   }
 
