@@ -288,7 +288,7 @@ final class RunCommand implements Callable<Integer> {
     p.close();
     reportLosses(data, treeDiagnostics, err, "run");
     if (common.verbose) {
-      printCallResults(err, config.call().name(), result.callResults());
+      printCallResults(err, config.call().name(), result);
     }
     if (output != null && !quiet) {
       err.println("guesttrace run: wrote " + output + " (" + data.recordCount() + " records)");
@@ -670,20 +670,22 @@ final class RunCommand implements Callable<Integer> {
   static final int MAX_PRINTED_RESULTS = 10;
 
   /** What the guest calls returned ({@code --verbose}): the first few, one line each. */
-  private static void printCallResults(PrintWriter err, String function, List<String> results) {
-    for (int i = 0; i < Math.min(results.size(), MAX_PRINTED_RESULTS); i++) {
+  private static void printCallResults(PrintWriter err, String function, GuestRun.Result result) {
+    List<GuestRun.CallReturn> first = result.firstCallResults();
+    int printed = Math.min(first.size(), MAX_PRINTED_RESULTS);
+    for (int i = 0; i < printed; i++) {
       err.println(
           "guesttrace run: "
               + function
               + " call "
-              + (i + 1)
+              + (first.get(i).call() + 1)
               + " returned "
-              + dev.guesttrace.render.Printable.of(results.get(i)));
+              + dev.guesttrace.render.Printable.of(first.get(i).value()));
     }
-    if (results.size() > MAX_PRINTED_RESULTS) {
+    if (result.callsReturned() > printed) {
       err.println(
           "guesttrace run: ("
-              + (results.size() - MAX_PRINTED_RESULTS)
+              + (result.callsReturned() - printed)
               + " more call results not shown)");
     }
     err.flush();

@@ -26,6 +26,19 @@ class CliTest {
   }
 
   @Test
+  void runVerbose_manyCalls_printsTheFirstResultsAndCountsTheRest() {
+    Outcome o =
+        run("run", "fib", "--arg", "n=3", "--calls", "25", "--vcpus", "2", "--quiet", "--verbose");
+    assertThat(o.status()).isZero();
+    StringBuilder expected = new StringBuilder();
+    for (int call = 1; call <= RunCommand.MAX_PRINTED_RESULTS; call++) {
+      expected.append("guesttrace run: Fib call ").append(call).append(" returned 2\n");
+    }
+    expected.append("guesttrace run: (15 more call results not shown)\n");
+    assertThat(o.err()).isEqualTo(expected.toString());
+  }
+
+  @Test
   void guests_listsTheSamplesInOrder() {
     Outcome o = run("guests");
     assertThat(o.status()).isZero();

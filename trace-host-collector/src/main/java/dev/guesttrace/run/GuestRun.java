@@ -77,9 +77,35 @@ public final class GuestRun {
    * @param data the whole trace, as the trace file holds it
    * @param outcome one line: {@code halted}, or the first failure
    * @param failed whether a vCPU aborted, faulted or timed out, or a call failed
-   * @param callResults the guest calls' results in call order
+   * @param firstCallResults the results of the first {@link #KEPT_CALL_RESULTS} calls that
+   *     returned, in call order (a call that failed or never ran has none)
+   * @param callsReturned how many calls returned a result, of every vCPU
    */
-  public record Result(TraceData data, String outcome, boolean failed, List<String> callResults) {}
+  public record Result(
+      TraceData data,
+      String outcome,
+      boolean failed,
+      List<CallReturn> firstCallResults,
+      long callsReturned) {
+    /** Copies the list: a result does not change. */
+    public Result {
+      firstCallResults = List.copyOf(firstCallResults);
+    }
+  }
+
+  /**
+   * What one guest call returned.
+   *
+   * @param call the call's index, from 0, in the order the run makes its calls ({@code --calls})
+   * @param value the value, as text
+   */
+  public record CallReturn(long call, String value) {}
+
+  /**
+   * Most call results a {@link Result} keeps: {@code --calls} can make millions of calls, and a
+   * result can be 16 KiB of text, so only the first ones are kept and the rest are counted.
+   */
+  public static final int KEPT_CALL_RESULTS = 16;
 
   /**
    * Runs the guest to the end.
@@ -141,11 +167,20 @@ public final class GuestRun {
                                   + (abort.message().isEmpty() ? "" : ": " + abort.message()))));
 
       GuestCalls calls = new GuestCalls(vm, boot);
+      // Slot c is call c's result; each driver writes only its own calls' slots, and the
+      // drivers' end latches publish them to this thread.
+      String[] firstResults = new String[Math.min(config.calls(), KEPT_CALL_RESULTS)];
       VcpuDriver[] drivers = new VcpuDriver[config.vcpus()];
       for (int v = 0; v < config.vcpus(); v++) {
         drivers[v] =
             new VcpuDriver(
-                v, vm, calls, new TracedExits(tracer.vcpu(v), vmmPorts), vmmPorts, firstAbort);
+                v,
+                vm,
+                calls,
+                new TracedExits(tracer.vcpu(v), vmmPorts),
+                vmmPorts,
+                firstAbort,
+                firstResults);
         vm.startDriver(v, "vcpu-host-" + v, drivers[v], drivers[v]::abandoned);
       }
       for (VcpuDriver d : drivers) {
@@ -154,9 +189,9 @@ public final class GuestRun {
 
       String outcome = "halted";
       boolean failed = false;
-      List<String> results = new ArrayList<>();
+      long returned = 0;
       for (VcpuDriver d : drivers) {
-        results.addAll(d.callResults);
+        returned += d.callsReturned;
         if (d.failure != null && !failed) {
           failed = true;
           outcome = d.failure;
@@ -164,7 +199,13 @@ public final class GuestRun {
       }
       GuestTrace trace = tracer.finish(outcome, failed);
       memoryAtEnd.accept(memory);
-      return new Result(HostInternals.access().data(trace), outcome, failed, results);
+      List<CallReturn> first = new ArrayList<>();
+      for (int c = 0; c < firstResults.length; c++) {
+        if (firstResults[c] != null) {
+          first.add(new CallReturn(c, firstResults[c]));
+        }
+      }
+      return new Result(HostInternals.access().data(trace), outcome, failed, first, returned);
     } catch (java.io.IOException e) {
       throw new IllegalStateException("no output file is opened here: " + e.getMessage(), e);
     }
@@ -221,7 +262,8 @@ public final class GuestRun {
     private final ExitDispatcher vmmPorts;
     private final VcpuTracer tracer;
     private final AtomicReference<String> firstAbort;
-    final List<String> callResults = new ArrayList<>();
+    private final String[] firstResults;
+    long callsReturned;
     String failure;
 
     /** Ends when the driver is done, or when its run was abandoned and reported for it. */
@@ -241,7 +283,9 @@ public final class GuestRun {
         GuestCalls calls,
         TracedExits exits,
         ExitDispatcher vmmPorts,
-        AtomicReference<String> firstAbort) {
+        AtomicReference<String> firstAbort,
+        String[] firstResults) {
+      this.firstResults = firstResults;
       this.vmmPorts = vmmPorts;
       this.vcpu = vcpu;
       this.vm = vm;
@@ -272,7 +316,10 @@ public final class GuestRun {
             failure = result.error();
             return;
           }
-          callResults.add(String.valueOf(result.value()));
+          if (c < firstResults.length) {
+            firstResults[c] = String.valueOf(result.value());
+          }
+          callsReturned++;
         }
       } catch (RuntimeException e) {
         // A host-side bug must not lose the trace: report it as this vCPU's failure.

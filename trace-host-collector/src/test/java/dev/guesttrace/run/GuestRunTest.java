@@ -65,7 +65,13 @@ class GuestRunTest {
 
     assertThat(result.failed()).isFalse();
     assertThat(result.outcome()).isEqualTo("halted");
-    assertThat(result.callResults()).containsExactly("2", "2", "2");
+    // Calls alternate between the two vCPUs; the results come back in call order all the same.
+    assertThat(result.firstCallResults())
+        .containsExactly(
+            new GuestRun.CallReturn(0, "2"),
+            new GuestRun.CallReturn(1, "2"),
+            new GuestRun.CallReturn(2, "2"));
+    assertThat(result.callsReturned()).isEqualTo(3);
     assertThat(printed).containsExactly("hi", "hi", "hi");
     TraceData data = result.data();
     assertThat(data.vcpuCount()).isEqualTo(2);
@@ -109,5 +115,21 @@ class GuestRunTest {
         GuestRun.builder(config().setMode(BootInfo.MODE_OFF).build()).build().execute();
     assertThat(result.failed()).isFalse();
     assertThat(result.data().recordCount()).isZero();
+  }
+
+  @Test
+  void run_manyCalls_keepsTheFirstResultsAndCountsTheRest() throws Exception {
+    int calls = GuestRun.KEPT_CALL_RESULTS * 4 + 3;
+    GuestRun.Result result =
+        GuestRun.builder(config().setVcpus(2).setCalls(calls).setMode(BootInfo.MODE_OFF).build())
+            .build()
+            .execute();
+
+    assertThat(result.failed()).isFalse();
+    assertThat(result.callsReturned()).isEqualTo(calls);
+    assertThat(result.firstCallResults()).hasSize(GuestRun.KEPT_CALL_RESULTS);
+    for (int c = 0; c < GuestRun.KEPT_CALL_RESULTS; c++) {
+      assertThat(result.firstCallResults().get(c)).isEqualTo(new GuestRun.CallReturn(c, "2"));
+    }
   }
 }
