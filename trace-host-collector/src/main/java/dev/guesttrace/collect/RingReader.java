@@ -12,8 +12,9 @@ import java.nio.ByteOrder;
 
 /**
  * The host's copy of one vCPU's registered region and its own read cursor: at every exit it copies
- * the slots the guest published since the last copy out of guest memory, and nothing else. Decoding
- * happens elsewhere ({@link RecordDecoder}), so the guest waits only for the copy.
+ * the slots the guest published since the last copy out of guest memory, and nothing else: into the
+ * ring's {@link CopyArea} while it has room, else into a fresh array. Decoding happens elsewhere
+ * ({@link RecordDecoder}), so the guest waits only for the copy.
  *
  * <p>Only the place, capacity and mode taken at registration are trusted; the header's write
  * sequence and drop counter are read (acquire) and judged against the cursor. Confined to the
@@ -29,6 +30,9 @@ final class RingReader {
   final int mode;
   final NameTableReader table;
 
+  /** Where this ring's copies go while there is room: touched now, at registration. */
+  final CopyArea area;
+
   private long cursor;
   private long guestDropped;
   private long overwritten;
@@ -43,6 +47,7 @@ final class RingReader {
     this.capacity = capacity;
     this.mode = mode;
     this.table = table;
+    this.area = new CopyArea(capacity);
   }
 
   /** Receives what a copy produced, in order: new names, then the slots. */
@@ -226,17 +231,29 @@ final class RingReader {
     long slots = address + TraceRegionDescriptor.HEADER_LENGTH;
     long mask = capacity - 1L;
     int count = (int) (to - from);
-    MemorySegment copy = MemorySegment.ofArray(new long[count << (RECORD_SHIFT - 3)]);
+    MemorySegment buffer = area.segment;
+    long offset = area.take(count);
+    CopyArea in = area;
+    if (offset < 0) {
+      in = null;
+      buffer = MemorySegment.ofArray(new long[count << (RECORD_SHIFT - 3)]);
+      offset = 0;
+    }
     int first = (int) (from & mask);
     int run = Math.min(count, capacity - first);
     MemorySegment.copy(
-        memory, slots + ((long) first << RECORD_SHIFT), copy, 0, (long) run << RECORD_SHIFT);
+        memory, slots + ((long) first << RECORD_SHIFT), buffer, offset, (long) run << RECORD_SHIFT);
     if (run < count) {
       // The range wraps: the rest starts at slot 0.
       MemorySegment.copy(
-          memory, slots, copy, (long) run << RECORD_SHIFT, (long) (count - run) << RECORD_SHIFT);
+          memory,
+          slots,
+          buffer,
+          offset + ((long) run << RECORD_SHIFT),
+          (long) (count - run) << RECORD_SHIFT);
     }
-    return new SlotCopy(vcpu, mode, from, copy, knownNames, headLost);
+    return new SlotCopy(
+        vcpu, mode, from, buffer, offset, count, knownNames, headLost, in, area.end());
   }
 
   /** Reads names published since the last look, without touching the ring. */

@@ -21,7 +21,10 @@ import java.util.concurrent.locks.LockSupport;
  * events keep their order, so host work done during an exit takes its record position after the
  * slots copied at that exit were decoded: the position is exact. Back-pressure: a vCPU whose queue
  * is full ({@link #QUEUE_EVENTS} events or {@link #QUEUE_SLOTS} copied slots, 32 MiB) waits
- * (nothing lost), or, in lossy mode, the oldest copies on its queue are dropped and counted.
+ * (nothing lost), or, in lossy mode, the oldest copies on its queue are dropped and counted. The
+ * copies live in their ring's {@link CopyArea} (at most 2 MiB, allocated at registration) while it
+ * has room, else in arrays of their own; the bound counts them wherever they are, and a copy
+ * decoded or dropped here frees its place in the area.
  *
  * <p>Host spans are bounded: consecutive trace flushes of a vCPU with no record between them (so
  * inside one guest span) become one span whose duration is their sum; past {@link #MAX_HOST_SPANS}
@@ -352,6 +355,7 @@ final class SinkSide implements RingReader.Output {
    */
   private void applyCounted(Object event) {
     if (failure != null) {
+      releaseArea(event); // taken all the same: its place in the copy area is free
       return;
     }
     try {
@@ -361,11 +365,23 @@ final class SinkSide implements RingReader.Output {
     }
   }
 
+  private static void releaseArea(Object event) {
+    if (event instanceof SlotCopy copy) {
+      copy.release();
+    } else if (event instanceof Dropped d) {
+      d.release();
+    }
+  }
+
   private void apply(Object event) {
     switch (event) {
       case SlotCopy copy -> {
-        emitPendingFlush(copy.vcpu());
-        decoder.decode(copy);
+        try {
+          emitPendingFlush(copy.vcpu());
+          decoder.decode(copy);
+        } finally {
+          copy.release(); // decoded: its place in the copy area may be written again
+        }
       }
       case Name n -> {
         for (int v : n.vcpus()) {
@@ -378,6 +394,7 @@ final class SinkSide implements RingReader.Output {
       case HostSpan span -> keepHostSpan(span);
       case Report r -> report.count(r.kind(), r.vcpu(), r.detail());
       case Dropped d -> {
+        d.release();
         decoder.dropped(d.slots());
         if (!report.countIfSeen(Diagnostics.COLLECTOR_BEHIND)) {
           report.report(
@@ -530,10 +547,14 @@ final class SinkSide implements RingReader.Output {
 
     /** Counts {@code event} and says whether the queue is big enough to wake the collector. */
     boolean worthWaking(Object event) {
+      boolean areaPressed = false;
       if (event instanceof SlotCopy copy) {
         slotsSinceWake += copy.count();
+        // The collector frees the copy area as it decodes: woken before the area is full, so
+        // that the next copies still find room there (a fresh array costs the exit page faults).
+        areaPressed = copy.areaPressed();
       }
-      if (++eventsSinceWake < WAKE_EVENTS && slotsSinceWake < wakeSlots) {
+      if (++eventsSinceWake < WAKE_EVENTS && slotsSinceWake < wakeSlots && !areaPressed) {
         return false;
       }
       eventsSinceWake = 0;
@@ -554,7 +575,7 @@ final class SinkSide implements RingReader.Output {
           while (!slots.tryAcquire(permits)) {
             if (!dropOldestCopy(copy.vcpu())) {
               // No older copy waits (the collector holds it): this one is the oldest not decoded.
-              event = new Dropped(copy.vcpu(), copy.count());
+              event = Dropped.of(copy);
               break;
             }
           }
@@ -600,8 +621,8 @@ final class SinkSide implements RingReader.Output {
           slots.release(permits(old));
           counts.dropped(); // it will never be applied
           counts.submitted(); // before the collector can take the count below
-          if (!queue.offer(new Dropped(vcpu, old.count()))) {
-            counts.dropped();
+          if (!queue.offer(Dropped.of(old))) {
+            counts.dropped(); // its place in the copy area is freed by the next copy decoded
           }
           return true;
         }
@@ -619,7 +640,21 @@ final class SinkSide implements RingReader.Output {
   private record AtExit(
       int vcpu, SpanKind kind, String name, long startHostNanos, long endHostNanos) {}
 
-  private record Dropped(int vcpu, long slots) {}
+  /**
+   * Copied slots dropped in lossy mode, never decoded: counted, and freed from the copy area. Holds
+   * no reference to the slots: their memory is free at once.
+   */
+  private record Dropped(int vcpu, long slots, CopyArea area, long areaEnd) {
+    static Dropped of(SlotCopy copy) {
+      return new Dropped(copy.vcpu(), copy.count(), copy.area(), copy.areaEnd());
+    }
+
+    void release() {
+      if (area != null) {
+        area.release(areaEnd);
+      }
+    }
+  }
 
   /** Trace flushes of one vCPU at one record position, merged. */
   private static final class MergedFlush {

@@ -344,6 +344,12 @@ public final class TraceCollector {
     return vcpu >= 0 && vcpu < rings.length() ? rings.get(vcpu) : null;
   }
 
+  /** The copy area of {@code vcpu}'s registered ring, or null: for tests. */
+  CopyArea copyArea(int vcpu) {
+    RingReader ring = ring(vcpu);
+    return ring == null ? null : ring.area;
+  }
+
   /**
    * A REGISTER of the region at {@code address} ({@code length} bytes) by {@code vcpu}, without an
    * exit around it (no calibration pair): what {@link #onOut} does for {@link

@@ -78,6 +78,69 @@ class CopyAndResumeTest {
     assertThat(data.losses().total()).isZero();
   }
 
+  /** Writes {@code flushes} x {@code perFlush} counters whose values count up from 0. */
+  private static void writeCounting(Tracer t, int flushes, int perFlush) {
+    int id = t.name("n");
+    long value = 0;
+    for (int f = 0; f < flushes; f++) {
+      for (int i = 0; i < perFlush; i++) {
+        t.counter(id, value++);
+      }
+      t.flush();
+    }
+  }
+
+  /** Every record of vCPU 0 is a counter and the values count up from 0: none lost or garbled. */
+  private static void assertCountsUp(TraceData data, int records) {
+    VcpuRecords r = data.records(0);
+    assertThat(r.size()).isEqualTo(records);
+    for (int i = 0; i < records; i++) {
+      if (r.arg0(i) != i) {
+        assertThat(r.arg0(i)).as("record " + i).isEqualTo(i);
+      }
+    }
+    assertThat(data.losses().total()).isZero();
+  }
+
+  @Test
+  void copyArea_collectorKeepsUp_everyCopyGoesThereAndTheAreaIsReused() {
+    FakeGuest g =
+        new FakeGuest(
+            TraceDataTest.header(1),
+            TraceCollector.DEFAULT_MAX_RECORDS,
+            null,
+            b -> b.setCollectorThread(false)); // decoded at once: the area is freed at once
+    Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+    CopyArea area = g.collector.copyArea(0);
+    int flushes = (int) (3 * area.slots() / 100); // three times round the area
+
+    writeCounting(t, flushes, 100);
+
+    assertThat(area.copiesOutside()).isZero();
+    assertThat(area.copiesInArea()).isEqualTo(flushes);
+    assertCountsUp(g.finish(), flushes * 100);
+    assertThat(area.waiting()).isZero();
+  }
+
+  @Test
+  void copyArea_full_laterCopiesGoToArraysOfTheirOwn_queuedOnesAreNotOverwritten()
+      throws Exception {
+    BlockingSink sink = new BlockingSink();
+    FakeGuest g = new FakeGuest(TraceDataTest.header(1), TraceCollector.DEFAULT_MAX_RECORDS, sink);
+    Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+    CopyArea area = g.collector.copyArea(0);
+    int flushes = (int) (area.slots() / 100) + 20; // more than the area holds
+
+    // The collector sits in the first batch: nothing is freed while the guest goes on.
+    writeCounting(t, flushes, 100);
+
+    assertThat(area.copiesOutside()).isGreaterThanOrEqualTo(20);
+    assertThat(area.copiesInArea() + area.copiesOutside()).isEqualTo(flushes);
+    sink.release.countDown();
+    assertCountsUp(g.finish(), flushes * 100);
+    assertThat(area.waiting()).isZero();
+  }
+
   @Test
   void streamMode_queueFull_theGuestWaitsAndNothingIsLost() throws Exception {
     BlockingSink sink = new BlockingSink();
@@ -123,5 +186,7 @@ class CopyAndResumeTest {
     assertThat(data.recordCount() + data.losses().quotaDropped()).isEqualTo(500);
     assertThat(data.diagnostics())
         .anySatisfy(d -> assertThat(d.kind()).isEqualTo(Diagnostics.COLLECTOR_BEHIND));
+    // Dropped copies are freed from the copy area as well as decoded ones.
+    assertThat(g.collector.copyArea(0).waiting()).isZero();
   }
 }
