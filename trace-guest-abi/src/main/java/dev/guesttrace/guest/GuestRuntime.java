@@ -29,6 +29,13 @@ public final class GuestRuntime {
   public static final int DEFAULT_RING_BYTES = 64 * 1024;
 
   private static final long PAGE = 4096;
+
+  // The dispatch path's messages, as Hyperlight's guest logs them; encoded once (Tracer.Text).
+  private static final Tracer.Text START_COPY = Tracer.Text.of("Start copy of data");
+  private static final Tracer.Text FINISH_COPY = Tracer.Text.of("Finish copy of data");
+  private static final Tracer.Text CALLING = Tracer.Text.of("Calling guest function");
+  private static final Tracer.Text START_CONVERTING = Tracer.Text.of("Start converting buffer");
+  private static final Tracer.Text FINISH_CONVERTING = Tracer.Text.of("Finish converting buffer");
   private static final ValueLayout.OfInt U32 =
       ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
@@ -169,13 +176,13 @@ public final class GuestRuntime {
     t.begin(n.callHostFunction);
     t.begin(n.callHostFunctionWithoutResult);
     t.begin(n.pushSharedOutputData);
-    t.message("Start copy of data");
+    t.message(START_COPY);
     CallCodec.writeCall(
         cpu.memory(),
         outputBufferAddress,
         boot.callBufferLength(),
         new FunctionCall(function, Arrays.asList(args)));
-    t.message("Finish copy of data");
+    t.message(FINISH_COPY);
     t.end(n.pushSharedOutputData);
     t.begin(n.out32);
     exit(ExitPorts.HOST_CALL, 0);
@@ -268,13 +275,13 @@ public final class GuestRuntime {
     t.begin(n.internalDispatchFunction);
     FunctionCall call = (FunctionCall) popInput(false);
     t.begin(n.callGuestFunction);
-    t.message("Calling guest function");
+    t.message(CALLING);
     Object result = program.call(this, call);
     t.end(n.callGuestFunction);
     t.begin(n.pushSharedOutputData);
-    t.message("Start copy of data");
+    t.message(START_COPY);
     CallCodec.writeValue(cpu.memory(), outputBufferAddress, boot.callBufferLength(), result);
-    t.message("Finish copy of data");
+    t.message(FINISH_COPY);
     t.end(n.pushSharedOutputData);
     t.end(n.internalDispatchFunction);
     t.end(n.dispatchFunction);
@@ -284,12 +291,12 @@ public final class GuestRuntime {
   private Object popInput(boolean value) {
     Tracer t = tracer;
     t.begin(n.tryPopSharedInputDataInto);
-    t.message("Start converting buffer");
+    t.message(START_CONVERTING);
     Object decoded =
         value
             ? CallCodec.readValue(cpu.memory(), inputBufferAddress, boot.callBufferLength())
             : CallCodec.readCall(cpu.memory(), inputBufferAddress, boot.callBufferLength());
-    t.message("Finish converting buffer");
+    t.message(FINISH_CONVERTING);
     t.end(n.tryPopSharedInputDataInto);
     return decoded;
   }

@@ -108,10 +108,16 @@ public final class Tracer {
   /**
    * The one per-record test: a record at a sequence {@code >= slowPathSequence} takes {@link
    * #writeSlowly}. Stream mode: the ring is full ({@code flushedSequence + capacity}). Flight mode:
-   * the ring wraps ({@code capacity}), after which every record counts an overwritten slot.
-   * Disabled: -1, every record. So "enabled", "flight" and "full" cost one compare together.
+   * never ({@code Long.MAX_VALUE}; the ring wraps on the record path). Disabled: -1, every record.
+   * So "enabled" and "full" cost one compare together.
    */
   private long slowPathSequence;
+
+  /**
+   * Flight mode: {@code capacity}, a record published past it reused an older slot and counts in
+   * {@code overwrittenSlots}. Stream mode and disabled: {@code Long.MAX_VALUE}, never.
+   */
+  private final long overwriteSequence;
 
   private long flushedSequence;
   private long overwrittenSlots;
@@ -134,7 +140,8 @@ public final class Tracer {
     this.capacity = capacity;
     this.mask = capacity - 1L;
     this.flight = mode == TraceRegionDescriptor.MODE_FLIGHT;
-    this.slowPathSequence = enabled ? capacity : -1;
+    this.slowPathSequence = !enabled ? -1 : flight ? Long.MAX_VALUE : capacity;
+    this.overwriteSequence = enabled && flight ? capacity : Long.MAX_VALUE;
   }
 
   /**
@@ -341,6 +348,38 @@ public final class Tracer {
   }
 
   /**
+   * Records {@code text}, encoded once by {@link Text#of}: the same slots as {@link
+   * #message(CharSequence)} with the same text, written as whole words (no encoding, no byte
+   * stores). Allocates nothing.
+   */
+  public void message(Text text) {
+    if (!enabled) {
+      return;
+    }
+    long[] words = text.words;
+    int slots = words.length >> 2;
+    reserve(slots);
+    long first = writeSequence;
+    long tsc = cpu.rdtsc();
+    MemorySegment m = memory;
+    long slot = slotAddress(first);
+    // The TSC word first (see message(CharSequence)).
+    SLOT_TSC.set(m, slot, tsc);
+    SLOT_HEADER.set(m, slot, words[0]);
+    SLOT_ARG0.set(m, slot, words[2]);
+    SLOT_ARG1.set(m, slot, words[3]);
+    for (int s = 1; s < slots; s++) {
+      long cont = slotAddress(first + s);
+      int w = s << 2;
+      SLOT_HEADER.set(m, cont, words[w]);
+      SLOT_TSC.set(m, cont, words[w + 1]);
+      SLOT_ARG0.set(m, cont, words[w + 2]);
+      SLOT_ARG1.set(m, cont, words[w + 3]);
+    }
+    publish(first + slots);
+  }
+
+  /**
    * Hands every written record to the host now (one OUT), passing the guest TSC for calibration. A
    * no-op in flight mode, which never exits.
    */
@@ -378,8 +417,12 @@ public final class Tracer {
 
   /**
    * The record path: one compare, the TSC read, four 8-byte stores into the slot and the release
-   * store of the write sequence. Everything that is not every record's business (a full ring, a
-   * wrapped flight ring, a disabled tracer) is behind the one compare, in {@link #writeSlowly}.
+   * store of the write sequence; in flight mode, once the ring has wrapped, also the header's
+   * {@code overwrittenSlots}. Everything that is not every record's business (a full stream ring, a
+   * disabled tracer) is behind the one compare, in {@link #writeSlowly}, which the JIT leaves out
+   * of line: this method stays small enough to be inlined into a recursive guest (with the flight
+   * wrap in the slow path, C2 inlined it into this method, whose code then grew past what the JIT
+   * inlines into callers: a call per record; docs/performance.md, "Guest calls").
    */
   private void write(int kind, int nameId, long arg0, long arg1) {
     long sequence = writeSequence;
@@ -395,15 +438,24 @@ public final class Tracer {
     MemorySegment m = memory;
     long slot = slotsAddress + ((sequence & mask) << RECORD_SHIFT);
     long header = TraceRecordDescriptor.header(kind, 0, 0, nameId);
-    SLOT_HEADER.set(m, slot, header);
+    // The TSC word first: over a wrapped flight slot it is what tells the host, if the guest stops
+    // before publishing, that the slot no longer holds the old record (abi.md); the same code cost
+    // for the other records.
     SLOT_TSC.set(m, slot, tsc);
+    SLOT_HEADER.set(m, slot, header);
     SLOT_ARG0.set(m, slot, arg0);
     SLOT_ARG1.set(m, slot, arg1);
+    if (next > overwriteSequence) {
+      // Flight mode, the ring wrapped: this record reused the slot of sequence - capacity.
+      long overwritten = next - capacity;
+      overwrittenSlots = overwritten;
+      TraceRegionDescriptor.OVERWRITTEN_SLOTS_HANDLE.set(m, regionAddress, overwritten);
+    }
     // The release store: the slot's words become visible before the sequence that publishes them.
     WRITE_SEQUENCE.setRelease(m, regionAddress, next);
   }
 
-  /** {@link #write} when the ring is full (stream), wraps (flight) or the tracer is disabled. */
+  /** {@link #write} when the stream ring is full or the tracer is disabled. */
   private void writeSlowly(int kind, int nameId, long arg0, long arg1) {
     if (!enabled) {
       return;
@@ -473,6 +525,63 @@ public final class Tracer {
               + rest % CONTINUATION_PAYLOAD_BYTES;
     }
     memory.set(ValueLayout.JAVA_BYTE, address, (byte) value);
+  }
+
+  /**
+   * Message text that does not change, encoded once: the slots of its MESSAGE record as the ring
+   * holds them (TSC word aside), for {@link #message(Text)}. Immutable; one instance serves every
+   * tracer and vCPU.
+   *
+   * <pre>{@code
+   * static final Tracer.Text DONE = Tracer.Text.of("copy done");
+   * ...
+   * tracer.message(DONE);
+   * }</pre>
+   */
+  public static final class Text {
+    /** The slots as little-endian words, four per slot; word 1 (the TSC) is 0. */
+    final long[] words;
+
+    private final String text;
+
+    private Text(String text, long[] words) {
+      this.text = text;
+      this.words = words;
+    }
+
+    /**
+     * Encodes {@code text} as {@link #message(CharSequence)} would: UTF-8, cut at a character
+     * boundary to {@link TraceRecordDescriptor#MESSAGE_MAX_BYTES} bytes, an unpaired surrogate as
+     * {@code '?'}.
+     */
+    public static Text of(String text) {
+      byte[] utf8 = Utf8.encode(text, MESSAGE_MAX_BYTES);
+      int length = utf8.length;
+      int slots = 1 + TraceRecordDescriptor.continuationSlots(length);
+      byte[] ring = new byte[slots << RECORD_SHIFT];
+      MemorySegment bytes = MemorySegment.ofArray(ring);
+      bytes.set(U64, 0, TraceRecordDescriptor.header(RecordKind.MESSAGE, 0, length, 0));
+      int inline = Math.min(length, MESSAGE_INLINE_BYTES);
+      System.arraycopy(utf8, 0, ring, MESSAGE_INLINE_OFFSET, inline);
+      for (int s = 1, at = inline; s < slots; s++) {
+        int base = s << RECORD_SHIFT;
+        ring[base] = (byte) RecordKind.CONTINUATION;
+        int n = Math.min(CONTINUATION_PAYLOAD_BYTES, length - at);
+        System.arraycopy(utf8, at, ring, base + CONTINUATION_PAYLOAD_OFFSET, n);
+        at += n;
+      }
+      long[] words = new long[slots << 2];
+      for (int w = 0; w < words.length; w++) {
+        words[w] = bytes.get(U64, (long) w * Long.BYTES);
+      }
+      return new Text(text, words);
+    }
+
+    /** The text as given to {@link #of} (before any cut). */
+    @Override
+    public String toString() {
+      return text;
+    }
   }
 
   /** The reusable handle returned by {@link #span(int)}; closing it ends the innermost span. */

@@ -409,6 +409,66 @@ class TracerTest {
   }
 
   @Test
+  void messageText_writesTheSameSlotsAsTheString_streamAndWrappedFlight() {
+    List<String> texts =
+        List.of(
+            "",
+            "0123456789abcdef",
+            "Start converting buffer",
+            "a\u00e9\u20ac\uD83D\uDE00",
+            "a".repeat(15) + "\u20ac" + "b",
+            "a\uD800b\uDC00c",
+            "end\uD83D",
+            "\u20ac".repeat(2000),
+            "m".repeat(100));
+    for (int mode : new int[] {STREAM, FLIGHT}) {
+      TestCpu asText = new TestCpu(3, 1 << 20);
+      TestCpu asString = new TestCpu(3, 1 << 20);
+      Tracer textTracer =
+          Tracer.register(
+              asText,
+              new NameTableWriter(asText.memory(), TABLE, TABLE_LENGTH),
+              REGION,
+              CAPACITY,
+              mode);
+      Tracer stringTracer =
+          Tracer.register(
+              asString,
+              new NameTableWriter(asString.memory(), TABLE, TABLE_LENGTH),
+              REGION,
+              CAPACITY,
+              mode);
+      // Enough rounds to fill the stream ring several times and wrap the flight ring.
+      for (int round = 0; round < 3; round++) {
+        for (String t : texts) {
+          textTracer.message(Tracer.Text.of(t));
+          stringTracer.message(t);
+          textTracer.counter(0, round);
+          stringTracer.counter(0, round);
+        }
+      }
+
+      assertThat(textTracer.writeSequence())
+          .isEqualTo(stringTracer.writeSequence())
+          .isGreaterThan(CAPACITY);
+      assertThat(asText.region()).isEqualTo(asString.region());
+      assertThat(asText.exits()).isEqualTo(asString.exits());
+      assertThat(asText.host().records()).isEqualTo(asString.host().records());
+    }
+    assertThat(Tracer.Text.of("\u20ac".repeat(2000)).toString()).hasSize(2000);
+  }
+
+  @Test
+  void messageText_disabledTracer_writesNothing() {
+    Tracer tracer = Tracer.disabled(cpu, names);
+
+    tracer.message(Tracer.Text.of("nothing"));
+
+    assertThat(tracer.writeSequence()).isZero();
+    assertThat(cpu.exits()).isEmpty();
+  }
+
+  @Test
   void name_sameNameTwice_returnsSameIdAndWritesOneEntry() {
     Tracer tracer = register(STREAM);
 

@@ -138,4 +138,22 @@ class ZeroAllocationTest {
 
     assertThat(leastAllocated(() -> messages(tracer, text, SPANS / 10))).isZero();
   }
+
+  @Test
+  void messageTexts_streamAndFlight_allocateNothing() {
+    Tracer.Text text = Tracer.Text.of("r\u00e9sum\u00e9 \u20ac \uD83D\uDE00 " + "x".repeat(60));
+    for (int mode : new int[] {0, 1}) {
+      AckCpu cpu = new AckCpu();
+      Tracer tracer = tracer(cpu, mode);
+
+      assertThat(
+              leastAllocated(
+                  () -> {
+                    for (int i = 0; i < SPANS / 10; i++) {
+                      tracer.message(text);
+                    }
+                  }))
+          .isZero();
+    }
+  }
 }
