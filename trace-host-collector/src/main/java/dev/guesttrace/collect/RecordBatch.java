@@ -108,7 +108,7 @@ public final class RecordBatch {
     this.tscTicks[i] = tscTicks;
     this.arg0[i] = arg0;
     this.arg1[i] = arg1;
-    this.messages[i] = null;
+    // messages[i] is null already: reset clears what the last batch held.
   }
 
   /**

@@ -13,6 +13,8 @@ import dev.guesttrace.abi.TraceRegionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
@@ -26,6 +28,23 @@ import java.util.function.Consumer;
 final class RecordDecoder {
   private static final ValueLayout.OfLong U64 =
       ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  private static final boolean LITTLE_ENDIAN_HOST =
+      ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+
+  /** Kinds {@link #decodePlain} takes: one slot each, nothing to reassemble. */
+  private static final long PLAIN_KINDS =
+      1L << RecordKind.SPAN_BEGIN
+          | 1L << RecordKind.SPAN_END
+          | 1L << RecordKind.ALLOC
+          | 1L << RecordKind.FREE
+          | 1L << RecordKind.COUNTER;
+
+  /** Longest message text {@link #messageTexts} keeps: the constant lines of a runtime. */
+  private static final int CACHED_MESSAGE_BYTES = 64;
+
+  /** Entries of {@link #messageTexts} (a power of two). */
+  private static final int CACHED_MESSAGES = 256;
 
   private final Reporter report;
   private final long maxRecords;
@@ -41,6 +60,14 @@ final class RecordDecoder {
   private long undecodable;
   private long quotaDropped;
 
+  /** A message's text bytes while it is reassembled: the decoder is single-threaded. */
+  private final byte[] messageBytes = new byte[MESSAGE_MAX_BYTES];
+
+  /** Recent short ASCII message texts and their bytes ({@link #messageText}). */
+  private final byte[][] messageKeys = new byte[CACHED_MESSAGES][];
+
+  private final String[] messageTexts = new String[CACHED_MESSAGES];
+
   RecordDecoder(
       int vcpuCount,
       long maxRecords,
@@ -52,7 +79,7 @@ final class RecordDecoder {
     this.batch = new RecordBatch(batchRecords);
     this.out = out;
     this.lastTsc = new long[vcpuCount];
-    java.util.Arrays.fill(lastTsc, Long.MIN_VALUE);
+    Arrays.fill(lastTsc, Long.MIN_VALUE);
     this.skipContinuations = new boolean[vcpuCount];
     this.kept = new long[vcpuCount];
   }
@@ -108,8 +135,16 @@ final class RecordDecoder {
       skipContinuations[vcpu] = true;
     }
     batch.reset(vcpu);
+    long[] words = (copy.offsetBytes() & 7) == 0 ? littleEndianWords(copy.buffer()) : null;
+    int firstWord = (int) (copy.offsetBytes() >>> 3);
     long i = 0;
     while (i < count) {
+      if (words != null) {
+        i = decodePlain(words, firstWord, vcpu, i, count, knownNames);
+        if (i >= count) {
+          break;
+        }
+      }
       long slot = i << RECORD_SHIFT;
       long s = first + i;
       long word = slots.get(U64, slot);
@@ -197,6 +232,63 @@ final class RecordDecoder {
     flushBatch();
   }
 
+  /**
+   * A copy's buffer as the {@code long[]} it wraps whole, whose elements are the slots'
+   * little-endian words (the copy area or array the exit path copies into, on a little-endian
+   * host), else null: then every slot takes the general path.
+   */
+  private static long[] littleEndianWords(MemorySegment buffer) {
+    if (!LITTLE_ENDIAN_HOST || buffer.address() != 0) {
+      return null;
+    }
+    if (buffer.heapBase().orElse(null) instanceof long[] words
+        && (long) words.length * Long.BYTES == buffer.byteSize()) {
+      return words;
+    }
+    return null;
+  }
+
+  /**
+   * The usual records at once: from index {@code i} (slot {@code i} at {@code words[firstWord + 4 *
+   * i]}), spans, counters, allocs and frees in time order with a known name (what the general loop
+   * keeps without a word to say), straight from the copy's words into the batch, the per-record
+   * counters summed once. Stops at the first record that is anything else (a message, a bad slot,
+   * time going back, an unknown name, the batch full, the quota reached), which the general loop
+   * then takes; returns its index.
+   */
+  private long decodePlain(
+      long[] words, int firstWord, int vcpu, long i, long count, int knownNames) {
+    long room = Math.min(batch.capacity() - batch.size(), maxRecords - chargedSlots);
+    long end = Math.min(count, i + Math.max(room, 0));
+    long last = lastTsc[vcpu];
+    long start = i;
+    while (i < end) {
+      int w = firstWord + (int) (i << 2);
+      long word = words[w];
+      int kind = (int) (word & 0xFF);
+      long tsc = words[w + 1];
+      int nameId = (int) (word >>> 32);
+      if (kind >= Long.SIZE
+          || (PLAIN_KINDS >>> kind & 1) == 0
+          || tsc < last
+          || Integer.compareUnsigned(nameId, knownNames) > 0) {
+        break;
+      }
+      batch.add(kind, nameId, tsc, words[w + 2], words[w + 3]);
+      last = tsc;
+      i++;
+    }
+    long n = i - start;
+    if (n > 0) {
+      lastTsc[vcpu] = last;
+      skipContinuations[vcpu] = false;
+      kept[vcpu] += n;
+      keptRecords += n;
+      chargedSlots += n;
+    }
+    return i;
+  }
+
   /** Decodes the message at index {@code i} of the copy; returns the index after it. */
   private long message(
       int vcpu, MemorySegment slots, long count, long first, long i, long word, long tsc) {
@@ -215,7 +307,7 @@ final class RecordDecoder {
       length = MESSAGE_MAX_BYTES;
     }
     int continuations = TraceRecordDescriptor.continuationSlots(length);
-    byte[] text = new byte[length];
+    byte[] text = messageBytes;
     int inline = Math.min(length, MESSAGE_INLINE_BYTES);
     MemorySegment.copy(
         slots, ValueLayout.JAVA_BYTE, (i << RECORD_SHIFT) + MESSAGE_INLINE_OFFSET, text, 0, inline);
@@ -248,15 +340,40 @@ final class RecordDecoder {
           slots, ValueLayout.JAVA_BYTE, cont + CONTINUATION_PAYLOAD_OFFSET, text, have, n);
       have += n;
     }
-    keep(
-        RecordKind.MESSAGE,
-        0,
-        tsc,
-        0,
-        0,
-        report.utf8(text, have, vcpu, "message at sequence " + s),
-        next - i);
+    keep(RecordKind.MESSAGE, 0, tsc, 0, 0, messageText(text, have, vcpu, s), next - i);
     return next;
+  }
+
+  /**
+   * The text of a message's {@code length} bytes: a short ASCII text seen before is the same {@code
+   * String} again (guests log the same lines over and over), anything else is decoded as {@link
+   * Reporter#utf8} decodes it. Direct-mapped by a hash of the bytes; only ASCII is kept (never a
+   * diagnostic to count).
+   */
+  private String messageText(byte[] bytes, int length, int vcpu, long sequence) {
+    boolean ascii = true;
+    for (int b = 0; b < length; b++) {
+      ascii &= bytes[b] >= 0;
+    }
+    if (!ascii) {
+      return report.utf8(bytes, length, vcpu, "message at sequence " + sequence);
+    }
+    if (length > CACHED_MESSAGE_BYTES) {
+      return new String(bytes, 0, length, StandardCharsets.ISO_8859_1);
+    }
+    int hash = length;
+    for (int b = 0; b < length; b++) {
+      hash = 31 * hash + bytes[b];
+    }
+    int slot = (hash ^ hash >>> 16) & (CACHED_MESSAGES - 1);
+    byte[] key = messageKeys[slot];
+    if (key != null && Arrays.equals(key, 0, key.length, bytes, 0, length)) {
+      return messageTexts[slot];
+    }
+    String text = new String(bytes, 0, length, StandardCharsets.ISO_8859_1);
+    messageKeys[slot] = Arrays.copyOf(bytes, length);
+    messageTexts[slot] = text;
+    return text;
   }
 
   /**
