@@ -122,11 +122,24 @@ public final class GuestTsc {
     // Every field is read before the downcall: the JIT must assume the call wrote memory, so a
     // field read after it is a reload (docs/performance.md, "The TSC read"). The hardware source
     // is never scaled (see create), so its ticks are the host TSC plus the offsets.
-    long offset = offsetTicks + vcpuOffsetTicks * vcpuId;
+    long offset = offsetTicks(vcpuId);
     if (hardware) {
       return RdtscStub.rdtsc() + offset;
     }
     return ticksAt(sourceTicks(vcpuId), vcpuId);
+  }
+
+  /**
+   * Whether {@link #read} is the host's {@code rdtsc} plus {@link #offsetTicks}, nothing else (the
+   * unscaled hardware source).
+   */
+  boolean readsHardware() {
+    return hardware;
+  }
+
+  /** What {@link #read} adds to the source ticks of vCPU {@code vcpuId} when not scaled. */
+  long offsetTicks(int vcpuId) {
+    return offsetTicks + vcpuOffsetTicks * vcpuId;
   }
 
   /**
