@@ -169,7 +169,9 @@ final class RunCommand implements Callable<Integer> {
   @Option(
       names = "--quiet",
       description =
-          "Print neither the tree nor the guest's output nor 'wrote FILE'; errors still show.")
+          "Print neither the tree nor the guest's output nor 'wrote FILE'; errors still show."
+              + " With -o and no --otlp the records go only to the file: memory stays flat and"
+              + " no record quota applies.")
   boolean quiet;
 
   @Mixin TreeOptions treeOptions;
@@ -229,6 +231,11 @@ final class RunCommand implements Callable<Integer> {
                 : counter == null
                     ? writer
                     : dev.guesttrace.collect.TraceSinks.tee(writer, counter));
+      }
+      if (writer != null && quiet && otlp == null) {
+        // Nothing shows or sends the tree: the records only go to the file, so memory stays flat
+        // however long the run, and the in-memory record quota does not cut the file short.
+        run.setKeepRecords(false);
       }
       if (dumpMemory != null) {
         run.setMemoryAtEnd(

@@ -23,6 +23,34 @@ class FileVerbsTest {
   }
 
   @Test
+  void runQuietToAFile_streamsTheSameTraceAsARunThatPrintsIt() {
+    // --quiet -o keeps no records in memory (the file is written as the run goes); the file must
+    // hold exactly what a run that also builds and prints the tree writes.
+    Path streamed = dir.resolve("streamed.gtrace");
+    Path kept = dir.resolve("kept.gtrace");
+    String[] common = {"run", "fib", "--arg", "n=6", "--calls", "3", "--deterministic"};
+    CliTest.Outcome quiet = CliTest.run(concat(common, "-o", streamed.toString(), "--quiet"));
+    assertThat(quiet.status()).as(quiet.err()).isZero();
+    assertThat(quiet.err()).isEmpty();
+    CliTest.Outcome printed = CliTest.run(concat(common, "-o", kept.toString()));
+    assertThat(printed.status()).as(printed.err()).isZero();
+
+    CliTest.Outcome streamedTree = CliTest.run("tree", streamed.toString(), "--format", "csv");
+    CliTest.Outcome keptTree = CliTest.run("tree", kept.toString(), "--format", "csv");
+    assertThat(streamedTree.status()).isZero();
+    assertThat(streamedTree.out()).isEqualTo(keptTree.out()).contains("fib");
+    // Boot: 6 spans (12 records); each call: 25 fib spans and 17 records of dispatch and halt.
+    assertThat(CliTest.run("info", streamed.toString()).out())
+        .contains("records      " + (12 + 3 * (2 * 25 + 17)) + "\n");
+  }
+
+  private static String[] concat(String[] first, String... more) {
+    String[] all = Arrays.copyOf(first, first.length + more.length);
+    System.arraycopy(more, 0, all, first.length, more.length);
+    return all;
+  }
+
+  @Test
   void runThenTree_printsTheSameTree() {
     assertThat(helloRun.status()).isZero();
     assertThat(helloRun.err()).contains("wrote " + hello);

@@ -53,6 +53,10 @@ public final class GuestRun {
   private final LogHandler.Listener logListener;
   private final LongSupplier clock;
   private final Consumer<MemorySegment> memoryAtEnd;
+  private final boolean keepRecords;
+
+  /** What a run that does not keep its records keeps of its trace, for {@link Result#data()}. */
+  private TraceData.Builder summary;
 
   /** The clock of the run in progress ({@link #clockFor}); set before the vCPU threads start. */
   private LongSupplier runClock;
@@ -64,6 +68,7 @@ public final class GuestRun {
     this.logListener = b.logListener;
     this.clock = b.clock;
     this.memoryAtEnd = b.memoryAtEnd;
+    this.keepRecords = b.keepRecords;
   }
 
   /** A run of {@code config}; by default the trace is only kept in memory. */
@@ -74,7 +79,9 @@ public final class GuestRun {
   /**
    * The result of a run.
    *
-   * @param data the whole trace, as the trace file holds it
+   * @param data the whole trace, as the trace file holds it; without records, host spans and
+   *     calibration pairs if the run was built with {@link Builder#setKeepRecords
+   *     setKeepRecords(false)}
    * @param outcome one line: {@code halted}, or the first failure
    * @param failed whether a vCPU aborted, faulted or timed out, or a call failed
    * @param firstCallResults the results of the first {@link #KEPT_CALL_RESULTS} calls that
@@ -205,7 +212,8 @@ public final class GuestRun {
           first.add(new CallReturn(c, firstResults[c]));
         }
       }
-      return new Result(HostInternals.access().data(trace), outcome, failed, first, returned);
+      TraceData data = keepRecords ? HostInternals.access().data(trace) : summary.build();
+      return new Result(data, outcome, failed, first, returned);
     } catch (java.io.IOException e) {
       throw new IllegalStateException("no output file is opened here: " + e.getMessage(), e);
     }
@@ -233,6 +241,12 @@ public final class GuestRun {
     HostInternals.Access internals = HostInternals.access();
     if (extraSink != null) {
       internals.addSink(b, extraSink);
+    }
+    if (!keepRecords) {
+      // The quota bounds the memory that kept records take; the sink's records take none here.
+      b.setKeepInMemory(false).setMaxRecords(Long.MAX_VALUE);
+      summary = TraceData.builder();
+      internals.addSink(b, new SummarySink(summary));
     }
     if (config.deterministic()) {
       internals.setStartEpochNanos(b, 0);
@@ -412,6 +426,7 @@ public final class GuestRun {
     private LogHandler.Listener logListener = (vcpu, level, text) -> {};
     private LongSupplier clock = System::nanoTime;
     private Consumer<MemorySegment> memoryAtEnd = memory -> {};
+    private boolean keepRecords = true;
 
     private Builder(RunConfig config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -450,9 +465,69 @@ public final class GuestRun {
       return this;
     }
 
-    /** Builds the run. */
+    /**
+     * Whether the run keeps its records in memory for {@link Result#data()} (the default), or only
+     * streams them to the sink ({@link #setSink}, e.g. the trace file writer). Without them the
+     * host's memory no longer grows with the trace: {@link RunConfig#maxRecords()} (which bounds
+     * that memory) does not apply, and {@link Result#data()} holds the header, the diagnostics and
+     * the losses, but no records, host spans or calibration pairs.
+     */
+    public Builder setKeepRecords(boolean keepRecords) {
+      this.keepRecords = keepRecords;
+      return this;
+    }
+
+    /**
+     * Builds the run.
+     *
+     * @throws IllegalStateException if the run keeps no records and has no sink to stream them to
+     */
     public GuestRun build() {
+      if (!keepRecords && extraSink == null) {
+        throw new IllegalStateException("setKeepRecords(false) needs a sink: setSink");
+      }
       return new GuestRun(this);
+    }
+  }
+
+  /**
+   * The parts of a trace whose size does not grow with the run (header, names, diagnostics, the end
+   * with its losses), for a run that streams its records elsewhere.
+   */
+  private static final class SummarySink implements TraceSink {
+    private final TraceData.Builder summary;
+
+    SummarySink(TraceData.Builder summary) {
+      this.summary = summary;
+    }
+
+    @Override
+    public void onHeader(dev.guesttrace.collect.TraceHeader header) {
+      summary.onHeader(header);
+    }
+
+    @Override
+    public void onName(int vcpu, int nameId, String name) {
+      // Names are bounded (the collector caps them), but nothing here reads them.
+    }
+
+    @Override
+    public void onRecords(dev.guesttrace.collect.RecordBatch batch) {}
+
+    @Override
+    public void onCalibration(dev.guesttrace.collect.CalibrationPair pair) {}
+
+    @Override
+    public void onHostSpan(dev.guesttrace.collect.HostSpan span) {}
+
+    @Override
+    public void onDiagnostic(dev.guesttrace.collect.Diagnostic diagnostic) {
+      summary.onDiagnostic(diagnostic);
+    }
+
+    @Override
+    public void onFinish(dev.guesttrace.collect.TraceEnd end) {
+      summary.onFinish(end);
     }
   }
 }

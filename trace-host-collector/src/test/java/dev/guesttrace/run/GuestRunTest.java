@@ -1,6 +1,7 @@
 package dev.guesttrace.run;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.guesttrace.abi.CallCodec.FunctionCall;
 import dev.guesttrace.abi.RecordKind;
@@ -131,5 +132,78 @@ class GuestRunTest {
     for (int c = 0; c < GuestRun.KEPT_CALL_RESULTS; c++) {
       assertThat(result.firstCallResults().get(c)).isEqualTo(new GuestRun.CallReturn(c, "2"));
     }
+  }
+
+  /** Counts the records a sink receives. */
+  private static final class CountingSink implements dev.guesttrace.collect.TraceSink {
+    final java.util.concurrent.atomic.AtomicLong records =
+        new java.util.concurrent.atomic.AtomicLong();
+
+    @Override
+    public void onHeader(dev.guesttrace.collect.TraceHeader header) {}
+
+    @Override
+    public void onName(int vcpu, int nameId, String name) {}
+
+    @Override
+    public void onRecords(dev.guesttrace.collect.RecordBatch batch) {
+      records.addAndGet(batch.size());
+    }
+
+    @Override
+    public void onCalibration(dev.guesttrace.collect.CalibrationPair pair) {}
+
+    @Override
+    public void onHostSpan(HostSpan span) {}
+
+    @Override
+    public void onDiagnostic(dev.guesttrace.collect.Diagnostic diagnostic) {}
+
+    @Override
+    public void onFinish(dev.guesttrace.collect.TraceEnd end) {}
+  }
+
+  @Test
+  void run_keepingRecords_theQuotaDropsWhatIsPastIt() throws Exception {
+    CountingSink sink = new CountingSink();
+    GuestRun.Result result =
+        GuestRun.builder(config().setCalls(20).setMaxRecords(100).build())
+            .setSink(sink)
+            .build()
+            .execute();
+
+    assertThat(result.data().recordCount()).isLessThanOrEqualTo(100);
+    assertThat(result.data().losses().total()).isPositive();
+    assertThat(sink.records.get()).isEqualTo(result.data().recordCount());
+  }
+
+  @Test
+  void run_notKeepingRecords_streamsThemAllToTheSinkPastTheQuota() throws Exception {
+    CountingSink kept = new CountingSink();
+    GuestRun.Result keeping =
+        GuestRun.builder(config().setCalls(20).build()).setSink(kept).build().execute();
+    CountingSink streamed = new CountingSink();
+    GuestRun.Result streaming =
+        GuestRun.builder(config().setCalls(20).setMaxRecords(100).build())
+            .setSink(streamed)
+            .setKeepRecords(false)
+            .build()
+            .execute();
+
+    assertThat(streaming.failed()).isFalse();
+    // Every record the unbounded run kept reached the sink, far past the quota of 100.
+    assertThat(streamed.records.get()).isEqualTo(kept.records.get()).isGreaterThan(100);
+    assertThat(streaming.data().recordCount()).isZero();
+    assertThat(streaming.data().hostSpans()).isEmpty();
+    assertThat(streaming.data().losses().total()).isZero();
+    assertThat(streaming.data().vcpuCount()).isEqualTo(1);
+    assertThat(streaming.callsReturned()).isEqualTo(20);
+  }
+
+  @Test
+  void run_notKeepingRecordsWithoutASink_isRefused() {
+    assertThatThrownBy(() -> GuestRun.builder(config().build()).setKeepRecords(false).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("setKeepRecords(false) needs a sink: setSink");
   }
 }
