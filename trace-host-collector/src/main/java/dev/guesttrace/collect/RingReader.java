@@ -30,8 +30,15 @@ final class RingReader {
   final int mode;
   final NameTableReader table;
 
-  /** Where this ring's copies go while there is room: touched now, at registration. */
-  final CopyArea area;
+  /**
+   * Where this ring's copies go while there is room; null until {@link #allocateArea()} ran, on the
+   * collector thread, asked for by the ring's first copy ({@link Output#areaWanted}): the exit does
+   * not pay for touching it, and a ring copied only once (a final drain, a recovered dump) never
+   * gets one.
+   */
+  private volatile CopyArea area;
+
+  private boolean areaWanted;
 
   private long cursor;
   private long guestDropped;
@@ -47,13 +54,27 @@ final class RingReader {
     this.capacity = capacity;
     this.mode = mode;
     this.table = table;
-    this.area = new CopyArea(capacity);
+  }
+
+  /** Allocates (and so touches) the ring's copy area; copies go there from then on. */
+  void allocateArea() {
+    if (area == null) {
+      area = new CopyArea(capacity);
+    }
+  }
+
+  /** The ring's copy area, null before {@link #allocateArea()}. */
+  CopyArea area() {
+    return area;
   }
 
   /** Receives what a copy produced, in order: new names, then the slots. */
   interface Output {
-    /** A new ring for {@link #vcpu}: what follows starts from a clean decoder state. */
+    /** A new ring for {@link RingReader#vcpu}: what follows starts from a clean decoder state. */
     void newRing(int vcpu);
+
+    /** The ring's first copy: its copy area is to be allocated ({@link #allocateArea()}), soon. */
+    void areaWanted(RingReader ring);
 
     /** A name read by {@code fromVcpu}'s exit, for every vCPU that reads its table. */
     void name(int fromVcpu, int[] vcpus, int nameId, String name);
@@ -156,6 +177,12 @@ final class RingReader {
       }
     }
     if (from < written) {
+      if (!areaWanted && !guestStopped) {
+        // Before the slots: the collector allocates the area before it decodes them (a cold
+        // first decode takes milliseconds, in which the guest may flush again and again).
+        areaWanted = true;
+        out.areaWanted(this);
+      }
       out.slots(slice(memory, from, written, knownNames, headLost));
     }
     // else: a window that straddles 2^63 holds nothing the guest published honestly; read none.
@@ -231,10 +258,12 @@ final class RingReader {
     long slots = address + TraceRegionDescriptor.HEADER_LENGTH;
     long mask = capacity - 1L;
     int count = (int) (to - from);
-    MemorySegment buffer = area.segment;
-    long offset = area.take(count);
     CopyArea in = area;
-    if (offset < 0) {
+    long offset = in == null ? -1 : in.take(count);
+    MemorySegment buffer;
+    if (offset >= 0) {
+      buffer = in.segment;
+    } else {
       in = null;
       buffer = MemorySegment.ofArray(new long[count << (RECORD_SHIFT - 3)]);
       offset = 0;
@@ -253,7 +282,16 @@ final class RingReader {
           (long) (count - run) << RECORD_SHIFT);
     }
     return new SlotCopy(
-        vcpu, mode, from, buffer, offset, count, knownNames, headLost, in, area.end());
+        vcpu,
+        mode,
+        from,
+        buffer,
+        offset,
+        count,
+        knownNames,
+        headLost,
+        in,
+        in == null ? 0 : in.end());
   }
 
   /** Reads names published since the last look, without touching the ring. */

@@ -22,9 +22,9 @@ import java.util.concurrent.locks.LockSupport;
  * slots copied at that exit were decoded: the position is exact. Back-pressure: a vCPU whose queue
  * is full ({@link #QUEUE_EVENTS} events or {@link #QUEUE_SLOTS} copied slots, 32 MiB) waits
  * (nothing lost), or, in lossy mode, the oldest copies on its queue are dropped and counted. The
- * copies live in their ring's {@link CopyArea} (at most 2 MiB, allocated at registration) while it
- * has room, else in arrays of their own; the bound counts them wherever they are, and a copy
- * decoded or dropped here frees its place in the area.
+ * copies live in their ring's {@link CopyArea} (at most 2 MiB, allocated here after the ring's
+ * first copy) while it has room, else in arrays of their own; the bound counts them wherever they
+ * are, and a copy decoded or dropped here frees its place in the area.
  *
  * <p>Host spans are bounded: consecutive trace flushes of a vCPU with no record between them (so
  * inside one guest span) become one span whose duration is their sum; past {@link #MAX_HOST_SPANS}
@@ -110,6 +110,11 @@ final class SinkSide implements RingReader.Output {
   @Override
   public void newRing(int vcpu) {
     submit(vcpu, new NewRing(vcpu));
+  }
+
+  @Override
+  public void areaWanted(RingReader ring) {
+    submit(ring.vcpu, new AreaWanted(ring));
   }
 
   @Override
@@ -389,6 +394,7 @@ final class SinkSide implements RingReader.Output {
         }
       }
       case NewRing r -> decoder.newRing(r.vcpu());
+      case AreaWanted a -> a.ring().allocateArea(); // here, not on an exit
       case CalibrationPair pair -> sink.onCalibration(pair);
       case AtExit s -> atExit(s);
       case HostSpan span -> keepHostSpan(span);
@@ -547,14 +553,16 @@ final class SinkSide implements RingReader.Output {
 
     /** Counts {@code event} and says whether the queue is big enough to wake the collector. */
     boolean worthWaking(Object event) {
-      boolean areaPressed = false;
+      boolean wakeNow = false;
       if (event instanceof SlotCopy copy) {
         slotsSinceWake += copy.count();
         // The collector frees the copy area as it decodes: woken before the area is full, so
         // that the next copies still find room there (a fresh array costs the exit page faults).
-        areaPressed = copy.areaPressed();
+        wakeNow = copy.areaPressed();
+      } else if (event instanceof AreaWanted) {
+        wakeNow = true; // the collector allocates the ring's copy area: before its next flush
       }
-      if (++eventsSinceWake < WAKE_EVENTS && slotsSinceWake < wakeSlots && !areaPressed) {
+      if (++eventsSinceWake < WAKE_EVENTS && slotsSinceWake < wakeSlots && !wakeNow) {
         return false;
       }
       eventsSinceWake = 0;
@@ -632,6 +640,8 @@ final class SinkSide implements RingReader.Output {
   }
 
   private record NewRing(int vcpu) {}
+
+  private record AreaWanted(RingReader ring) {}
 
   private record Report(String kind, int vcpu, String detail) {}
 

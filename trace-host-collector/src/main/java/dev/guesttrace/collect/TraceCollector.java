@@ -347,7 +347,7 @@ public final class TraceCollector {
   /** The copy area of {@code vcpu}'s registered ring, or null: for tests. */
   CopyArea copyArea(int vcpu) {
     RingReader ring = ring(vcpu);
-    return ring == null ? null : ring.area;
+    return ring == null ? null : ring.area();
   }
 
   /**

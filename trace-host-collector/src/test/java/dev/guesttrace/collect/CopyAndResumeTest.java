@@ -80,8 +80,15 @@ class CopyAndResumeTest {
 
   /** Writes {@code flushes} x {@code perFlush} counters whose values count up from 0. */
   private static void writeCounting(Tracer t, int flushes, int perFlush) {
+    writeCounting(t, flushes, perFlush, 0);
+  }
+
+  /**
+   * Writes {@code flushes} x {@code perFlush} counters whose values count up from {@code first}.
+   */
+  private static void writeCounting(Tracer t, int flushes, int perFlush, long first) {
     int id = t.name("n");
-    long value = 0;
+    long value = first;
     for (int f = 0; f < flushes; f++) {
       for (int i = 0; i < perFlush; i++) {
         t.counter(id, value++);
@@ -102,8 +109,22 @@ class CopyAndResumeTest {
     assertThat(data.losses().total()).isZero();
   }
 
+  /**
+   * The vCPU's copy area, once the collector thread has allocated it (asked for by the ring's first
+   * copy).
+   */
+  private static CopyArea awaitArea(FakeGuest g) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    CopyArea area;
+    while ((area = g.collector.copyArea(0)) == null && System.nanoTime() < deadline) {
+      Thread.sleep(1);
+    }
+    assertThat(area).as("copy area allocated").isNotNull();
+    return area;
+  }
+
   @Test
-  void copyArea_collectorKeepsUp_everyCopyGoesThereAndTheAreaIsReused() {
+  void copyArea_collectorKeepsUp_everyCopyGoesThereAndTheAreaIsReused() throws Exception {
     FakeGuest g =
         new FakeGuest(
             TraceDataTest.header(1),
@@ -111,11 +132,13 @@ class CopyAndResumeTest {
             null,
             b -> b.setCollectorThread(false)); // decoded at once: the area is freed at once
     Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
-    CopyArea area = g.collector.copyArea(0);
-    int flushes = (int) (3 * area.slots() / 100); // three times round the area
+    assertThat(g.collector.copyArea(0)).as("no area before the first copy").isNull();
+    int flushes = 3 * CopyArea.slotsFor(CAPACITY) / 100; // three times round the area
 
     writeCounting(t, flushes, 100);
 
+    // The first copy asked for the area (allocated at once without a collector thread).
+    CopyArea area = g.collector.copyArea(0);
     assertThat(area.copiesOutside()).isZero();
     assertThat(area.copiesInArea()).isEqualTo(flushes);
     assertCountsUp(g.finish(), flushes * 100);
@@ -128,16 +151,17 @@ class CopyAndResumeTest {
     BlockingSink sink = new BlockingSink();
     FakeGuest g = new FakeGuest(TraceDataTest.header(1), TraceCollector.DEFAULT_MAX_RECORDS, sink);
     Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
-    CopyArea area = g.collector.copyArea(0);
-    int flushes = (int) (area.slots() / 100) + 20; // more than the area holds
+    int flushes = CopyArea.slotsFor(CAPACITY) / 100 + 20; // more than the area holds
+    writeCounting(t, 1, 100); // asks for the area, then sits in the sink
+    CopyArea area = awaitArea(g);
 
     // The collector sits in the first batch: nothing is freed while the guest goes on.
-    writeCounting(t, flushes, 100);
+    writeCounting(t, flushes, 100, 100);
 
     assertThat(area.copiesOutside()).isGreaterThanOrEqualTo(20);
     assertThat(area.copiesInArea() + area.copiesOutside()).isEqualTo(flushes);
     sink.release.countDown();
-    assertCountsUp(g.finish(), flushes * 100);
+    assertCountsUp(g.finish(), (flushes + 1) * 100);
     assertThat(area.waiting()).isZero();
   }
 
@@ -174,6 +198,8 @@ class CopyAndResumeTest {
             sink,
             b -> b.setQueueSlots(150).setDropWhenBehind(true));
     Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+    write(t, 1); // asks for the area, then sits in the sink
+    CopyArea area = awaitArea(g);
 
     Thread guest = Thread.ofPlatform().start(() -> write(t, 5));
     guest.join(10_000);
@@ -183,10 +209,11 @@ class CopyAndResumeTest {
 
     // Copies of 100 slots: one in the sink, at most one queued; the others dropped, oldest first.
     assertThat(data.losses().quotaDropped()).isPositive();
-    assertThat(data.recordCount() + data.losses().quotaDropped()).isEqualTo(500);
+    assertThat(data.recordCount() + data.losses().quotaDropped()).isEqualTo(600);
     assertThat(data.diagnostics())
         .anySatisfy(d -> assertThat(d.kind()).isEqualTo(Diagnostics.COLLECTOR_BEHIND));
     // Dropped copies are freed from the copy area as well as decoded ones.
-    assertThat(g.collector.copyArea(0).waiting()).isZero();
+    assertThat(area.copiesInArea()).isEqualTo(5);
+    assertThat(area.waiting()).isZero();
   }
 }
