@@ -22,6 +22,9 @@ public final class RecordBatch {
   private int vcpu;
   private int size;
 
+  /** Whether {@link #messages} holds a text since the last reset: else there is none to clear. */
+  private boolean hasMessages;
+
   /**
    * Creates an empty batch.
    *
@@ -91,7 +94,10 @@ public final class RecordBatch {
 
   /** Empties the batch and sets the vCPU of the records to come. */
   public void reset(int vcpu) {
-    Arrays.fill(messages, 0, size, null);
+    if (hasMessages) {
+      Arrays.fill(messages, 0, size, null);
+      hasMessages = false;
+    }
     this.vcpu = vcpu;
     this.size = 0;
   }
@@ -124,6 +130,7 @@ public final class RecordBatch {
     this.arg0[i] = 0;
     this.arg1[i] = 0;
     this.messages[i] = text;
+    hasMessages = true;
   }
 
   private int next() {

@@ -182,6 +182,28 @@ class RecordDecoderTest {
   }
 
   @Test
+  void recordBatch_reusedAfterMessages_holdsNoStaleText() {
+    RecordBatch batch = new RecordBatch(4);
+    batch.reset(0);
+    batch.addMessage(1, "one");
+    batch.add(RecordKind.SPAN_BEGIN, 1, 2, 0, 0);
+    batch.addMessage(3, "three");
+
+    batch.reset(0);
+    batch.add(RecordKind.SPAN_BEGIN, 1, 4, 0, 0);
+    batch.add(RecordKind.SPAN_END, 1, 5, 0, 0);
+    batch.add(RecordKind.COUNTER, 1, 6, 0, 0);
+    batch.reset(0);
+    batch.add(RecordKind.SPAN_BEGIN, 1, 7, 0, 0);
+    batch.add(RecordKind.SPAN_END, 1, 8, 0, 0);
+    batch.add(RecordKind.SPAN_END, 1, 9, 0, 0);
+
+    assertThat(batch.message(0)).isNull();
+    assertThat(batch.message(1)).isNull();
+    assertThat(batch.message(2)).isNull();
+  }
+
+  @Test
   void repeatedMessages_decodeToTheSameText() {
     List<Long> words = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
