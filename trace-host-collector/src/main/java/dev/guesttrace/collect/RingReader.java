@@ -179,7 +179,9 @@ final class RingReader {
     if (from < written) {
       if (!areaWanted && !guestStopped) {
         // Before the slots: the collector allocates the area before it decodes them (a cold
-        // first decode takes milliseconds, in which the guest may flush again and again).
+        // first decode takes milliseconds, in which the guest may flush again and again). The
+        // collector is not woken for it: woken now, it would often run on this vCPU's core and
+        // make this exit wait while it touches the area; its next round is soon enough.
         areaWanted = true;
         out.areaWanted(this);
       }

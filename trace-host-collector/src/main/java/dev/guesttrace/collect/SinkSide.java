@@ -559,8 +559,6 @@ final class SinkSide implements RingReader.Output {
         // The collector frees the copy area as it decodes: woken before the area is full, so
         // that the next copies still find room there (a fresh array costs the exit page faults).
         wakeNow = copy.areaPressed();
-      } else if (event instanceof AreaWanted) {
-        wakeNow = true; // the collector allocates the ring's copy area: before its next flush
       }
       if (++eventsSinceWake < WAKE_EVENTS && slotsSinceWake < wakeSlots && !wakeNow) {
         return false;
