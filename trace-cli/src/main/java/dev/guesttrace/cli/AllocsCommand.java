@@ -25,6 +25,7 @@ final class AllocsCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin FormatOption format;
   @Mixin ProgressOption progress;
+  @Mixin ReadLimitOption readLimit;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -39,7 +40,7 @@ final class AllocsCommand implements Callable<Integer> {
     AllocsRenderer.Report report;
     try (Progress p =
         progress.start(spec, "allocs", format.format == dev.guesttrace.render.OutputFormat.TEXT)) {
-      data = TraceFiles.load(file, err, "allocs", p);
+      data = TraceFiles.load(file, err, "allocs", p, readLimit);
       p.phase("building spans");
       built = SpanTreeBuilder.buildWithDetails(data);
       p.phase("replaying allocations");

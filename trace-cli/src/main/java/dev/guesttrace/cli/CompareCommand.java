@@ -34,6 +34,7 @@ final class CompareCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin FormatOption format;
   @Mixin ProgressOption progress;
+  @Mixin ReadLimitOption readLimit;
   @Spec CommandSpec spec;
 
   @Parameters(arity = "1..*", paramLabel = "A.gtrace", description = "Side A: one or more runs.")
@@ -103,10 +104,10 @@ final class CompareCommand implements Callable<Integer> {
     return Errors.OK;
   }
 
-  private static List<Comparison.Run> runs(List<Path> files, PrintWriter err, Progress p) {
+  private List<Comparison.Run> runs(List<Path> files, PrintWriter err, Progress p) {
     List<Comparison.Run> runs = new ArrayList<>();
     for (Path f : files) {
-      TraceData data = TraceFiles.load(f, err, "compare", p);
+      TraceData data = TraceFiles.load(f, err, "compare", p, readLimit);
       p.phase("building spans of " + Progress.name(f));
       runs.add(new Comparison.Run(f.getFileName().toString(), SpanTreeBuilder.build(data)));
     }

@@ -22,6 +22,7 @@ final class ExportCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin OtlpOptions otlpOptions;
   @Mixin ProgressOption progress;
+  @Mixin ReadLimitOption readLimit;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -39,7 +40,7 @@ final class ExportCommand implements Callable<Integer> {
   public Integer call() {
     TraceData data;
     try (Progress p = progress.start(spec, "export", true)) {
-      data = TraceFiles.load(file, spec.commandLine().getErr(), "export", p);
+      data = TraceFiles.load(file, spec.commandLine().getErr(), "export", p, readLimit);
       p.phase("building spans");
       otlpOptions.export(
           SpanTreeBuilder.build(data), endpoint, spec.commandLine().getErr(), "export", p);

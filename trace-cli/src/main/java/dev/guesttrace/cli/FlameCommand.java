@@ -29,6 +29,7 @@ import picocli.CommandLine.Spec;
 final class FlameCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin ProgressOption progress;
+  @Mixin ReadLimitOption readLimit;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -50,7 +51,7 @@ final class FlameCommand implements Callable<Integer> {
     TraceData data;
     TraceTree tree;
     try (Progress p = progress.start(spec, "flame", svg != null)) {
-      data = TraceFiles.load(file, spec.commandLine().getErr(), "flame", p);
+      data = TraceFiles.load(file, spec.commandLine().getErr(), "flame", p, readLimit);
       p.phase("building spans");
       TraceTree built = SpanTreeBuilder.build(data);
       tree = excludeTracing ? TracingTime.withoutTracing(built) : built;

@@ -26,6 +26,7 @@ final class InfoCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin FormatOption format;
   @Mixin ProgressOption progress;
+  @Mixin ReadLimitOption readLimit;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -37,7 +38,7 @@ final class InfoCommand implements Callable<Integer> {
     SpanTreeBuilder.Result built;
     TracingTime.Overhead tracing;
     try (Progress p = progress.start(spec, "info", format.format == OutputFormat.TEXT)) {
-      read = TraceFiles.loadWithReport(file, spec.commandLine().getErr(), "info", p);
+      read = TraceFiles.loadWithReport(file, spec.commandLine().getErr(), "info", p, readLimit);
       p.phase("building spans");
       built = SpanTreeBuilder.buildWithDetails(read.data());
       tracing = TracingTime.overhead(built.tree());

@@ -42,6 +42,7 @@ final class PerfettoCommand implements Callable<Integer> {
 
   @Mixin CommonOptions common;
   @Mixin ProgressOption progress;
+  @Mixin ReadLimitOption readLimit;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -97,7 +98,7 @@ final class PerfettoCommand implements Callable<Integer> {
     }
     TraceData data;
     try (Progress p = progress.start(spec, "perfetto", true)) {
-      data = TraceFiles.load(file, spec.commandLine().getErr(), "perfetto", p);
+      data = TraceFiles.load(file, spec.commandLine().getErr(), "perfetto", p, readLimit);
       p.phase("building spans");
       TraceTree tree = SpanTreeBuilder.build(data);
       p.phase("writing " + Progress.name(output));

@@ -31,6 +31,7 @@ final class StatsCommand implements Callable<Integer> {
   @Mixin CommonOptions common;
   @Mixin FormatOption format;
   @Mixin ProgressOption progress;
+  @Mixin ReadLimitOption readLimit;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -76,7 +77,7 @@ final class StatsCommand implements Callable<Integer> {
     SpanTreeBuilder.Result built;
     StatsRenderer.Report report;
     try (Progress p = progress.start(spec, "stats", format.format == OutputFormat.TEXT)) {
-      data = TraceFiles.load(file, err, "stats", p);
+      data = TraceFiles.load(file, err, "stats", p, readLimit);
       if (vcpu != null && (vcpu < 0 || vcpu >= data.vcpuCount())) {
         throw CliException.usage(
             "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);

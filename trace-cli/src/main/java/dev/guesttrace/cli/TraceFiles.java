@@ -19,10 +19,12 @@ final class TraceFiles {
    * Reads {@code path}; a cut-off file is read to its last complete batch with a warning on {@code
    * err}.
    *
-   * @throws CliException exit 1 if the file is missing or not a readable trace
+   * @throws CliException exit 1 if the file is missing, not a readable trace, or holds more records
+   *     than {@code limit}
    */
-  static TraceData load(Path path, PrintWriter err, String verb, Progress progress) {
-    return loadWithReport(path, err, verb, progress).data();
+  static TraceData load(
+      Path path, PrintWriter err, String verb, Progress progress, ReadLimitOption limit) {
+    return loadWithReport(path, err, verb, progress, limit).data();
   }
 
   /**
@@ -30,18 +32,26 @@ final class TraceFiles {
    * shows the bytes read, the rate and the share of the file.
    */
   static TraceFileReader.Result loadWithReport(
-      Path path, PrintWriter err, String verb, Progress progress) {
+      Path path, PrintWriter err, String verb, Progress progress, ReadLimitOption limit) {
+    TraceFileReader.Limits limits = limit.limits();
     if (!Files.exists(path)) {
       throw CliException.badData("no such file: " + path);
     }
     try (InputStream in = new Counting(Files.newInputStream(path), progress)) {
       progress.phase("reading " + Progress.name(path), Progress.Unit.BYTES, size(path));
       return TraceFileReader.read(
-          in,
-          warning -> progress.println("guesttrace " + verb + ": warning: " + warning),
-          TraceFileReader.Limits.DEFAULT);
+          in, warning -> progress.println("guesttrace " + verb + ": warning: " + warning), limits);
     } catch (NoSuchFileException e) {
       throw CliException.badData("no such file: " + path, e);
+    } catch (TraceFileReader.TooManyRecordsException e) {
+      throw CliException.badData(
+          path
+              + ": holds more than "
+              + e.limit()
+              + " records, this reader's limit: --max-records N reads more (about "
+              + ReadLimitOption.HEAP_BYTES_PER_RECORD
+              + " B of heap per record)",
+          e);
     } catch (TraceFileException e) {
       throw CliException.badData(path + ": " + e.getMessage(), e);
     } catch (IOException e) {

@@ -29,6 +29,7 @@ final class TreeCommand implements Callable<Integer> {
   @Mixin TreeOptions treeOptions;
   @Mixin FormatOption format;
   @Mixin ProgressOption progress;
+  @Mixin ReadLimitOption readLimit;
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "A .gtrace file.")
@@ -46,7 +47,7 @@ final class TreeCommand implements Callable<Integer> {
     TraceData data;
     SpanTreeBuilder.Result built;
     try (Progress p = progress.start(spec, "tree", format.format == OutputFormat.TEXT)) {
-      data = TraceFiles.load(file, err, "tree", p);
+      data = TraceFiles.load(file, err, "tree", p, readLimit);
       if (vcpu != null && (vcpu < 0 || vcpu >= data.vcpuCount())) {
         throw CliException.usage(
             "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);

@@ -23,6 +23,40 @@ class FileVerbsTest {
   }
 
   @Test
+  void everyReadingVerb_refusesAFileOverMaxRecordsNamingTheOption() {
+    for (String verb : new String[] {"tree", "info", "stats", "flame", "allocs"}) {
+      CliTest.Outcome o = CliTest.run(verb, hello.toString(), "--max-records", "5");
+      assertThat(o.status()).as(verb).isEqualTo(1);
+      assertThat(o.err())
+          .as(verb)
+          .isEqualTo(
+              "guesttrace "
+                  + verb
+                  + ": "
+                  + hello
+                  + ": holds more than 5 records, this reader's limit: --max-records N reads more"
+                  + " (about 260 B of heap per record)\n");
+      CliTest.Outcome zero = CliTest.run(verb, hello.toString(), "--max-records", "0");
+      assertThat(zero.status()).as(verb).isEqualTo(2);
+      assertThat(zero.err()).as(verb).contains("--max-records: expected 1 or more, found 0");
+    }
+    CliTest.Outcome perfetto =
+        CliTest.run(
+            "perfetto",
+            hello.toString(),
+            "-o",
+            dir.resolve("h.json").toString(),
+            "--max-records=5");
+    assertThat(perfetto.status()).isEqualTo(1);
+    assertThat(perfetto.err()).contains(": holds more than 5 records, this reader's limit");
+    CliTest.Outcome compare =
+        CliTest.run("compare", hello.toString(), "--vs", hello.toString(), "--max-records=5");
+    assertThat(compare.status()).isEqualTo(1);
+    assertThat(compare.err()).contains(": holds more than 5 records, this reader's limit");
+    assertThat(CliTest.run("tree", hello.toString(), "--max-records", "1000").status()).isZero();
+  }
+
+  @Test
   void runQuietToAFile_streamsTheSameTraceAsARunThatPrintsIt() {
     // --quiet -o keeps no records in memory (the file is written as the run goes); the file must
     // hold exactly what a run that also builds and prints the tree writes.

@@ -58,6 +58,24 @@ public final class TraceFileReader {
    */
   public static final long DEFAULT_MAX_RECORDS = 16_000_000;
 
+  /** A file holds more records than the reader's {@link Limits#maxRecords() limit}. */
+  public static final class TooManyRecordsException extends TraceFileException {
+    private static final long serialVersionUID = 1L;
+
+    /** The limit. */
+    private final long limit;
+
+    TooManyRecordsException(long limit) {
+      super("trace file holds more records than this reader's limit: limit=" + limit);
+      this.limit = limit;
+    }
+
+    /** The record limit the file went past. */
+    public long limit() {
+      return limit;
+    }
+  }
+
   private static final int BATCH = 4096;
 
   /**
@@ -789,8 +807,7 @@ public final class TraceFileReader {
             "records: " + n + " records but " + r.getTscDeltasCount() + " time deltas");
       }
       if (records + n > maxRecords) {
-        throw new TraceFileException(
-            "trace file holds more records than this reader's limit: limit=" + maxRecords);
+        throw new TooManyRecordsException(maxRecords);
       }
       int names = 0;
       int args = 0;
