@@ -31,10 +31,10 @@ final class RingReader {
   final NameTableReader table;
 
   /**
-   * Where this ring's copies go while there is room; null until {@link #allocateArea()} ran, on the
-   * collector thread, asked for by the ring's first copy ({@link Output#areaWanted}): the exit does
-   * not pay for touching it, and a ring copied only once (a final drain, a recovered dump) never
-   * gets one.
+   * Where this ring's copies go while there is room; null until {@link #allocateArea()} ran on the
+   * collector thread, asked for ({@link #wantArea}) by the REGISTER exit of a live guest, else by
+   * the ring's first copy that is not a final drain: no exit pays for touching it, and a ring read
+   * only by a final drain (a recovered dump) never gets one.
    */
   private volatile CopyArea area;
 
@@ -56,6 +56,17 @@ final class RingReader {
     this.table = table;
   }
 
+  /**
+   * Asks the collector thread for the ring's copy area, once; {@code soon}: wake it for that (at a
+   * REGISTER, long before the first flush), else its next round does it.
+   */
+  void wantArea(Output out, boolean soon) {
+    if (!areaWanted) {
+      areaWanted = true;
+      out.areaWanted(this, soon);
+    }
+  }
+
   /** Allocates (and so touches) the ring's copy area; copies go there from then on. */
   void allocateArea() {
     if (area == null) {
@@ -73,8 +84,11 @@ final class RingReader {
     /** A new ring for {@link RingReader#vcpu}: what follows starts from a clean decoder state. */
     void newRing(int vcpu);
 
-    /** The ring's first copy: its copy area is to be allocated ({@link #allocateArea()}), soon. */
-    void areaWanted(RingReader ring);
+    /**
+     * The ring's copy area is to be allocated ({@link #allocateArea()}) before the copies queued
+     * after this are decoded; {@code soon}: wake the collector for it.
+     */
+    void areaWanted(RingReader ring, boolean soon);
 
     /** A name read by {@code fromVcpu}'s exit, for every vCPU that reads its table. */
     void name(int fromVcpu, int[] vcpus, int nameId, String name);
@@ -177,13 +191,12 @@ final class RingReader {
       }
     }
     if (from < written) {
-      if (!areaWanted && !guestStopped) {
-        // Before the slots: the collector allocates the area before it decodes them (a cold
-        // first decode takes milliseconds, in which the guest may flush again and again). The
-        // collector is not woken for it: woken now, it would often run on this vCPU's core and
-        // make this exit wait while it touches the area; its next round is soon enough.
-        areaWanted = true;
-        out.areaWanted(this);
+      if (!guestStopped) {
+        // A ring registered without an exit. Before the slots: the collector allocates the area
+        // before it decodes them (a cold first decode takes milliseconds, in which the guest may
+        // flush again and again). Not woken for it: woken now, it would often run on this vCPU's
+        // core and make this exit wait while it touches the area; its next round is soon enough.
+        wantArea(out, false);
       }
       out.slots(slice(memory, from, written, knownNames, headLost));
     }

@@ -22,8 +22,8 @@ import java.util.concurrent.locks.LockSupport;
  * slots copied at that exit were decoded: the position is exact. Back-pressure: a vCPU whose queue
  * is full ({@link #QUEUE_EVENTS} events or {@link #QUEUE_SLOTS} copied slots, 32 MiB) waits
  * (nothing lost), or, in lossy mode, the oldest copies on its queue are dropped and counted. The
- * copies live in their ring's {@link CopyArea} (at most 2 MiB, allocated here after the ring's
- * first copy) while it has room, else in arrays of their own; the bound counts them wherever they
+ * copies live in their ring's {@link CopyArea} (at most 2 MiB, allocated here when the ring
+ * registers) while it has room, else in arrays of their own; the bound counts them wherever they
  * are, and a copy decoded or dropped here frees its place in the area.
  *
  * <p>Host spans are bounded: consecutive trace flushes of a vCPU with no record between them (so
@@ -113,8 +113,8 @@ final class SinkSide implements RingReader.Output {
   }
 
   @Override
-  public void areaWanted(RingReader ring) {
-    submit(ring.vcpu, new AreaWanted(ring));
+  public void areaWanted(RingReader ring, boolean soon) {
+    submit(ring.vcpu, new AreaWanted(ring, soon));
   }
 
   @Override
@@ -559,6 +559,8 @@ final class SinkSide implements RingReader.Output {
         // The collector frees the copy area as it decodes: woken before the area is full, so
         // that the next copies still find room there (a fresh array costs the exit page faults).
         wakeNow = copy.areaPressed();
+      } else if (event instanceof AreaWanted a) {
+        wakeNow = a.soon();
       }
       if (++eventsSinceWake < WAKE_EVENTS && slotsSinceWake < wakeSlots && !wakeNow) {
         return false;
@@ -639,7 +641,7 @@ final class SinkSide implements RingReader.Output {
 
   private record NewRing(int vcpu) {}
 
-  private record AreaWanted(RingReader ring) {}
+  private record AreaWanted(RingReader ring, boolean soon) {}
 
   private record Report(String kind, int vcpu, String detail) {}
 

@@ -143,7 +143,15 @@ public final class TraceCollector {
     }
     switch (value) {
       case ExitPorts.TRACE_OP_REGISTER -> {
-        return register(vcpu, memory, rdi, rsi);
+        int status = register(vcpu, memory, rdi, rsi);
+        RingReader ring = ring(vcpu);
+        if (status == ExitPorts.REGISTER_ACCEPTED && ring != null) {
+          // A live guest: its copy area is allocated on the collector thread now, well before its
+          // first flush, so no exit pays for touching it. (A dump registers without an exit and
+          // reads each ring once: no area.)
+          ring.wantArea(sinkSide, true);
+        }
+        return status;
       }
       case ExitPorts.TRACE_OP_FLUSH -> {
         RingReader ring = ring(vcpu);
