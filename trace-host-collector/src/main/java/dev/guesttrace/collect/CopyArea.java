@@ -5,12 +5,11 @@ import static dev.guesttrace.abi.TraceRecordDescriptor.RECORD_SHIFT;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A ring's copy area: heap memory allocated (and so zeroed, every page touched) when the ring is
- * registered, by the collector thread rather than an exit, into which the ring's exits copy the new
- * slots; a circular buffer that the collector thread frees in order as it decodes. A fresh 64 KiB
- * array per flush costs a cold exit about 30 µs of first-touch page faults and zeroing on this
- * project's VM (docs/performance.md, "Trace exit host time"); a copy into the area costs only the
- * copy.
+ * A ring's copy area: heap memory allocated (and so zeroed, every page touched) by the collector
+ * thread, not by an exit, into which the ring's exits copy the new slots; a circular buffer that
+ * the collector thread frees in order as it decodes. A fresh 64 KiB array per flush cost a cold
+ * exit 26 to 50 µs of first-touch page faults and zeroing on this project's VM
+ * (docs/performance.md, "Trace exit host time"); a copy into the area costs only the copy.
  *
  * <p>Single producer (the ring's exit path, one thread at a time), single consumer (whoever applies
  * the vCPU's queued copies, in queue order). A copy that does not fit in one piece (the area holds
@@ -18,9 +17,11 @@ import java.lang.foreign.MemorySegment;
  * copies into a fresh array as before: the area never makes an exit wait, and the back-pressure
  * (queued slots, {@link SinkSide}) counts copies wherever they live.
  *
- * <p>Memory: {@link #slotsFor} slots per ring a live guest registered or that was copied from
- * before its end (a ring read only by a final drain, as in a recovered dump, gets none), at most
- * {@link #MAX_SLOTS} (2 MiB; 128 MiB at 64 vCPUs), for as long as the ring is registered.
+ * <p>Memory: one area of {@link #MAX_SLOTS} slots (2 MiB) per vCPU, made when the collector thread
+ * starts and taken by the vCPU's first ring at its REGISTER exit; a later ring of the vCPU (or one
+ * registered without an exit and copied before its end) gets {@link #slotsFor} slots, at most 2
+ * MiB, for as long as it is registered. A ring read only by a final drain gets none; {@code
+ * TraceCollector.Builder.setCopyAreas(false)} turns areas off (a memory dump's reader does).
  */
 final class CopyArea {
   /** Area slots at most: 2 MiB, 32 flushes of the default 2,048-slot ring. */

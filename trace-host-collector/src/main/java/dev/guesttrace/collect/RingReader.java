@@ -31,10 +31,11 @@ final class RingReader {
   final NameTableReader table;
 
   /**
-   * Where this ring's copies go while there is room; null until {@link #allocateArea()} ran on the
-   * collector thread, asked for ({@link #wantArea}) by the REGISTER exit of a live guest, else by
-   * the ring's first copy that is not a final drain: no exit pays for touching it, and a ring read
-   * only by a final drain (a recovered dump) never gets one.
+   * Where this ring's copies go while there is room; null until it is given one ({@link
+   * #wantArea}): at the REGISTER exit of a live guest the one the collector thread made for the
+   * vCPU when the run started, else (a vCPU's second ring, or a ring registered without an exit)
+   * one the collector thread allocates at its next round. No exit pays for touching it, and a ring
+   * read only by a final drain (a recovered dump) never gets one.
    */
   private volatile CopyArea area;
 
@@ -56,21 +57,23 @@ final class RingReader {
     this.table = table;
   }
 
-  /**
-   * Asks the collector thread for the ring's copy area, once; {@code soon}: wake it for that (at a
-   * REGISTER, long before the first flush), else its next round does it.
-   */
-  void wantArea(Output out, boolean soon) {
+  /** Asks for the ring's copy area, once; {@code atRegister}: at the REGISTER exit. */
+  void wantArea(Output out, boolean atRegister) {
     if (!areaWanted) {
       areaWanted = true;
-      out.areaWanted(this, soon);
+      out.areaWanted(this, atRegister);
     }
   }
 
   /** Allocates (and so touches) the ring's copy area; copies go there from then on. */
   void allocateArea() {
+    useArea(new CopyArea(capacity));
+  }
+
+  /** Copies go to {@code ready} from now on (unless the ring has an area already). */
+  void useArea(CopyArea ready) {
     if (area == null) {
-      area = new CopyArea(capacity);
+      area = ready;
     }
   }
 
@@ -85,10 +88,11 @@ final class RingReader {
     void newRing(int vcpu);
 
     /**
-     * The ring's copy area is to be allocated ({@link #allocateArea()}) before the copies queued
-     * after this are decoded; {@code soon}: wake the collector for it.
+     * The ring wants a copy area: one made in advance ({@link RingReader#useArea}), or one
+     * allocated ({@link RingReader#allocateArea()}) before the copies queued after this are
+     * decoded; {@code atRegister}: asked at the ring's REGISTER exit.
      */
-    void areaWanted(RingReader ring, boolean soon);
+    void areaWanted(RingReader ring, boolean atRegister);
 
     /** A name read by {@code fromVcpu}'s exit, for every vCPU that reads its table. */
     void name(int fromVcpu, int[] vcpus, int nameId, String name);

@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -22,9 +23,9 @@ import java.util.concurrent.locks.LockSupport;
  * slots copied at that exit were decoded: the position is exact. Back-pressure: a vCPU whose queue
  * is full ({@link #QUEUE_EVENTS} events or {@link #QUEUE_SLOTS} copied slots, 32 MiB) waits
  * (nothing lost), or, in lossy mode, the oldest copies on its queue are dropped and counted. The
- * copies live in their ring's {@link CopyArea} (at most 2 MiB, allocated here when the ring
- * registers) while it has room, else in arrays of their own; the bound counts them wherever they
- * are, and a copy decoded or dropped here frees its place in the area.
+ * copies live in their ring's {@link CopyArea} (2 MiB, allocated on the collector thread when it
+ * starts) while it has room, else in arrays of their own; the bound counts them wherever they are,
+ * and a copy decoded or dropped here frees its place in the area.
  *
  * <p>Host spans are bounded: consecutive trace flushes of a vCPU with no record between them (so
  * inside one guest span) become one span whose duration is their sum; past {@link #MAX_HOST_SPANS}
@@ -82,11 +83,22 @@ final class SinkSide implements RingReader.Output {
 
   private final int queueSlots;
 
-  SinkSide(TraceSink sink, boolean threaded, boolean lossy, int queueSlots) {
+  /** Whether rings get copy areas ({@link CopyArea}). */
+  private final boolean copyAreas;
+
+  /**
+   * One copy area per vCPU, made by the collector thread as soon as it starts (before the guest
+   * runs, so that no exit pays for touching it), each taken by the first ring its vCPU registers;
+   * null without a collector thread or copy areas.
+   */
+  private AtomicReferenceArray<CopyArea> readyAreas;
+
+  SinkSide(TraceSink sink, boolean threaded, boolean lossy, int queueSlots, boolean copyAreas) {
     this.sink = sink;
     this.threaded = threaded;
     this.lossy = lossy;
     this.queueSlots = queueSlots;
+    this.copyAreas = copyAreas;
   }
 
   void start(TraceHeader header, RecordDecoder decoder, Reporter report) {
@@ -99,6 +111,9 @@ final class SinkSide implements RingReader.Output {
     }
     this.pendingFlush = new MergedFlush[vcpus];
     sink.onHeader(header);
+    if (threaded && copyAreas) {
+      readyAreas = new AtomicReferenceArray<>(vcpus);
+    }
     if (threaded) {
       thread = Thread.ofPlatform().daemon().name("guesttrace-collector").unstarted(this::loop);
       thread.start();
@@ -113,8 +128,20 @@ final class SinkSide implements RingReader.Output {
   }
 
   @Override
-  public void areaWanted(RingReader ring, boolean soon) {
-    submit(ring.vcpu, new AreaWanted(ring, soon));
+  public void areaWanted(RingReader ring, boolean atRegister) {
+    if (!copyAreas) {
+      return;
+    }
+    if (atRegister && readyAreas != null) {
+      CopyArea ready = readyAreas.getAndSet(ring.vcpu, null);
+      if (ready != null) {
+        ring.useArea(ready); // made when the run started: nothing to touch now
+        return;
+      }
+    }
+    // Not woken for it: woken from an exit, the collector would often run on this vCPU's core
+    // and make the exit wait while it touches the area; its next round is soon enough.
+    submit(ring.vcpu, new AreaWanted(ring));
   }
 
   @Override
@@ -162,6 +189,11 @@ final class SinkSide implements RingReader.Output {
     }
     submit(vcpu, new Report(kind, vcpu, detail));
     return true;
+  }
+
+  /** Whether the collector thread has made {@code vcpu}'s copy area and no ring took it yet. */
+  boolean areaReady(int vcpu) {
+    return readyAreas != null && readyAreas.get(vcpu) != null;
   }
 
   /** Waits until everything submitted so far is counted: for snapshots of the diagnostics. */
@@ -276,6 +308,10 @@ final class SinkSide implements RingReader.Output {
   }
 
   private void loop() {
+    for (int v = 0; readyAreas != null && v < readyAreas.length(); v++) {
+      // The largest area: the ring's capacity is not known before it registers.
+      readyAreas.set(v, new CopyArea(CopyArea.MAX_SLOTS / CopyArea.RINGS));
+    }
     while (true) {
       boolean any;
       try {
@@ -559,8 +595,6 @@ final class SinkSide implements RingReader.Output {
         // The collector frees the copy area as it decodes: woken before the area is full, so
         // that the next copies still find room there (a fresh array costs the exit page faults).
         wakeNow = copy.areaPressed();
-      } else if (event instanceof AreaWanted a) {
-        wakeNow = a.soon();
       }
       if (++eventsSinceWake < WAKE_EVENTS && slotsSinceWake < wakeSlots && !wakeNow) {
         return false;
@@ -641,7 +675,7 @@ final class SinkSide implements RingReader.Output {
 
   private record NewRing(int vcpu) {}
 
-  private record AreaWanted(RingReader ring, boolean soon) {}
+  private record AreaWanted(RingReader ring) {}
 
   private record Report(String kind, int vcpu, String detail) {}
 

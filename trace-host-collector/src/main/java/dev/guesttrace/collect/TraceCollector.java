@@ -72,7 +72,8 @@ public final class TraceCollector {
     this.maxRecords = b.maxRecords;
     this.batchRecords = b.batchRecords;
     this.clock = b.clock;
-    this.sinkSide = new SinkSide(b.sink, b.collectorThread, b.dropWhenBehind, b.queueSlots);
+    this.sinkSide =
+        new SinkSide(b.sink, b.collectorThread, b.dropWhenBehind, b.queueSlots, b.copyAreas);
     this.report = new Reporter(sinkSide::diagnostic, sinkSide::defer);
   }
 
@@ -146,9 +147,8 @@ public final class TraceCollector {
         int status = register(vcpu, memory, rdi, rsi);
         RingReader ring = ring(vcpu);
         if (status == ExitPorts.REGISTER_ACCEPTED && ring != null) {
-          // A live guest: its copy area is allocated on the collector thread now, well before its
-          // first flush, so no exit pays for touching it. (A dump registers without an exit and
-          // reads each ring once: no area.)
+          // A live guest: its ring takes the copy area the collector thread made for the vCPU
+          // when the run started. (A dump registers without an exit and reads each ring once.)
           ring.wantArea(sinkSide, true);
         }
         return status;
@@ -352,6 +352,11 @@ public final class TraceCollector {
     return vcpu >= 0 && vcpu < rings.length() ? rings.get(vcpu) : null;
   }
 
+  /** Whether the copy area made for {@code vcpu} at the start waits for a ring: for tests. */
+  boolean copyAreaReady(int vcpu) {
+    return sinkSide.areaReady(vcpu);
+  }
+
   /** The copy area of {@code vcpu}'s registered ring, or null: for tests. */
   CopyArea copyArea(int vcpu) {
     RingReader ring = ring(vcpu);
@@ -436,6 +441,7 @@ public final class TraceCollector {
     private boolean collectorThread = true;
     private boolean dropWhenBehind;
     private int queueSlots = SinkSide.QUEUE_SLOTS;
+    private boolean copyAreas = true;
 
     private Builder(TraceSink sink) {
       this.sink = Objects.requireNonNull(sink, "sink");
@@ -488,6 +494,16 @@ public final class TraceCollector {
      */
     public Builder setDropWhenBehind(boolean dropWhenBehind) {
       this.dropWhenBehind = dropWhenBehind;
+      return this;
+    }
+
+    /**
+     * Whether exits copy into a copy area per ring (true, the default): 2 MiB per vCPU, allocated
+     * and touched by the collector thread when the trace starts, so that no exit pays for fresh
+     * memory. A reader of a memory dump, which reads each ring once, turns it off.
+     */
+    public Builder setCopyAreas(boolean copyAreas) {
+      this.copyAreas = copyAreas;
       return this;
     }
 

@@ -155,6 +155,40 @@ class CopyAndResumeTest {
   }
 
   @Test
+  void copyArea_madeWhenTheCollectorStarts_theRegisterExitTakesIt() throws Exception {
+    FakeGuest g = new FakeGuest(1);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!g.collector.copyAreaReady(0) && System.nanoTime() < deadline) {
+      Thread.sleep(1);
+    }
+    assertThat(g.collector.copyAreaReady(0)).as("made by the collector thread").isTrue();
+
+    Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+
+    // Taken at the REGISTER exit itself: the first flush already copies into it.
+    CopyArea area = g.collector.copyArea(0);
+    assertThat(area.slots()).isEqualTo(CopyArea.MAX_SLOTS);
+    assertThat(g.collector.copyAreaReady(0)).isFalse();
+    writeCounting(t, 3, 100);
+    assertThat(area.copiesInArea()).isEqualTo(3);
+    assertCountsUp(g.finish(), 300);
+  }
+
+  @Test
+  void copyArea_turnedOff_noRingGetsOne() {
+    FakeGuest g =
+        new FakeGuest(
+            TraceDataTest.header(1),
+            TraceCollector.DEFAULT_MAX_RECORDS,
+            null,
+            b -> b.setCopyAreas(false).setCollectorThread(false));
+    Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+    writeCounting(t, 3, 100);
+    assertThat(g.collector.copyArea(0)).isNull();
+    assertCountsUp(g.finish(), 300);
+  }
+
+  @Test
   void copyArea_ringRegisteredWithoutAnExitAndReadOnce_getsNone() throws Exception {
     FakeGuest g = new FakeGuest(1);
     Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_FLIGHT);
