@@ -60,6 +60,9 @@ class KvmTornRecordTest {
               "--dump-memory",
               dump.toString());
       assertThat(o.status()).as(o.err()).isEqualTo(1);
+      if (o.err().contains("during boot")) {
+        continue; // a loaded machine: the boot itself ran past 500 ms, no ring was registered
+      }
 
       Ring ring = ring(Files.readAllBytes(dump));
       TraceData data = TraceFileReader.read(file, w -> {});
@@ -67,8 +70,9 @@ class KvmTornRecordTest {
           data.diagnostics().stream()
               .filter(d -> d.kind().equals(Diagnostics.FLIGHT_RECORD_TORN))
               .count();
-      if (ring.written() < 2L * ring.capacity()) {
-        // A loaded machine gave the guest too little time to wrap its ring: nothing to drop.
+      if (ring.written() < ring.capacity()) {
+        // A loaded machine gave the guest too little time to fill its ring: no slot was reused,
+        // nothing to drop. (From one ring-full on, the next record reuses the oldest slot.)
         assertThat(dropped).as("run %d", i).isZero();
         continue;
       }
