@@ -11,9 +11,10 @@ import picocli.CommandLine.Option;
  */
 final class ReadLimitOption {
   /**
-   * Heap a view needs per record, about: the records (29 B) and the span tree (~160 B) and more.
+   * Heap a view needs per record, about: every view read a 10.2 M-record file at {@code -Xmx1250m}
+   * and none at {@code -Xmx1200m} (docs/performance.md, "Peak host memory").
    */
-  static final int HEAP_BYTES_PER_RECORD = 260;
+  static final int HEAP_BYTES_PER_RECORD = 130;
 
   @Option(
       names = "--max-records",
