@@ -721,7 +721,7 @@ final class RunCommand implements Callable<Integer> {
    * Tells the progress line how many records the run has collected: one volatile write per batch
    * (the collector calls a sink from one thread at a time), nothing kept.
    */
-  private static final class RecordCounter implements TraceSink {
+  private static final class RecordCounter extends dev.guesttrace.collect.TraceSinks.Adapter {
     private final Progress progress;
     private long records;
 
@@ -730,27 +730,9 @@ final class RunCommand implements Callable<Integer> {
     }
 
     @Override
-    public void onHeader(dev.guesttrace.collect.TraceHeader header) {}
-
-    @Override
-    public void onName(int vcpu, int nameId, String name) {}
-
-    @Override
     public void onRecords(dev.guesttrace.collect.RecordBatch batch) {
       records += batch.size();
       progress.done(records);
     }
-
-    @Override
-    public void onCalibration(dev.guesttrace.collect.CalibrationPair pair) {}
-
-    @Override
-    public void onHostSpan(dev.guesttrace.collect.HostSpan span) {}
-
-    @Override
-    public void onDiagnostic(dev.guesttrace.collect.Diagnostic diagnostic) {}
-
-    @Override
-    public void onFinish(dev.guesttrace.collect.TraceEnd end) {}
   }
 }

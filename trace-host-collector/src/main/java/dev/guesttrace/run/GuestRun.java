@@ -494,7 +494,7 @@ public final class GuestRun {
    * The parts of a trace whose size does not grow with the run (header, names, diagnostics, the end
    * with its losses), for a run that streams its records elsewhere.
    */
-  private static final class SummarySink implements TraceSink {
+  private static final class SummarySink extends dev.guesttrace.collect.TraceSinks.Adapter {
     private final TraceData.Builder summary;
 
     SummarySink(TraceData.Builder summary) {
@@ -505,20 +505,6 @@ public final class GuestRun {
     public void onHeader(dev.guesttrace.collect.TraceHeader header) {
       summary.onHeader(header);
     }
-
-    @Override
-    public void onName(int vcpu, int nameId, String name) {
-      // Names are bounded (the collector caps them), but nothing here reads them.
-    }
-
-    @Override
-    public void onRecords(dev.guesttrace.collect.RecordBatch batch) {}
-
-    @Override
-    public void onCalibration(dev.guesttrace.collect.CalibrationPair pair) {}
-
-    @Override
-    public void onHostSpan(dev.guesttrace.collect.HostSpan span) {}
 
     @Override
     public void onDiagnostic(dev.guesttrace.collect.Diagnostic diagnostic) {

@@ -521,7 +521,7 @@ class DumpRecoveryTest {
     // The sink sees the header after the scan and before the region is read: the file shrinks then.
     TraceData.Builder data = TraceData.builder();
     dev.guesttrace.collect.TraceSink truncating =
-        new dev.guesttrace.collect.TraceSink() {
+        new dev.guesttrace.collect.TraceSinks.Adapter() {
           @Override
           public void onHeader(dev.guesttrace.collect.TraceHeader header) {
             try (var f = new java.io.RandomAccessFile(shrinking.toFile(), "rw")) {
@@ -530,24 +530,6 @@ class DumpRecoveryTest {
               throw new java.io.UncheckedIOException(e);
             }
           }
-
-          @Override
-          public void onName(int vcpu, int nameId, String name) {}
-
-          @Override
-          public void onRecords(dev.guesttrace.collect.RecordBatch batch) {}
-
-          @Override
-          public void onCalibration(dev.guesttrace.collect.CalibrationPair pair) {}
-
-          @Override
-          public void onHostSpan(dev.guesttrace.collect.HostSpan span) {}
-
-          @Override
-          public void onDiagnostic(Diagnostic diagnostic) {}
-
-          @Override
-          public void onFinish(dev.guesttrace.collect.TraceEnd end) {}
         };
 
     assertThatThrownBy(

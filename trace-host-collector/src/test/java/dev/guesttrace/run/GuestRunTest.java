@@ -135,32 +135,14 @@ class GuestRunTest {
   }
 
   /** Counts the records a sink receives. */
-  private static final class CountingSink implements dev.guesttrace.collect.TraceSink {
+  private static final class CountingSink extends dev.guesttrace.collect.TraceSinks.Adapter {
     final java.util.concurrent.atomic.AtomicLong records =
         new java.util.concurrent.atomic.AtomicLong();
-
-    @Override
-    public void onHeader(dev.guesttrace.collect.TraceHeader header) {}
-
-    @Override
-    public void onName(int vcpu, int nameId, String name) {}
 
     @Override
     public void onRecords(dev.guesttrace.collect.RecordBatch batch) {
       records.addAndGet(batch.size());
     }
-
-    @Override
-    public void onCalibration(dev.guesttrace.collect.CalibrationPair pair) {}
-
-    @Override
-    public void onHostSpan(HostSpan span) {}
-
-    @Override
-    public void onDiagnostic(dev.guesttrace.collect.Diagnostic diagnostic) {}
-
-    @Override
-    public void onFinish(dev.guesttrace.collect.TraceEnd end) {}
   }
 
   @Test
