@@ -40,7 +40,9 @@ final class RecordDecoder {
           | 1L << RecordKind.FREE
           | 1L << RecordKind.COUNTER;
 
-  /** Longest message text {@link #messageTexts} keeps: the constant lines of a runtime. */
+  /**
+   * Longest message text {@link #messageTexts} keeps (3 slots): the constant lines of a runtime.
+   */
   private static final int CACHED_MESSAGE_BYTES = 64;
 
   /** Entries of {@link #messageTexts} (a power of two). */
@@ -63,8 +65,11 @@ final class RecordDecoder {
   /** A message's text bytes while it is reassembled: the decoder is single-threaded. */
   private final byte[] messageBytes = new byte[MESSAGE_MAX_BYTES];
 
-  /** Recent short ASCII message texts and their bytes ({@link #messageText}). */
-  private final byte[][] messageKeys = new byte[CACHED_MESSAGES][];
+  /**
+   * Recent short ASCII messages: their slots' words, the TSC word zeroed ({@link #knownMessage}),
+   * direct-mapped by {@link #messageEntry}, and their text.
+   */
+  private final long[][] messageKeys = new long[CACHED_MESSAGES][];
 
   private final String[] messageTexts = new String[CACHED_MESSAGES];
 
@@ -197,7 +202,11 @@ final class RecordDecoder {
         }
         case RecordKind.MESSAGE -> {
           checkTime(vcpu, tsc, s);
-          i = message(vcpu, slots, count, first, i, word, tsc);
+          long known = words == null ? -1 : knownMessage(words, firstWord, i, count, word, tsc);
+          i =
+              known >= 0
+                  ? known
+                  : message(vcpu, slots, words, firstWord, count, first, i, word, tsc);
         }
         case RecordKind.EMPTY -> {
           undecodable++;
@@ -291,7 +300,15 @@ final class RecordDecoder {
 
   /** Decodes the message at index {@code i} of the copy; returns the index after it. */
   private long message(
-      int vcpu, MemorySegment slots, long count, long first, long i, long word, long tsc) {
+      int vcpu,
+      MemorySegment slots,
+      long[] words,
+      int firstWord,
+      long count,
+      long first,
+      long i,
+      long word,
+      long tsc) {
     long s = first + i;
     int length = (int) ((word >>> 16) & 0xFFFF);
     if (length > MESSAGE_MAX_BYTES) {
@@ -340,40 +357,67 @@ final class RecordDecoder {
           slots, ValueLayout.JAVA_BYTE, cont + CONTINUATION_PAYLOAD_OFFSET, text, have, n);
       have += n;
     }
-    keep(RecordKind.MESSAGE, 0, tsc, 0, 0, messageText(text, have, vcpu, s), next - i);
+    boolean ascii = true;
+    for (int b = 0; b < have; b++) {
+      ascii &= text[b] >= 0;
+    }
+    String decoded =
+        ascii
+            ? new String(text, 0, have, StandardCharsets.ISO_8859_1)
+            : report.utf8(text, have, vcpu, "message at sequence " + s);
+    if (ascii && have == length && words != null && length <= CACHED_MESSAGE_BYTES) {
+      // Whole, within its limit, ASCII: decoding these words again gives this text and no
+      // diagnostic, so the next message with the same words takes it from here.
+      int base = firstWord + (int) (i << 2);
+      int n = (int) (next - i) << 2;
+      int entry = messageEntry(words, base, n);
+      long[] key = Arrays.copyOfRange(words, base, base + n);
+      key[1] = 0; // the TSC word: not part of the text
+      messageKeys[entry] = key;
+      messageTexts[entry] = decoded;
+    }
+    keep(RecordKind.MESSAGE, 0, tsc, 0, 0, decoded, next - i);
     return next;
   }
 
   /**
-   * The text of a message's {@code length} bytes: a short ASCII text seen before is the same {@code
-   * String} again (guests log the same lines over and over), anything else is decoded as {@link
-   * Reporter#utf8} decodes it. Direct-mapped by a hash of the bytes; only ASCII is kept (never a
-   * diagnostic to count).
+   * A message whose slots (the TSC word aside) are those of a message decoded before, cleanly: kept
+   * with that message's {@code String}, no copy, no decoding. Returns the index after it, or -1
+   * (not seen, or not the kind the cache keeps) for {@link #message} to decode it.
    */
-  private String messageText(byte[] bytes, int length, int vcpu, long sequence) {
-    boolean ascii = true;
-    for (int b = 0; b < length; b++) {
-      ascii &= bytes[b] >= 0;
-    }
-    if (!ascii) {
-      return report.utf8(bytes, length, vcpu, "message at sequence " + sequence);
-    }
+  private long knownMessage(long[] words, int firstWord, long i, long count, long word, long tsc) {
+    int length = (int) ((word >>> 16) & 0xFFFF);
     if (length > CACHED_MESSAGE_BYTES) {
-      return new String(bytes, 0, length, StandardCharsets.ISO_8859_1);
+      return -1;
     }
-    int hash = length;
-    for (int b = 0; b < length; b++) {
-      hash = 31 * hash + bytes[b];
+    int slots = 1 + TraceRecordDescriptor.continuationSlots(length);
+    if (i + slots > count) {
+      return -1;
     }
-    int slot = (hash ^ hash >>> 16) & (CACHED_MESSAGES - 1);
-    byte[] key = messageKeys[slot];
-    if (key != null && Arrays.equals(key, 0, key.length, bytes, 0, length)) {
-      return messageTexts[slot];
+    int base = firstWord + (int) (i << 2);
+    int n = slots << 2;
+    int entry = messageEntry(words, base, n);
+    long[] key = messageKeys[entry];
+    if (key == null || key.length != n || key[0] != word) {
+      return -1;
     }
-    String text = new String(bytes, 0, length, StandardCharsets.ISO_8859_1);
-    messageKeys[slot] = Arrays.copyOf(bytes, length);
-    messageTexts[slot] = text;
-    return text;
+    for (int w = 2; w < n; w++) {
+      if (key[w] != words[base + w]) {
+        return -1;
+      }
+    }
+    keep(RecordKind.MESSAGE, 0, tsc, 0, 0, messageTexts[entry], slots);
+    return i + slots;
+  }
+
+  /** The cache entry of the message in {@code words[base, base + n)}: a hash of all but its TSC. */
+  private static int messageEntry(long[] words, int base, int n) {
+    long hash = words[base];
+    for (int w = 2; w < n; w++) {
+      hash = hash * 31 + words[base + w];
+    }
+    int h = (int) (hash ^ hash >>> 32);
+    return (h ^ h >>> 16) & (CACHED_MESSAGES - 1);
   }
 
   /**

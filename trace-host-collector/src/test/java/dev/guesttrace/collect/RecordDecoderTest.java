@@ -138,12 +138,21 @@ class RecordDecoderTest {
           int kind = new int[] {RecordKind.ALLOC, RecordKind.FREE, RecordKind.COUNTER}[r % 3];
           words.addAll(List.of(header(kind, 0, random.nextInt(9)), tsc, 4096L * r, 64L));
         } else if (pick < 82) {
-          message(
-              words,
-              tsc,
-              random.nextBoolean()
-                  ? "Start converting buffer"
-                  : "m" + random.nextInt(3) + "x".repeat(r));
+          String text =
+              switch (random.nextInt(5)) {
+                case 0 -> "Start converting buffer";
+                case 1 -> "caf\u00e9"; // not ASCII: never cached
+                case 2 -> "bad \uFFFF"; // made invalid UTF-8 below
+                default -> "m" + random.nextInt(3) + "x".repeat(random.nextInt(70));
+              };
+          int at = words.size();
+          message(words, tsc, text);
+          if (text.startsWith("bad")) {
+            words.set(at + 2, words.get(at + 2) | 0xFFL << 40); // byte 5 of the text: 0xFF
+          }
+          if (random.nextInt(8) == 0 && words.size() - at > 4) {
+            words.set(at + 4, (long) RecordKind.SPAN_BEGIN); // a continuation that is not one
+          }
         } else if (pick < 85) {
           words.addAll(List.of(header(RecordKind.SPAN_BEGIN, 0, 1), tsc - 500, 0L, 0L)); // back
         } else if (pick < 88) {
