@@ -41,6 +41,8 @@ final class RingReader {
 
   private boolean areaWanted;
 
+  private volatile boolean retired;
+
   private long cursor;
   private long guestDropped;
   private long overwritten;
@@ -65,9 +67,19 @@ final class RingReader {
     }
   }
 
-  /** Allocates (and so touches) the ring's copy area; copies go there from then on. */
+  /**
+   * Allocates (and so touches) the ring's copy area; copies go there from then on. Not for a ring
+   * that has one or was retired meanwhile: a guest that registers again and again costs no areas.
+   */
   void allocateArea() {
-    useArea(new CopyArea(capacity));
+    if (area == null && !retired) {
+      area = new CopyArea(capacity);
+    }
+  }
+
+  /** The guest registered another ring for this vCPU: no copy area for this one any more. */
+  void retire() {
+    retired = true;
   }
 
   /** Copies go to {@code ready} from now on (unless the ring has an area already). */

@@ -414,6 +414,7 @@ public final class TraceCollector {
 
   private void retire(int vcpu, RingReader ring) {
     rings.compareAndSet(vcpu, ring, null);
+    ring.retire();
     if (ring.table != null) {
       synchronized (ring.table) {
         ring.table.vcpus.remove(Integer.valueOf(vcpu));

@@ -2,6 +2,7 @@ package dev.guesttrace.collect;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.guesttrace.abi.TraceRegionDescriptor;
 import org.junit.jupiter.api.Test;
 
 /** The copy area's bookkeeping: sizes, one-piece ranges, wrap-around, release in order. */
@@ -63,6 +64,19 @@ class CopyAreaTest {
     area.release(olderEnd);
     assertThat(area.waiting()).isZero();
     assertThat(area.take(10)).isEqualTo(20 * 32);
+  }
+
+  @Test
+  void allocateArea_forARetiredRing_allocatesNothing() {
+    RingReader live = new RingReader(0, 0x1000, 256, TraceRegionDescriptor.MODE_STREAM, null);
+    RingReader retired = new RingReader(0, 0x1000, 256, TraceRegionDescriptor.MODE_STREAM, null);
+    retired.retire(); // re-registered before the collector got to its area
+
+    live.allocateArea();
+    retired.allocateArea();
+
+    assertThat(live.area().slots()).isEqualTo(CopyArea.slotsFor(256));
+    assertThat(retired.area()).isNull();
   }
 
   @Test
