@@ -133,6 +133,50 @@ public final class RecordBatch {
     hasMessages = true;
   }
 
+  /**
+   * The decoder's fast path ({@code RecordDecoder}): appends, from {@code words} (little-endian
+   * slot words, slot {@code j} at {@code firstWord + 4 * j}), at most {@code max} records whose
+   * kind is in the bit set {@code plainKinds}, whose TSC is not below the one before (the first:
+   * not below {@code minTsc}) and whose name id is at most {@code knownNames} (unsigned); stops at
+   * the first other one. Here, not in the decoder, so that the loop indexes these arrays directly
+   * and the JIT checks their bounds once per call, not five times per record.
+   *
+   * @return how many records were appended
+   */
+  int addPlain(long[] words, int firstWord, int max, long minTsc, int knownNames, long plainKinds) {
+    int start = size;
+    int n = Math.min(max, kinds.length - start);
+    byte[] k = kinds;
+    int[] ids = nameIds;
+    long[] tsc = tscTicks;
+    long[] a0 = arg0;
+    long[] a1 = arg1;
+    long last = minTsc;
+    int j = 0;
+    for (; j < n; j++) {
+      int w = firstWord + (j << 2);
+      long word = words[w];
+      int kind = (int) (word & 0xFF);
+      long t = words[w + 1];
+      int nameId = (int) (word >>> 32);
+      if (kind >= Long.SIZE
+          || (plainKinds >>> kind & 1) == 0
+          || t < last
+          || Integer.compareUnsigned(nameId, knownNames) > 0) {
+        break;
+      }
+      int i = start + j;
+      k[i] = (byte) kind;
+      ids[i] = nameId;
+      tsc[i] = t;
+      a0[i] = words[w + 2];
+      a1[i] = words[w + 3];
+      last = t;
+    }
+    size = start + j;
+    return j;
+  }
+
   private int next() {
     if (size == kinds.length) {
       throw new IllegalStateException("record batch full: capacity=" + kinds.length);

@@ -267,35 +267,26 @@ final class RecordDecoder {
    */
   private long decodePlain(
       long[] words, int firstWord, int vcpu, long i, long count, int knownNames) {
-    long room = Math.min(batch.capacity() - batch.size(), maxRecords - chargedSlots);
-    long end = Math.min(count, i + Math.max(room, 0));
-    long last = lastTsc[vcpu];
-    long start = i;
-    while (i < end) {
-      int w = firstWord + (int) (i << 2);
-      long word = words[w];
-      int kind = (int) (word & 0xFF);
-      long tsc = words[w + 1];
-      int nameId = (int) (word >>> 32);
-      if (kind >= Long.SIZE
-          || (PLAIN_KINDS >>> kind & 1) == 0
-          || tsc < last
-          || Integer.compareUnsigned(nameId, knownNames) > 0) {
-        break;
-      }
-      batch.add(kind, nameId, tsc, words[w + 2], words[w + 3]);
-      last = tsc;
-      i++;
+    long room = Math.min(count - i, maxRecords - chargedSlots);
+    if (room <= 0) {
+      return i;
     }
-    long n = i - start;
+    int n =
+        batch.addPlain(
+            words,
+            firstWord + (int) (i << 2),
+            (int) Math.min(room, Integer.MAX_VALUE),
+            lastTsc[vcpu],
+            knownNames,
+            PLAIN_KINDS);
     if (n > 0) {
-      lastTsc[vcpu] = last;
+      lastTsc[vcpu] = batch.tscTicks(batch.size() - 1);
       skipContinuations[vcpu] = false;
       kept[vcpu] += n;
       keptRecords += n;
       chargedSlots += n;
     }
-    return i;
+    return i + n;
   }
 
   /** Decodes the message at index {@code i} of the copy; returns the index after it. */
