@@ -27,6 +27,15 @@ public final class VcpuTracer {
   private final GuestTscReader tscReader;
   private final int id;
 
+  /**
+   * A host read of the guest TSC whose host-clock window is wider than this is read again: a read
+   * takes well under a microsecond, so a wider window was preempted.
+   */
+  static final long WIDE_READ_WINDOW_NANOS = 20_000;
+
+  /** Reads of one calibration pair at most; the narrowest window is kept. */
+  static final int MAX_PAIR_READS = 3;
+
   /** {@link System#nanoTime()} when the pending OUT exit was seen, or -1 if none is pending. */
   private long outSeenNanos = -1;
 
@@ -179,11 +188,25 @@ public final class VcpuTracer {
 
   private void hostPair(CalibrationPair.Source source) {
     // Host time on both sides of the read: the pair's time is their midpoint, exact to half the
-    // read window.
-    long before = tracer.nanoTime();
-    long guestTsc = tscReader.readGuestTsc(id);
-    long after = tracer.nanoTime();
+    // read window. A window stretched by preemption (milliseconds on a loaded host) would put the
+    // pair that far off, so a wide one is read again and the narrowest of the reads is kept.
+    long bestBefore = 0;
+    long bestAfter = 0;
+    long bestTsc = 0;
+    for (int read = 0; read < MAX_PAIR_READS; read++) {
+      long before = tracer.nanoTime();
+      long guestTsc = tscReader.readGuestTsc(id);
+      long after = tracer.nanoTime();
+      if (read == 0 || after - before < bestAfter - bestBefore) {
+        bestBefore = before;
+        bestAfter = after;
+        bestTsc = guestTsc;
+      }
+      if (after - before <= WIDE_READ_WINDOW_NANOS) {
+        break;
+      }
+    }
     collector.calibrationPair(
-        new CalibrationPair(id, guestTsc, before + ((after - before) >> 1), source));
+        new CalibrationPair(id, bestTsc, bestBefore + ((bestAfter - bestBefore) >> 1), source));
   }
 }

@@ -182,6 +182,43 @@ class HostApiTest {
   }
 
   @Test
+  void guestTscReader_aReadWindowStretchedByPreemption_isReadAgain() throws Exception {
+    MiniVmm vmm = new MiniVmm();
+    Path file = dir.resolve("stretched.gtrace");
+    int[] reads = {0};
+    GuestTracer tracer =
+        tracer(vmm)
+            .setOutput(file)
+            .setGuestTscReader(
+                v -> {
+                  if (reads[0]++ % 2 == 0) {
+                    // Every other read is preempted for 5 ms between the TSC read and the
+                    // host's second clock read: its midpoint would be 2.5 ms off.
+                    long tsc = vmm.guestTsc();
+                    vmm.hostNanos += 5_000_000;
+                    return tsc;
+                  }
+                  return vmm.guestTsc();
+                })
+            .build();
+    vmm.vcpu = tracer.vcpu(0);
+
+    runGuest(vmm, TraceRegionDescriptor.MODE_FLIGHT);
+    tracer.finish("halted", false);
+
+    TraceData read = TraceFileReader.read(file, w -> {});
+    assertThat(read.calibrationPairs()).hasSize(5);
+    // Each of the four host pairs was read twice; the narrow read was kept, so every host pair is
+    // exact as in the test above. (The guest's own pair at REGISTER is not: the simulated
+    // preemption moved the host clock during that exit.)
+    assertThat(reads[0]).isEqualTo(8);
+    assertThat(read.calibrationPairs())
+        .filteredOn(p -> p.source() != dev.guesttrace.collect.CalibrationPair.Source.GUEST_EXIT)
+        .hasSize(4)
+        .allSatisfy(p -> assertThat(p.guestTscTicks()).isEqualTo(TSC_ORIGIN + 2 * p.hostNanos()));
+  }
+
+  @Test
   void modeOff_registerRefusedWithItsStatusAndCounted() throws Exception {
     MiniVmm vmm = new MiniVmm();
     GuestTracer tracer = tracer(vmm).setMode(TraceMode.OFF).build();
