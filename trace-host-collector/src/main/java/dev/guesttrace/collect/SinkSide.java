@@ -2,6 +2,7 @@ package dev.guesttrace.collect;
 
 import dev.guesttrace.span.SpanKind;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Queue;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -376,7 +377,8 @@ final class SinkSide implements RingReader.Output {
       any = true;
       int permits = 0;
       for (Object t : taken) {
-        if (t instanceof SlotCopy copy) {
+        SlotCopy copy = copyIn(t);
+        if (copy != null) {
           permits += lane.permits(copy);
         }
         applyCounted(t);
@@ -411,7 +413,18 @@ final class SinkSide implements RingReader.Output {
       copy.release();
     } else if (event instanceof Dropped d) {
       d.release();
+    } else if (event instanceof AfterDrop a) {
+      a.dropped().release();
+      releaseArea(a.event());
     }
+  }
+
+  /** The copy {@code event} carries (itself, or after a drop), else null. */
+  private static SlotCopy copyIn(Object event) {
+    if (event instanceof SlotCopy copy) {
+      return copy;
+    }
+    return event instanceof AfterDrop a && a.event() instanceof SlotCopy copy ? copy : null;
   }
 
   private void apply(Object event) {
@@ -435,18 +448,24 @@ final class SinkSide implements RingReader.Output {
       case AtExit s -> atExit(s);
       case HostSpan span -> keepHostSpan(span);
       case Report r -> report.count(r.kind(), r.vcpu(), r.detail());
-      case Dropped d -> {
-        d.release();
-        decoder.dropped(d.slots());
-        if (!report.countIfSeen(Diagnostics.COLLECTOR_BEHIND)) {
-          report.report(
-              Diagnostics.COLLECTOR_BEHIND,
-              d.vcpu(),
-              "the collector fell behind: oldest copied slots dropped (lossy mode): slots="
-                  + d.slots());
-        }
+      case Dropped d -> dropped(d);
+      case AfterDrop a -> {
+        dropped(a.dropped()); // the dropped copies were older than the event
+        apply(a.event());
       }
       default -> throw new IllegalStateException("unknown event: " + event);
+    }
+  }
+
+  private void dropped(Dropped d) {
+    d.release();
+    decoder.dropped(d.slots());
+    if (!report.countIfSeen(Diagnostics.COLLECTOR_BEHIND)) {
+      report.report(
+          Diagnostics.COLLECTOR_BEHIND,
+          d.vcpu(),
+          "the collector fell behind: oldest copied slots dropped (lossy mode): slots="
+              + d.slots());
     }
   }
 
@@ -611,15 +630,18 @@ final class SinkSide implements RingReader.Output {
 
     void put(Object queued) {
       Object event = queued;
+      Dropped carried = null; // lossy mode: copies dropped to make room, counted with the event
       if (event instanceof SlotCopy copy) {
         int permits = permits(copy);
         if (lossy) {
           while (!slots.tryAcquire(permits)) {
-            if (!dropOldestCopy(copy.vcpu())) {
+            Dropped d = dropOldestCopy();
+            if (d == null) {
               // No older copy waits (the collector holds it): this one is the oldest not decoded.
               event = Dropped.of(copy);
               break;
             }
+            carried = Dropped.plus(carried, d);
           }
         } else if (!slots.tryAcquire(permits)) {
           wake(); // full: the collector must not sleep while this vCPU waits for it
@@ -628,14 +650,21 @@ final class SinkSide implements RingReader.Output {
       }
       boolean interrupted = false;
       while (true) {
+        Object withDrops = withDrops(carried, event);
         try {
-          if (lossy && event instanceof SlotCopy copy) {
-            while (!queue.offer(event)) {
-              if (!dropOldestCopy(copy.vcpu())) {
+          if (lossy) {
+            // A queue full of events, not of slots (many small copies): the event takes the place
+            // of the oldest queued copy, whose count it carries. A queued Dropped would take that
+            // place itself, and the next copy would drop the next one, down to the last.
+            while (!queue.offer(withDrops)) {
+              Dropped d = dropOldestCopy();
+              if (d == null) {
                 wake();
-                queue.put(event); // the queue is full of other events: wait for one
+                queue.put(withDrops); // the queue is full of other events: wait for one
                 break;
               }
+              carried = Dropped.plus(carried, d);
+              withDrops = withDrops(carried, event);
             }
           } else if (!queue.offer(event)) {
             wake();
@@ -651,25 +680,35 @@ final class SinkSide implements RingReader.Output {
       }
     }
 
+    /** {@code event}, after the copies {@code carried} dropped (null: none). */
+    private static Object withDrops(Dropped carried, Object event) {
+      if (carried == null) {
+        return event;
+      }
+      return event instanceof Dropped own
+          ? Dropped.plus(carried, own)
+          : new AfterDrop(carried, event);
+    }
+
     /**
-     * Lossy mode: removes the oldest copy still queued and queues a count of its slots instead (a
-     * message cut by the drop shows as dangling continuations, counted undecodable).
+     * Lossy mode: removes the oldest copy still queued (and any drops it carries) and returns what
+     * to count for it, which the caller queues with the event it makes room for (a message cut by
+     * the drop shows as dangling continuations, counted undecodable). Not queued here: a count of
+     * its own would take the place just freed.
      *
-     * @return false if no copy was queued
+     * @return null if no copy was queued
      */
-    private boolean dropOldestCopy(int vcpu) {
+    private Dropped dropOldestCopy() {
       for (Object e : queue) {
-        if (e instanceof SlotCopy old && queue.remove(old)) {
+        SlotCopy old = copyIn(e);
+        if (old != null && queue.remove(e)) {
           slots.release(permits(old));
-          counts.dropped(); // it will never be applied
-          counts.submitted(); // before the collector can take the count below
-          if (!queue.offer(Dropped.of(old))) {
-            counts.dropped(); // its place in the copy area is freed by the next copy decoded
-          }
-          return true;
+          counts.dropped(); // never applied: the event that carries its count is
+          Dropped d = Dropped.of(old);
+          return e instanceof AfterDrop a ? Dropped.plus(a.dropped(), d) : d;
         }
       }
-      return false;
+      return null;
     }
   }
 
@@ -685,20 +724,66 @@ final class SinkSide implements RingReader.Output {
       int vcpu, SpanKind kind, String name, long startHostNanos, long endHostNanos) {}
 
   /**
-   * Copied slots dropped in lossy mode, never decoded: counted, and freed from the copy area. Holds
-   * no reference to the slots: their memory is free at once.
+   * Copied slots dropped in lossy mode, never decoded: counted, and freed from their copy areas
+   * (each area up to the end of its newest dropped copy). Holds no reference to the slots: their
+   * memory is free at once.
    */
-  private record Dropped(int vcpu, long slots, CopyArea area, long areaEnd) {
+  private record Dropped(int vcpu, long slots, CopyArea[] areas, long[] areaEnds) {
+    private static final CopyArea[] NO_AREAS = {};
+    private static final long[] NO_ENDS = {};
+
     static Dropped of(SlotCopy copy) {
-      return new Dropped(copy.vcpu(), copy.count(), copy.area(), copy.areaEnd());
+      return copy.area() == null
+          ? new Dropped(copy.vcpu(), copy.count(), NO_AREAS, NO_ENDS)
+          : new Dropped(
+              copy.vcpu(), copy.count(), new CopyArea[] {copy.area()}, new long[] {copy.areaEnd()});
+    }
+
+    /**
+     * Both, counted and freed by one event queued after every copy either holds. Each area is freed
+     * up to the latest end seen for it, not the newer one's: drops are not merged in the order
+     * their copies were taken (a removed event's own carried drops are older than copies dropped
+     * before it), a dropped copy may sit in an array of its own, and a re-registered vCPU's copies
+     * span two areas. (A first version that freed only up to {@code newer}'s end left a copy's
+     * range taken for good; {@code CopyAreaStressTest} found it.)
+     */
+    static Dropped plus(Dropped older, Dropped newer) {
+      if (older == null) {
+        return newer;
+      }
+      int n = older.areas.length;
+      CopyArea[] areas = Arrays.copyOf(older.areas, n + newer.areas.length);
+      long[] ends = Arrays.copyOf(older.areaEnds, n + newer.areas.length);
+      next:
+      for (int i = 0; i < newer.areas.length; i++) {
+        for (int k = 0; k < n; k++) {
+          if (areas[k] == newer.areas[i]) {
+            ends[k] = Math.max(ends[k], newer.areaEnds[i]);
+            continue next;
+          }
+        }
+        areas[n] = newer.areas[i];
+        ends[n++] = newer.areaEnds[i];
+      }
+      return new Dropped(
+          newer.vcpu,
+          Reporter.saturatedAdd(older.slots, newer.slots),
+          Arrays.copyOf(areas, n),
+          Arrays.copyOf(ends, n));
     }
 
     void release() {
-      if (area != null) {
-        area.release(areaEnd);
+      for (int i = 0; i < areas.length; i++) {
+        areas[i].release(areaEnds[i]);
       }
     }
   }
+
+  /**
+   * Lossy mode: {@code event} queued in the place of the oldest copies, {@code dropped}: counted
+   * and freed first (they were older), then applied.
+   */
+  private record AfterDrop(Dropped dropped, Object event) {}
 
   /** Trace flushes of one vCPU at one record position, merged. */
   private static final class MergedFlush {

@@ -262,4 +262,38 @@ class CopyAndResumeTest {
     assertThat(area.copiesInArea()).isEqualTo(5);
     assertThat(area.waiting()).isZero();
   }
+
+  @Test
+  void lossyMode_queueFullOfSmallCopies_dropsOnlyWhatMakesRoom_theGuestNeverWaits()
+      throws Exception {
+    BlockingSink sink = new BlockingSink();
+    FakeGuest g =
+        new FakeGuest(
+            TraceDataTest.header(1),
+            TraceCollector.DEFAULT_MAX_RECORDS,
+            sink,
+            b -> b.setDropWhenBehind(true));
+    Tracer t = g.tracer(g.cpu(0), CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+    // Copies of one slot each: the queue runs out of events (each flush queues its copy and its
+    // calibration pair), not of slots. Past that, each event that must go on the queue takes the
+    // place of the oldest queued copy: a flush drops two copies, not the whole queue.
+    int flushes = SinkSide.QUEUE_EVENTS / 2 + 1000;
+
+    Thread guest = Thread.ofPlatform().start(() -> writeCounting(t, flushes, 1));
+    guest.join(10_000);
+    boolean waited = guest.isAlive();
+    sink.release.countDown();
+    guest.join(10_000);
+    assertThat(waited).as("guest never waits").isFalse();
+    TraceData data = g.finish();
+
+    long dropped = data.losses().quotaDropped();
+    assertThat(data.recordCount() + dropped).isEqualTo(flushes);
+    assertThat(dropped).isBetween(1L, 2L * 1000);
+    VcpuRecords r = data.records(0);
+    for (int i = 1; i < r.size(); i++) {
+      assertThat(r.arg0(i)).as("record " + i).isGreaterThan(r.arg0(i - 1));
+    }
+    assertThat(g.collector.copyArea(0).waiting()).isZero();
+  }
 }
