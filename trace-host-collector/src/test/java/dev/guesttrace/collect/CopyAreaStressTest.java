@@ -3,8 +3,11 @@ package dev.guesttrace.collect;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.guesttrace.abi.RecordKind;
+import dev.guesttrace.abi.TraceRecordDescriptor;
 import dev.guesttrace.abi.TraceRegionDescriptor;
 import dev.guesttrace.guest.Tracer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -57,16 +60,21 @@ class CopyAreaStressTest {
     int fourVcpuCases;
   }
 
-  /** A sink that sometimes sleeps or spins in a batch and, if asked, throws at one batch. */
+  /**
+   * A sink that sometimes sleeps in a batch and, if asked, stalls 40 ms at one batch and throws at
+   * one batch.
+   */
   static final class SlowSink extends TraceSinks.Adapter {
     final Random random;
     final int throwAtBatch;
+    final int stallAtBatch;
     final AtomicInteger batches = new AtomicInteger();
     final AtomicInteger slowBatches = new AtomicInteger();
 
-    SlowSink(long seed, int throwAtBatch) {
+    SlowSink(long seed, int throwAtBatch, int stallAtBatch) {
       this.random = new Random(seed * 0x9E3779B97F4A7C15L);
       this.throwAtBatch = throwAtBatch;
+      this.stallAtBatch = stallAtBatch;
     }
 
     @Override
@@ -76,7 +84,9 @@ class CopyAreaStressTest {
         throw new IllegalStateException("sink failed at batch " + n);
       }
       int r = random.nextInt(100);
-      if (r < 3) {
+      if (n == stallAtBatch) {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(40));
+      } else if (r < 3) {
         slowBatches.incrementAndGet();
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2)); // falls behind: queues fill
       } else if (r < 10) {
@@ -94,6 +104,9 @@ class CopyAreaStressTest {
     boolean threaded = random.nextInt(8) != 0;
     // Without a collector thread the sink's exception reaches the guest's exit: not this test's.
     int throwAtBatch = threaded && random.nextInt(4) == 0 ? 1 + random.nextInt(100) : -1;
+    int stallAtBatch = random.nextBoolean() ? 20 + random.nextInt(300) : -1;
+    boolean flight = random.nextInt(3) == 0;
+    int mode = flight ? TraceRegionDescriptor.MODE_FLIGHT : TraceRegionDescriptor.MODE_STREAM;
     String what =
         "seed="
             + seed
@@ -105,9 +118,13 @@ class CopyAreaStressTest {
             + queueSlots
             + " throwAtBatch="
             + throwAtBatch
+            + " stallAtBatch="
+            + stallAtBatch
             + " threaded="
-            + threaded;
-    SlowSink sink = new SlowSink(seed, throwAtBatch);
+            + threaded
+            + " flight="
+            + flight;
+    SlowSink sink = new SlowSink(seed, throwAtBatch, stallAtBatch);
     FakeGuest g =
         new FakeGuest(
             TraceDataTest.header(vcpus),
@@ -118,17 +135,18 @@ class CopyAreaStressTest {
                     .setDropWhenBehind(lossy)
                     .setCollectorThread(threaded)
                     .setBatchRecords(1 + random.nextInt(200)));
-    long[] written = new long[vcpus];
+    Written[] written = new Written[vcpus];
     List<Thread> guests = new ArrayList<>();
     for (int v = 0; v < vcpus; v++) {
       FakeGuest.Cpu cpu = g.cpu(v);
-      Tracer first = g.tracer(cpu, CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+      Tracer first = g.tracer(cpu, CAPACITY, mode);
       int id = first.name("n" + v); // the name table writer is not for several threads
       long guestSeed = random.nextLong();
       int vcpu = v;
       guests.add(
           Thread.ofPlatform()
-              .unstarted(() -> written[vcpu] = guest(g, cpu, first, id, new Random(guestSeed))));
+              .unstarted(
+                  () -> written[vcpu] = guest(g, cpu, first, id, mode, new Random(guestSeed))));
     }
     guests.forEach(Thread::start);
     for (Thread t : guests) {
@@ -156,30 +174,47 @@ class CopyAreaStressTest {
       return;
     }
     assertAreasEmpty(g, vcpus, what);
-    long kept = 0;
+    long keptSlots = 0;
+    long totalSlots = 0;
     for (int v = 0; v < vcpus; v++) {
       VcpuRecords r = data.records(v);
-      kept += r.size();
-      long last = -1;
+      List<Object> expected = written[v].records;
+      totalSlots += written[v].slots;
+      int next = 0; // the first written record not yet matched
       for (int i = 0; i < r.size(); i++) {
-        long value = r.arg0(i);
-        if (value <= last || value >= written[v] || (!lossy && value != i)) {
-          assertThat(value)
-              .as(what + " vcpu " + v + " record " + i + " after " + last)
-              .isEqualTo(lossy ? last + 1 : i);
+        Object got =
+            r.kind(i) == RecordKind.MESSAGE ? r.message(i) : (Object) Long.valueOf(r.arg0(i));
+        // Without losses record i is written record i; with them, a later one (none twice).
+        int at = next;
+        while ((lossy || flight) && at < expected.size() && !expected.get(at).equals(got)) {
+          at++;
         }
-        last = value;
+        if (at >= expected.size() || !expected.get(at).equals(got)) {
+          assertThat(got)
+              .as(what + " vcpu " + v + " record " + i + " of " + r.size())
+              .isEqualTo(next < expected.size() ? expected.get(next) : "(none left)");
+        }
+        keptSlots += slots(got);
+        next = at + 1;
       }
-      if (!lossy) {
-        assertThat(r.size()).as(what + " vcpu " + v).isEqualTo(written[v]);
+      if (!lossy && !flight) {
+        assertThat(r.size()).as(what + " vcpu " + v).isEqualTo(expected.size());
       }
     }
     LossCounters losses = data.losses();
-    long total = java.util.Arrays.stream(written).sum();
-    assertThat(kept + losses.quotaDropped()).as(what).isEqualTo(total);
-    assertThat(losses.total()).as(what).isEqualTo(losses.quotaDropped());
+    // A flight ring is read only when the vCPU registers another and at the end (flush does not
+    // exit): the last ring-full then, the rest counted overwritten, slot by slot.
+    long lost = losses.quotaDropped() + losses.flightOverwritten();
+    assertThat(keptSlots + lost).as(what + " slots").isEqualTo(totalSlots);
+    assertThat(losses.total()).as(what).isEqualTo(lost);
+    if (!flight) {
+      assertThat(losses.flightOverwritten()).as(what).isZero();
+    }
     if (!lossy) {
       assertThat(losses.quotaDropped()).as(what).isZero();
+      if (!flight) {
+        assertThat(keptSlots).as(what).isEqualTo(totalSlots);
+      }
     } else if (losses.quotaDropped() > 0) {
       seen.lossyCasesThatDropped++;
     }
@@ -188,32 +223,78 @@ class CopyAreaStressTest {
     }
   }
 
+  /** What one vCPU's guest wrote, in order: a Long per counter, a String per message. */
+  record Written(List<Object> records, long slots) {}
+
+  /** Messages written again and again: the decoder keeps their text by their slots' words. */
+  static final String[] CONSTANT_MESSAGES = {
+    "ready", "tick tock", "a constant line of forty bytes, cached", "é: not ASCII, not cached"
+  };
+
+  /** Ring slots a record of {@link #guest} takes. */
+  static long slots(Object record) {
+    return record instanceof String text
+        ? 1 + TraceRecordDescriptor.continuationSlots(text.getBytes(StandardCharsets.UTF_8).length)
+        : 1;
+  }
+
   /**
-   * One vCPU's guest: rounds of 1 to a ring's worth of counters, each round flushed; now and then a
-   * new ring (flushed first, so that nothing is left in the old one). Returns the records written.
+   * One vCPU's guest: rounds of 1 to a ring's worth of slots (counters whose values count up,
+   * messages now and then, some the same text again), each round flushed but maybe the last (the
+   * collector's final drain reads it); now and then a new ring (flushed first, so that nothing is
+   * left in the old one).
    */
-  private static long guest(FakeGuest g, FakeGuest.Cpu cpu, Tracer first, int id, Random random) {
+  private static Written guest(
+      FakeGuest g, FakeGuest.Cpu cpu, Tracer first, int id, int mode, Random random) {
     Tracer t = first;
+    List<Object> records = new ArrayList<>();
+    long slots = 0;
     long value = 0;
     int rounds = 200 + random.nextInt(400);
     boolean second = false;
+    boolean newRingAtOnce = random.nextBoolean();
     for (int round = 0; round < rounds; round++) {
-      int n =
+      int roundSlots =
           random.nextInt(8) == 0 ? CAPACITY : 1 + random.nextInt(random.nextBoolean() ? 8 : 120);
-      for (int i = 0; i < n; i++) {
-        t.counter(id, value++);
+      for (long used = 0; ; ) {
+        Object record;
+        int kind = random.nextInt(10);
+        if (kind == 0) {
+          record = CONSTANT_MESSAGES[random.nextInt(CONSTANT_MESSAGES.length)];
+        } else if (kind == 1) {
+          record = "m" + value++ + " " + "x".repeat(random.nextInt(60));
+        } else {
+          record = value++;
+        }
+        long n = slots(record);
+        if (used + n > roundSlots) {
+          break; // a round never laps the ring: no overrun
+        }
+        used += n;
+        if (record instanceof String text) {
+          t.message(text);
+        } else {
+          t.counter(id, (Long) record);
+        }
+        records.add(record);
+        slots += n;
+      }
+      if (round == rounds - 1 && random.nextBoolean()) {
+        break; // left for the final drain
       }
       t.flush();
-      if (random.nextInt(60) == 0) {
+      // Half the guests take a new ring at once: most of their run is then on a ring that gets its
+      // area from the collector's next round, not at its REGISTER exit.
+      if ((round == 0 && newRingAtOnce) || random.nextInt(60) == 0) {
         second = !second;
         long address =
             FakeGuest.REGIONS_ADDRESS
                 + FakeGuest.REGION_STRIDE * cpu.vcpuId
                 + (second ? SECOND_REGION : 0);
-        t = Tracer.register(cpu, g.names, address, CAPACITY, TraceRegionDescriptor.MODE_STREAM);
+        t = Tracer.register(cpu, g.names, address, CAPACITY, mode);
       }
     }
-    return value;
+    return new Written(records, slots);
   }
 
   /** Every copy taken into the live rings' areas was released (decoded, dropped or skipped). */
