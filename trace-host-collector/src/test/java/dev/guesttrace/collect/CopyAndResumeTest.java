@@ -289,7 +289,10 @@ class CopyAndResumeTest {
 
     long dropped = data.losses().quotaDropped();
     assertThat(data.recordCount() + dropped).isEqualTo(flushes);
-    assertThat(dropped).isBetween(1L, 2L * 1000);
+    // About QUEUE_EVENTS / 2 flushes fit (a copy and a pair each; the REGISTER's few events and
+    // what the collector took before it blocked move that a little); each later one drops at most
+    // two copies. Dropping every queued copy (the bug) is about 4,000.
+    assertThat(dropped).isBetween(1L, 2L * (flushes - SinkSide.QUEUE_EVENTS / 2 + 16));
     VcpuRecords r = data.records(0);
     for (int i = 1; i < r.size(); i++) {
       assertThat(r.arg0(i)).as("record " + i).isGreaterThan(r.arg0(i - 1));
