@@ -56,6 +56,20 @@ final class CopyArea {
     this.segment = MemorySegment.ofArray(new long[(int) (areaSlots << (RECORD_SHIFT - 3))]);
   }
 
+  /**
+   * An area for a ring of {@code capacity} slots, or null if the heap has no room for it. An area
+   * only spares an exit the page faults of a fresh array: without one, copies go to arrays of their
+   * own, and the collector thread (which makes areas) must not die of it, or the guests waiting on
+   * a full queue would wait forever.
+   */
+  static CopyArea createOrNull(int capacity) {
+    try {
+      return new CopyArea(capacity);
+    } catch (OutOfMemoryError e) {
+      return null;
+    }
+  }
+
   /** The area's size in slots for a ring of {@code capacity} slots. */
   static int slotsFor(int capacity) {
     return (int) Math.min(MAX_SLOTS, (long) capacity * RINGS);

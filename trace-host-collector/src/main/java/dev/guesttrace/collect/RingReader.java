@@ -73,7 +73,7 @@ final class RingReader {
    */
   void allocateArea() {
     if (area == null && !retired) {
-      area = new CopyArea(capacity);
+      area = CopyArea.createOrNull(capacity);
     }
   }
 

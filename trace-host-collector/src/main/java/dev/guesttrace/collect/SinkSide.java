@@ -311,7 +311,7 @@ final class SinkSide implements RingReader.Output {
   private void loop() {
     for (int v = 0; readyAreas != null && v < readyAreas.length(); v++) {
       // The largest area: the ring's capacity is not known before it registers.
-      readyAreas.set(v, new CopyArea(CopyArea.MAX_SLOTS / CopyArea.RINGS));
+      readyAreas.set(v, CopyArea.createOrNull(CopyArea.MAX_SLOTS / CopyArea.RINGS));
     }
     while (true) {
       boolean any;
