@@ -108,16 +108,10 @@ public final class Tracer {
   /**
    * The one per-record test: a record at a sequence {@code >= slowPathSequence} takes {@link
    * #writeSlowly}. Stream mode: the ring is full ({@code flushedSequence + capacity}). Flight mode:
-   * never ({@code Long.MAX_VALUE}; the ring wraps on the record path). Disabled: -1, every record.
-   * So "enabled" and "full" cost one compare together.
+   * the ring wraps ({@code capacity}), after which every record counts an overwritten slot.
+   * Disabled: -1, every record. So "enabled", "flight" and "full" cost one compare together.
    */
   private long slowPathSequence;
-
-  /**
-   * Flight mode: {@code capacity}, a record published past it reused an older slot and counts in
-   * {@code overwrittenSlots}. Stream mode and disabled: {@code Long.MAX_VALUE}, never.
-   */
-  private final long overwriteSequence;
 
   private long flushedSequence;
   private long overwrittenSlots;
@@ -140,8 +134,7 @@ public final class Tracer {
     this.capacity = capacity;
     this.mask = capacity - 1L;
     this.flight = mode == TraceRegionDescriptor.MODE_FLIGHT;
-    this.slowPathSequence = !enabled ? -1 : flight ? Long.MAX_VALUE : capacity;
-    this.overwriteSequence = enabled && flight ? capacity : Long.MAX_VALUE;
+    this.slowPathSequence = enabled ? capacity : -1;
   }
 
   /**
@@ -417,12 +410,8 @@ public final class Tracer {
 
   /**
    * The record path: one compare, the TSC read, four 8-byte stores into the slot and the release
-   * store of the write sequence; in flight mode, once the ring has wrapped, also the header's
-   * {@code overwrittenSlots}. Everything that is not every record's business (a full stream ring, a
-   * disabled tracer) is behind the one compare, in {@link #writeSlowly}, which the JIT leaves out
-   * of line: this method stays small enough to be inlined into a recursive guest (with the flight
-   * wrap in the slow path, C2 inlined it into this method, whose code then grew past what the JIT
-   * inlines into callers: a call per record; docs/performance.md, "Guest calls").
+   * store of the write sequence. Everything that is not every record's business (a full ring, a
+   * wrapped flight ring, a disabled tracer) is behind the one compare, in {@link #writeSlowly}.
    */
   private void write(int kind, int nameId, long arg0, long arg1) {
     long sequence = writeSequence;
@@ -438,24 +427,15 @@ public final class Tracer {
     MemorySegment m = memory;
     long slot = slotsAddress + ((sequence & mask) << RECORD_SHIFT);
     long header = TraceRecordDescriptor.header(kind, 0, 0, nameId);
-    // The TSC word first: over a wrapped flight slot it is what tells the host, if the guest stops
-    // before publishing, that the slot no longer holds the old record (abi.md); the same code cost
-    // for the other records.
-    SLOT_TSC.set(m, slot, tsc);
     SLOT_HEADER.set(m, slot, header);
+    SLOT_TSC.set(m, slot, tsc);
     SLOT_ARG0.set(m, slot, arg0);
     SLOT_ARG1.set(m, slot, arg1);
-    if (next > overwriteSequence) {
-      // Flight mode, the ring wrapped: this record reused the slot of sequence - capacity.
-      long overwritten = next - capacity;
-      overwrittenSlots = overwritten;
-      TraceRegionDescriptor.OVERWRITTEN_SLOTS_HANDLE.set(m, regionAddress, overwritten);
-    }
     // The release store: the slot's words become visible before the sequence that publishes them.
     WRITE_SEQUENCE.setRelease(m, regionAddress, next);
   }
 
-  /** {@link #write} when the stream ring is full or the tracer is disabled. */
+  /** {@link #write} when the ring is full (stream), wraps (flight) or the tracer is disabled. */
   private void writeSlowly(int kind, int nameId, long arg0, long arg1) {
     if (!enabled) {
       return;
