@@ -25,10 +25,10 @@ import java.nio.ByteOrder;
  * The guest's recorder for one vCPU: writes fixed-size records into the vCPU's trace region and
  * hands them to the host with one OUT per ring-full (stream mode) or never (flight mode).
  *
- * <p>The record path allocates nothing and takes no lock: one compare (a full stream ring or
- * tracing off take the slow path), one TSC read, four 8-byte stores into the slot (the TSC word
- * first), in a flight ring past its first lap the header's {@code overwrittenSlots}, and a release
- * store of the write sequence. {@link #begin} and {@link #end} do nothing else; {@link #span} also
+ * <p>The record path allocates nothing and takes no lock: one compare (a full stream ring, a flight
+ * ring past its first lap or tracing off take the slow path, which stores the TSC word first and
+ * counts the overwritten slot), one TSC read, four 8-byte stores into the slot, and a release store
+ * of the write sequence. {@link #begin} and {@link #end} do nothing else; {@link #span} also
  * remembers the name for {@link Span#close()}. A tracer belongs to the thread running its vCPU.
  *
  * <pre>{@code
