@@ -4,15 +4,12 @@ import dev.guesttrace.abi.AbiVersion;
 import dev.guesttrace.abi.ExitPorts;
 import dev.guesttrace.abi.Register;
 import dev.guesttrace.abi.TraceRegionDescriptor;
-import dev.guesttrace.collect.CalibrationPair;
-import dev.guesttrace.collect.Diagnostic;
-import dev.guesttrace.collect.HostSpan;
 import dev.guesttrace.collect.RecordBatch;
 import dev.guesttrace.collect.TraceCollector;
 import dev.guesttrace.collect.TraceData;
-import dev.guesttrace.collect.TraceEnd;
 import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.collect.TraceSink;
+import dev.guesttrace.collect.TraceSinks;
 import dev.guesttrace.file.TraceFileWriter;
 import dev.guesttrace.guest.GuestCpu;
 import dev.guesttrace.guest.NameTableWriter;
@@ -226,31 +223,13 @@ public class HostDecodeBenchmark {
   }
 
   /** Counts what it is handed and keeps nothing. */
-  static final class CountingSink implements TraceSink {
+  static final class CountingSink extends TraceSinks.Adapter {
     long records;
-
-    @Override
-    public void onHeader(TraceHeader header) {}
-
-    @Override
-    public void onName(int vcpu, int nameId, String name) {}
 
     @Override
     public void onRecords(RecordBatch batch) {
       records += batch.size();
     }
-
-    @Override
-    public void onCalibration(CalibrationPair pair) {}
-
-    @Override
-    public void onHostSpan(HostSpan span) {}
-
-    @Override
-    public void onDiagnostic(Diagnostic diagnostic) {}
-
-    @Override
-    public void onFinish(TraceEnd end) {}
   }
 
   /**

@@ -18,15 +18,9 @@ class CopyAndResumeTest {
   static final int CAPACITY = 256;
 
   /** Blocks in its first record batch until released. */
-  static final class BlockingSink implements TraceSink {
+  static final class BlockingSink extends TraceSinks.Adapter {
     final CountDownLatch release = new CountDownLatch(1);
     final AtomicInteger batches = new AtomicInteger();
-
-    @Override
-    public void onHeader(TraceHeader header) {}
-
-    @Override
-    public void onName(int vcpu, int nameId, String name) {}
 
     @Override
     public void onRecords(RecordBatch batch) {
@@ -37,18 +31,6 @@ class CopyAndResumeTest {
         Thread.currentThread().interrupt();
       }
     }
-
-    @Override
-    public void onCalibration(CalibrationPair pair) {}
-
-    @Override
-    public void onHostSpan(HostSpan span) {}
-
-    @Override
-    public void onDiagnostic(Diagnostic diagnostic) {}
-
-    @Override
-    public void onFinish(TraceEnd end) {}
   }
 
   /** Writes {@code flushes} x 100 records (50 spans), flushing after each 100. */

@@ -20,31 +20,13 @@ class NameBoundsTest {
   private static final long TABLES_ADDRESS = 1 << 20;
 
   /** Counts the names the collector hands on. */
-  private static final class NameCounter implements TraceSink {
+  private static final class NameCounter extends TraceSinks.Adapter {
     final AtomicLong names = new AtomicLong();
-
-    @Override
-    public void onHeader(TraceHeader header) {}
 
     @Override
     public void onName(int vcpu, int nameId, String name) {
       names.incrementAndGet();
     }
-
-    @Override
-    public void onRecords(RecordBatch batch) {}
-
-    @Override
-    public void onCalibration(CalibrationPair pair) {}
-
-    @Override
-    public void onHostSpan(HostSpan span) {}
-
-    @Override
-    public void onDiagnostic(Diagnostic diagnostic) {}
-
-    @Override
-    public void onFinish(TraceEnd end) {}
   }
 
   /**
