@@ -49,9 +49,7 @@ final class InfoCommand implements Callable<Integer> {
           data,
           built.calibration(),
           built.diagnostics(),
-          read.report().notes(),
-          read.report().recordsLostToDamage(),
-          read.report().recordsLostEstimated(),
+          read.report(),
           spec.commandLine().getOut());
       InfoRenderer.tracing(tracing, spec.commandLine().getOut());
     } else {
@@ -59,9 +57,7 @@ final class InfoCommand implements Callable<Integer> {
           data,
           built.calibration(),
           built.diagnostics(),
-          read.report().notes(),
-          read.report().recordsLostToDamage(),
-          read.report().recordsLostEstimated(),
+          read.report(),
           tracing,
           format.format,
           spec.commandLine().getOut());

@@ -7,6 +7,7 @@ import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.collect.TraceEnd;
 import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.file.TraceFileWriter;
+import dev.guesttrace.file.proto.Chunk;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.OutputStreamWriter;
@@ -196,6 +197,75 @@ class HardeningCliTest {
     assertThat(CliTest.run("info", trace.toString(), "--format", "json").out())
         .contains("\"in_file_estimated\":true")
         .containsPattern("\"text\":\"~\\d+ records in damaged");
+  }
+
+  @Test
+  void damagedChunkOfPairsOrHostSpans_theLostLineSaysSo() throws IOException {
+    // Was: "lost none" (the line counted records only) while a warning named the skipped chunk.
+    Path trace = dir.resolve("fib.gtrace");
+    assertThat(
+            CliTest.run("run", "fib", "--deterministic", "--quiet", "-o", trace.toString())
+                .status())
+        .isZero();
+    byte[] file = Files.readAllBytes(trace);
+    long records = 0;
+    int[] pairsChunk = null; // {offset of the body, length, pairs}
+    int[] spansChunk = null;
+    int at = 8; // after the magic and the version
+    while (at < file.length) {
+      int length = 0;
+      int shift = 0;
+      int b;
+      do {
+        b = file[at++] & 0xFF;
+        length |= (b & 0x7F) << shift;
+        shift += 7;
+      } while (b >= 0x80);
+      Chunk c = Chunk.parseFrom(java.util.Arrays.copyOfRange(file, at, at + length));
+      records += c.getRecords().getFlags().size();
+      if (c.hasCalibration() && pairsChunk == null) {
+        pairsChunk = new int[] {at, length, c.getCalibration().getVcpuCount()};
+      }
+      if (c.hasHostSpans() && spansChunk == null) {
+        spansChunk = new int[] {at, length, c.getHostSpans().getSpansCount()};
+      }
+      at += length;
+    }
+    assertThat(pairsChunk).isNotNull();
+    assertThat(spansChunk).isNotNull();
+
+    byte[] damaged = file.clone();
+    damaged[pairsChunk[0] + pairsChunk[1] / 2] ^= 0x40; // past the tag byte: the CRC fails
+    Files.write(trace, damaged);
+    CliTest.Outcome info = CliTest.run("info", trace.toString());
+    assertThat(info.out())
+        .contains(
+            "\nlost         none of "
+                + records
+                + " records; unreadable in the file: 1 chunk of calibration pairs ("
+                + pairsChunk[2]
+                + " pairs)\n");
+    assertThat(CliTest.run("info", trace.toString(), "--format", "json").out())
+        .contains(
+            "\"in_file\":0,\"in_file_estimated\":false,\"in_file_unreadable\":[{\"kind\":"
+                + "\"calibration_pairs\",\"chunks\":1,\"items\":"
+                + pairsChunk[2]
+                + "}]");
+    assertThat(CliTest.run("info", trace.toString(), "--format", "csv").out())
+        .contains(
+            "lost.in_file_unreadable.calibration_pairs.chunks,1\n"
+                + "lost.in_file_unreadable.calibration_pairs.items,"
+                + pairsChunk[2]
+                + "\n");
+
+    damaged = file.clone();
+    damaged[spansChunk[0] + spansChunk[1] / 2] ^= 0x40;
+    Files.write(trace, damaged);
+    assertThat(CliTest.run("info", trace.toString()).out())
+        .contains(
+            "\nlost         none of "
+                + records
+                + " records; unreadable in the file: 1 chunk of host spans\n");
   }
 
   @Test

@@ -138,15 +138,83 @@ public final class TraceFileReader {
    *     followed, at the file's end): a {@code ~} goes before it
    */
   public record Report(
-      long bytesRead, List<String> notes, long recordsLostToDamage, boolean recordsLostEstimated) {
-    /** Copies the list. */
+      long bytesRead,
+      List<String> notes,
+      long recordsLostToDamage,
+      boolean recordsLostEstimated,
+      List<ChunkLoss> unreadable) {
+    /** Copies the lists. */
     public Report {
       notes = List.copyOf(notes);
+      unreadable = List.copyOf(unreadable);
+    }
+
+    /** A report that lost no chunk other than records. */
+    public Report(
+        long bytesRead,
+        List<String> notes,
+        long recordsLostToDamage,
+        boolean recordsLostEstimated) {
+      this(bytesRead, notes, recordsLostToDamage, recordsLostEstimated, List.of());
     }
 
     /** A report whose loss count, if any, is exact. */
     public Report(long bytesRead, List<String> notes, long recordsLostToDamage) {
       this(bytesRead, notes, recordsLostToDamage, false);
+    }
+  }
+
+  /**
+   * Damaged chunks of one kind other than records (records are counted one by one in {@link
+   * Report#recordsLostToDamage()}), as their tag byte, the first byte of the body after the sync
+   * mark, says: a damaged chunk is not checked, so that byte is its best witness; a chunk whose tag
+   * is damaged too, or whose start was not found, is of kind {@code UNKNOWN} (listed only when the
+   * file's counts say no records were lost: else it was most likely one of those).
+   *
+   * @param kind what the chunks held
+   * @param chunks how many damaged chunks
+   * @param items what they held that is now missing, when the file counts it (calibration pairs:
+   *     the stored clock's pair total minus the pairs read), else -1
+   */
+  public record ChunkLoss(ChunkKind kind, long chunks, long items) {
+    /** One phrase: {@code 1 chunk of calibration pairs (12 pairs)}. */
+    public String text() {
+      String what =
+          switch (kind) {
+            case CLOCK, END -> (chunks == 1 ? "the " : chunks + " ") + kind.label + " chunk";
+            default -> chunks + (chunks == 1 ? " chunk of " : " chunks of ") + kind.label;
+          };
+      return items >= 0 ? what + " (" + items + " " + kind.itemLabel + ")" : what;
+    }
+  }
+
+  /** The kinds of chunk a damaged region can be known to have held (not records, not header). */
+  public enum ChunkKind {
+    /** Names: records naming them show as undefined names. */
+    NAMES("names", "names", "names"),
+    /** Calibration pairs: the stored clock was fitted with them, a refit lacks them. */
+    CALIBRATION("calibration_pairs", "calibration pairs", "pairs"),
+    /** Host spans: the runs, guest calls, host calls and trace exits they held are missing. */
+    HOST_SPANS("host_spans", "host spans", "spans"),
+    /** A diagnostic's first occurrence (the end chunk repeats the final counts). */
+    DIAGNOSTIC("diagnostics", "diagnostics", "diagnostics"),
+    /** The fitted clock: views fit the pairs again. */
+    CLOCK("clock", "clock", "clocks"),
+    /** The end: how the run ended, its losses and exit profile are not known. */
+    END("end", "end", "ends"),
+    /** A tag not one of these, or damaged itself. */
+    UNKNOWN("unknown", "unknown kind", "items");
+
+    /** The name in JSON and CSV. */
+    public final String key;
+
+    final String label;
+    final String itemLabel;
+
+    ChunkKind(String key, String label, String itemLabel) {
+      this.key = key;
+      this.label = label;
+      this.itemLabel = itemLabel;
     }
   }
 
@@ -207,6 +275,10 @@ public final class TraceFileReader {
     // how many, the first one's offset, their bytes, the records they lost where a later count
     // says, and the bytes of those no count has followed yet.
     long damageCount;
+    // Damaged chunks by the body field their tag byte names (Chunk's oneof, 1..8), 0: not known.
+    final long[] damagedByField = new long[9];
+    // The stored clock's pair total: with the pairs read, what damaged chunks of pairs held.
+    long clockPairsTotal = -1;
     long firstDamageAt = -1;
     long damageBytes;
     long damageLost;
@@ -281,7 +353,57 @@ public final class TraceFileReader {
                 + " more dropped");
       }
       return new Result(
-          data.build(), new Report(in.offset, notes, damageLost + missingRecords, damageEstimated));
+          data.build(),
+          new Report(in.offset, notes, damageLost + missingRecords, damageEstimated, unreadable()));
+    }
+
+    /** The damaged chunks other than records, by kind, in the order of {@link ChunkKind}. */
+    private List<ChunkLoss> unreadable() {
+      List<ChunkLoss> out = new ArrayList<>();
+      // Chunk body fields: 2 names, 4 calibration, 5 host spans, 6 diagnostic, 8 clock, 7 end.
+      int[] fields = {2, 4, 5, 6, 8, 7};
+      ChunkKind[] kinds = {
+        ChunkKind.NAMES,
+        ChunkKind.CALIBRATION,
+        ChunkKind.HOST_SPANS,
+        ChunkKind.DIAGNOSTIC,
+        ChunkKind.CLOCK,
+        ChunkKind.END
+      };
+      for (int i = 0; i < fields.length; i++) {
+        long chunks = damagedByField[fields[i]];
+        if (chunks == 0) {
+          continue;
+        }
+        long items = -1;
+        if (kinds[i] == ChunkKind.CALIBRATION && clockPairsTotal >= 0) {
+          long[] dropped = overLimit.get("calibration pairs");
+          long read = calibrationPairs + (dropped == null ? 0 : dropped[1]);
+          items = Math.max(0, clockPairsTotal - read);
+        }
+        out.add(new ChunkLoss(kinds[i], chunks, items));
+      }
+      // A damaged tag (or a header tag after the header): most likely records, if any were lost.
+      long unknown = damagedByField[0] + damagedByField[1];
+      if (unknown > 0 && damageLost + missingRecords == 0) {
+        out.add(new ChunkLoss(ChunkKind.UNKNOWN, unknown, -1));
+      }
+      return out;
+    }
+
+    /**
+     * The Chunk body field a chunk's bytes name: its tag byte right after the sync mark (field
+     * number, wire type 2), or 0 if that byte is not one.
+     */
+    private static int bodyField(byte[] chunk) {
+      if (chunk == null
+          || chunk.length <= TraceFileFormat.SYNC_LENGTH
+          || !TraceFileFormat.startsWithSync(chunk, 0)) {
+        return 0;
+      }
+      int tag = chunk[TraceFileFormat.SYNC_LENGTH] & 0xFF;
+      int field = tag >>> 3;
+      return (tag & 7) == 2 && field >= 1 && field <= 8 ? field : 0;
     }
 
     /** A finding about the file: a warning now, a line of the report. */
@@ -415,6 +537,7 @@ public final class TraceFileReader {
         if (bytes == null || !whole || !TraceFileFormat.checks(bytes, bytes.length)) {
           // Scan again from the byte after this chunk's start: its length may be what was hit.
           byte[] read = lengthBytes.toByteArray();
+          int field = whole ? bodyField(bytes) : 0;
           if (bytes != null) {
             candidateBytes += bytes.length;
             in.unread(bytes, 0, bytes.length);
@@ -434,11 +557,11 @@ public final class TraceFileReader {
               cut(chunkOffset);
             } else {
               in.skipToEnd();
-              damaged(chunkOffset, in.offset);
+              damaged(chunkOffset, in.offset, field);
             }
             break;
           }
-          damaged(chunkOffset, next.offset());
+          damaged(chunkOffset, next.offset(), field);
           chunkOffset = next.offset();
           bytes = next.bytes();
         }
@@ -446,13 +569,13 @@ public final class TraceFileReader {
         try {
           chunk = Chunk.parseFrom(bytes);
         } catch (InvalidProtocolBufferException e) {
-          checkedButInvalid(chunkOffset, bytes.length, oneLine(e));
+          checkedButInvalid(chunkOffset, bytes, oneLine(e));
           continue;
         }
         try {
           chunk(chunk, chunkOffset, bytes.length);
         } catch (IllegalArgumentException e) {
-          checkedButInvalid(chunkOffset, bytes.length, oneLine(e));
+          checkedButInvalid(chunkOffset, bytes, oneLine(e));
         } catch (IllegalStateException e) {
           throw new TraceFileException(
               "corrupt trace file: chunk at byte " + chunkOffset + ": " + oneLine(e), e);
@@ -461,13 +584,13 @@ public final class TraceFileReader {
     }
 
     /** A chunk whose CRC matched but whose content is not valid: skipped like damage. */
-    private void checkedButInvalid(long chunkOffset, int length, String why)
+    private void checkedButInvalid(long chunkOffset, byte[] bytes, String why)
         throws TraceFileException {
       if (!header) {
         throw new TraceFileException(
             "corrupt trace file: header chunk at byte " + chunkOffset + ": " + why);
       }
-      damaged(chunkOffset, chunkOffset + length);
+      damaged(chunkOffset, chunkOffset + bytes.length, bodyField(bytes));
     }
 
     /** A chunk found by scanning: where its length prefix starts, and its bytes. */
@@ -565,7 +688,8 @@ public final class TraceFileReader {
      * A damaged region {@code [from, to)} skipped. The records it held are known exactly from the
      * next Records chunk's {@code records_before} or the End's {@code records_written}.
      */
-    private void damaged(long from, long to) {
+    private void damaged(long from, long to, int field) {
+      damagedByField[field]++;
       if (damageCount++ == 0) {
         firstDamageAt = from;
       }
@@ -957,6 +1081,7 @@ public final class TraceFileReader {
           throw new IllegalArgumentException("clock: vCPU " + vcpu + " twice");
         }
       }
+      clockPairsTotal = count(c.getPairsTotal());
       return TscCalibration.of(
           new TscCalibration.Values(
               rate,

@@ -7,6 +7,7 @@ import dev.guesttrace.collect.LossCounters;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.compare.TracingTime;
+import dev.guesttrace.file.TraceFileReader;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,21 +70,32 @@ public final class InfoDataWriter {
       TracingTime.Overhead tracing,
       OutputFormat format,
       PrintWriter out) {
-    String json =
-        json(
-            data, calibration, treeDiagnostics, fileNotes, fileLostRecords, lostEstimated, tracing);
+    write(
+        data,
+        calibration,
+        treeDiagnostics,
+        new TraceFileReader.Report(0, fileNotes, fileLostRecords, lostEstimated),
+        tracing,
+        format,
+        out);
+  }
+
+  /**
+   * Writes the report in {@code format} (JSON or CSV) with what reading the file found ({@code
+   * fileReport}: its notes, the records and the other chunks it lost).
+   */
+  public static void write(
+      TraceData data,
+      TscCalibration calibration,
+      List<Diagnostic> treeDiagnostics,
+      TraceFileReader.Report fileReport,
+      TracingTime.Overhead tracing,
+      OutputFormat format,
+      PrintWriter out) {
     if (format == OutputFormat.JSON) {
-      out.println(json);
+      out.println(json(data, calibration, treeDiagnostics, fileReport, tracing));
     } else if (format == OutputFormat.CSV) {
-      csv(
-          data,
-          calibration,
-          treeDiagnostics,
-          fileNotes,
-          fileLostRecords,
-          lostEstimated,
-          tracing,
-          out);
+      csv(data, calibration, treeDiagnostics, fileReport, tracing, out);
     } else {
       throw new IllegalArgumentException("format TEXT: use InfoRenderer");
     }
@@ -94,10 +106,18 @@ public final class InfoDataWriter {
       TraceData data,
       TscCalibration calibration,
       List<Diagnostic> treeDiagnostics,
-      List<String> fileNotes,
-      long fileLostRecords,
-      boolean lostEstimated,
+      TraceFileReader.Report fileReport,
       TracingTime.Overhead tracing) {
+    List<String> fileNotes = fileReport.notes();
+    List<String> unreadable = new ArrayList<>();
+    for (TraceFileReader.ChunkLoss c : fileReport.unreadable()) {
+      unreadable.add(
+          new Json.Obj()
+              .field("kind", c.kind().key)
+              .field("chunks", c.chunks())
+              .raw("items", c.items() >= 0 ? Long.toString(c.items()) : "null")
+              .toString());
+    }
     TraceHeader h = data.header();
     LossCounters l = data.losses();
     boolean lossesKnown = InfoRenderer.losses(data).startsWith("unknown") == false;
@@ -178,9 +198,10 @@ public final class InfoDataWriter {
                 .field("undecodable", l.undecodable())
                 .field("quota_dropped", l.quotaDropped())
                 .field("guest_dropped", l.guestDropped())
-                .field("in_file", fileLostRecords)
-                .field("in_file_estimated", lostEstimated)
-                .field("text", InfoRenderer.lostLine(data, fileLostRecords, lostEstimated))
+                .field("in_file", fileReport.recordsLostToDamage())
+                .field("in_file_estimated", fileReport.recordsLostEstimated())
+                .raw("in_file_unreadable", Json.array(unreadable))
+                .field("text", InfoRenderer.lostLine(data, fileReport))
                 .toString())
         .raw("diagnostics", Json.array(diagnostics))
         .raw("vm_exits", Json.array(exits))
@@ -219,11 +240,10 @@ public final class InfoDataWriter {
       TraceData data,
       TscCalibration calibration,
       List<Diagnostic> treeDiagnostics,
-      List<String> fileNotes,
-      long fileLostRecords,
-      boolean lostEstimated,
+      TraceFileReader.Report fileReport,
       TracingTime.Overhead tracing,
       PrintWriter out) {
+    List<String> fileNotes = fileReport.notes();
     TraceHeader h = data.header();
     LossCounters l = data.losses();
     out.println("field,value");
@@ -247,9 +267,14 @@ public final class InfoDataWriter {
     row(out, "calibration.pairs_used", calibration.usedPairs());
     row(out, "records", data.recordCount());
     row(out, "lost.total", l.total());
-    row(out, "lost.in_file", fileLostRecords);
-    row(out, "lost.in_file_estimated", String.valueOf(lostEstimated));
-    row(out, "lost.text", InfoRenderer.lostLine(data, fileLostRecords, lostEstimated));
+    row(out, "lost.in_file", fileReport.recordsLostToDamage());
+    row(out, "lost.in_file_estimated", String.valueOf(fileReport.recordsLostEstimated()));
+    for (TraceFileReader.ChunkLoss c : fileReport.unreadable()) {
+      String key = "lost.in_file_unreadable." + c.kind().key;
+      row(out, key + ".chunks", c.chunks());
+      row(out, key + ".items", c.items() >= 0 ? String.valueOf(c.items()) : "");
+    }
+    row(out, "lost.text", InfoRenderer.lostLine(data, fileReport));
     for (Diagnostic d : all(data, treeDiagnostics)) {
       row(out, "diagnostic." + d.kind() + ".count", d.count());
     }

@@ -7,6 +7,7 @@ import dev.guesttrace.collect.LossCounters;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.compare.TracingTime;
+import dev.guesttrace.file.TraceFileReader;
 import dev.guesttrace.file.TraceFileWriter;
 import java.io.PrintWriter;
 import java.time.Instant;
@@ -72,6 +73,25 @@ public final class InfoRenderer {
       long fileLostRecords,
       boolean lostEstimated,
       PrintWriter out) {
+    render(
+        data,
+        calibration,
+        treeDiagnostics,
+        new TraceFileReader.Report(0, fileNotes, fileLostRecords, lostEstimated),
+        out);
+  }
+
+  /**
+   * Writes the report with what reading the file found ({@code fileReport}): its notes as {@code
+   * file} lines, the records and other chunks it lost on the {@code lost} line.
+   */
+  public static void render(
+      TraceData data,
+      TscCalibration calibration,
+      List<Diagnostic> treeDiagnostics,
+      TraceFileReader.Report fileReport,
+      PrintWriter out) {
+    List<String> fileNotes = fileReport.notes();
     TraceHeader h = data.header();
     out.printf("guest        %s%n", Printable.of(h.guest()));
     // A recovered trace's backend says where it came from ("recovered from DUMP (raw)").
@@ -140,7 +160,7 @@ public final class InfoRenderer {
       out.printf("             warning: %s%n", warning);
     }
     out.printf("records      %d%n", data.recordCount());
-    out.printf("lost         %s%n", lostLine(data, fileLostRecords, lostEstimated));
+    out.printf("lost         %s%n", lostLine(data, fileReport));
     List<Diagnostic> diagnostics = new java.util.ArrayList<>(data.diagnostics());
     diagnostics.addAll(treeDiagnostics);
     out.printf("diagnostics  %s%n", diagnostics.isEmpty() ? "none" : diagnostics.size() + " kinds");
@@ -166,13 +186,34 @@ public final class InfoRenderer {
 
   /** As {@link #lostLine(TraceData, long)}; {@code estimated}: the file's count is an estimate. */
   public static String lostLine(TraceData data, long fileLostRecords, boolean estimated) {
+    return lostLine(data, new TraceFileReader.Report(0, List.of(), fileLostRecords, estimated));
+  }
+
+  /**
+   * The {@code lost} line of a file read with {@code fileReport}: the records it lost in damaged or
+   * missing chunks, the other chunks it could not read (pairs, host spans, names...: never {@code
+   * none} when any was lost), then the run's own losses.
+   */
+  public static String lostLine(TraceData data, TraceFileReader.Report fileReport) {
     String lost = losses(data);
-    if (fileLostRecords <= 0) {
-      return lost;
+    long fileLostRecords = fileReport.recordsLostToDamage();
+    List<String> chunks = new java.util.ArrayList<>();
+    for (TraceFileReader.ChunkLoss c : fileReport.unreadable()) {
+      chunks.add(c.text());
     }
-    return (estimated ? "~" : "")
+    String unreadable = String.join(", ", chunks);
+    if (fileLostRecords <= 0) {
+      if (unreadable.isEmpty()) {
+        return lost;
+      }
+      return (lost.equals("none") ? "none of " + data.recordCount() + " records" : lost)
+          + "; unreadable in the file: "
+          + unreadable;
+    }
+    return (fileReport.recordsLostEstimated() ? "~" : "")
         + fileLostRecords
         + " records in damaged or missing chunks of the file"
+        + (unreadable.isEmpty() ? "" : ", and " + unreadable)
         + (lost.equals("none") ? "" : "; the run's own: " + lost);
   }
 
