@@ -111,7 +111,8 @@ public final class TraceFileFormat {
     return true;
   }
 
-  private static long crc(byte[] b, int from, int to) {
+  /** CRC-32C of {@code b[from, to)}, as the chunk's {@code crc32c} field holds it. */
+  static long crc(byte[] b, int from, int to) {
     CRC32C crc = new CRC32C();
     crc.update(b, from, to - from);
     return crc.getValue();

@@ -1,10 +1,5 @@
 package dev.guesttrace.file;
 
-import static dev.guesttrace.file.TraceFileFormat.HAS_ARG0;
-import static dev.guesttrace.file.TraceFileFormat.HAS_ARG1;
-import static dev.guesttrace.file.TraceFileFormat.HAS_NAME;
-
-import com.google.protobuf.ByteString;
 import dev.guesttrace.abi.RecordKind;
 import dev.guesttrace.clock.TscCalibration;
 import dev.guesttrace.collect.CalibrationPair;
@@ -27,7 +22,6 @@ import dev.guesttrace.file.proto.HostSpans;
 import dev.guesttrace.file.proto.Losses;
 import dev.guesttrace.file.proto.Name;
 import dev.guesttrace.file.proto.Names;
-import dev.guesttrace.file.proto.Records;
 import dev.guesttrace.span.SpanKind;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -59,6 +53,9 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   private Calibration.Builder pairs = Calibration.newBuilder();
   private HostSpans.Builder spans = HostSpans.newBuilder();
   private long records;
+
+  /** Encodes each record batch straight into the file's bytes, reusing its buffers. */
+  private final RecordsChunkEncoder recordsEncoder = new RecordsChunkEncoder();
 
   /**
    * Every pair written, for the fitted clock at the end: the collector bounds them (it thins each
@@ -210,42 +207,9 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
       return;
     }
     writePending();
-    byte[] flags = new byte[n];
-    Records.Builder b = Records.newBuilder().setVcpu(batch.vcpu()).setFirstTsc(batch.tscTicks(0));
-    long previous = batch.tscTicks(0);
-    for (int i = 0; i < n; i++) {
-      int kind = batch.kind(i);
-      int f = kind;
-      if (i > 0) {
-        long tsc = batch.tscTicks(i);
-        b.addTscDeltas(tsc - previous);
-        previous = tsc;
-      }
-      if (kind == RecordKind.MESSAGE) {
-        b.addMessages(batch.message(i));
-      } else {
-        int nameId = batch.nameId(i);
-        if (nameId != 0) {
-          f |= HAS_NAME;
-          b.addNameIds(nameId);
-        }
-        long arg0 = batch.arg0(i);
-        if (arg0 != 0) {
-          f |= HAS_ARG0;
-          b.addArgs(arg0);
-        }
-        long arg1 = batch.arg1(i);
-        if (arg1 != 0) {
-          f |= HAS_ARG1;
-          b.addArgs(arg1);
-        }
-      }
-      flags[i] = (byte) f;
-    }
-    b.setFlags(ByteString.copyFrom(flags));
-    b.setRecordsBefore(records);
+    recordsEncoder.encode(batch, records);
     records += n;
-    write(Chunk.newBuilder().setRecords(b).build(), true);
+    writeFramed(recordsEncoder.frameBytes(), recordsEncoder.frameLength(), true);
   }
 
   @Override
@@ -460,16 +424,24 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
     if (error != null || closed && flush) {
       return;
     }
+    byte[] framed = TraceFileFormat.frame(chunk);
+    writeFramed(framed, framed.length, flush);
+  }
+
+  /** Writes a framed chunk's {@code framed[0, length)} after its varint length prefix. */
+  private void writeFramed(byte[] framed, int length, boolean flush) {
+    if (error != null || closed && flush) {
+      return;
+    }
     try {
-      byte[] framed = TraceFileFormat.frame(chunk);
-      for (int v = framed.length; ; v >>>= 7) {
+      for (int v = length; ; v >>>= 7) {
         if (v < 0x80) {
           out.write(v);
           break;
         }
         out.write(v & 0x7F | 0x80);
       }
-      out.write(framed);
+      out.write(framed, 0, length);
       if (flush) {
         out.flush();
       }
