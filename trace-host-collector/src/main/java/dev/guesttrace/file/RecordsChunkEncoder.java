@@ -61,6 +61,11 @@ final class RecordsChunkEncoder {
     args.clear();
     messages.clear();
     flags.ensure(n);
+    // Room for every varint of the batch up front (at most 10 bytes each; a name id 5), so the
+    // loop's varints need no capacity check of their own.
+    nameIds.ensure(5 * n);
+    tscDeltas.ensure(10 * n);
+    args.ensure(20 * n);
     byte[] flagBytes = flags.bytes;
     long previous = batch.tscTicks(0);
     for (int i = 0; i < n; i++) {
@@ -68,7 +73,7 @@ final class RecordsChunkEncoder {
       int f = kind;
       if (i > 0) {
         long tsc = batch.tscTicks(i);
-        tscDeltas.varint(zigZag(tsc - previous));
+        tscDeltas.varintUnchecked(zigZag(tsc - previous));
         previous = tsc;
       }
       if (kind == RecordKind.MESSAGE) {
@@ -80,17 +85,17 @@ final class RecordsChunkEncoder {
         int nameId = batch.nameId(i);
         if (nameId != 0) {
           f |= HAS_NAME;
-          nameIds.varint(Integer.toUnsignedLong(nameId));
+          nameIds.varintUnchecked(Integer.toUnsignedLong(nameId));
         }
         long arg0 = batch.arg0(i);
         if (arg0 != 0) {
           f |= HAS_ARG0;
-          args.varint(zigZag(arg0));
+          args.varintUnchecked(zigZag(arg0));
         }
         long arg1 = batch.arg1(i);
         if (arg1 != 0) {
           f |= HAS_ARG1;
-          args.varint(zigZag(arg1));
+          args.varintUnchecked(zigZag(arg1));
         }
       }
       flagBytes[i] = (byte) f;
@@ -215,6 +220,11 @@ final class RecordsChunkEncoder {
     /** An unsigned base-128 varint, as protobuf writes every varint field. */
     void varint(long v) {
       ensure(10);
+      varintUnchecked(v);
+    }
+
+    /** {@link #varint} where the caller made room for it (10 bytes) already. */
+    void varintUnchecked(long v) {
       byte[] b = bytes;
       int at = length;
       while ((v & ~0x7FL) != 0) {
