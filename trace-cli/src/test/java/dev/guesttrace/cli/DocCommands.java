@@ -63,7 +63,7 @@ final class DocCommands {
               "a build, a benchmark or a server set-up (minutes each; ./build verify is CI itself,"
                   + " benchmarks are measured by hand: docs/performance.md)"),
           new Skip(
-              "^bin/java |^\\.\\./bin/java |^gcc |^sudo ",
+              "^bin/java .*benchmarks\\.jar|^\\.\\./bin/java |^gcc |^sudo ",
               "a benchmark or a native measurement (minutes; docs/performance.md)"),
           new Skip(
               "^/usr/bin/time |GUESTTRACE_JAVA_OPTS=",

@@ -15,18 +15,26 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Every command of README.md and docs/*.md ({@link DocCommands}) run as a reader would: by {@code
  * bash}, in a fresh folder per document (in document order, so a command finds the files the ones
- * above it wrote) that holds {@code ./guesttrace} (a link to the launcher) and {@code bin/}, with
- * the repository's folder on the {@code PATH} (README.md's {@code export PATH="$PWD:$PATH"}) and no
- * {@code JAVA_HOME}: the {@code java} on that {@code PATH} is the machine's default, 17 on the
- * build machine, so the launcher has to find a JDK 25 by itself. Paths under {@code /tmp/} are
- * moved into the document's folder. Each command must exit 0. Those {@link DocCommands#SKIPS} names
- * are not run, nor, where there is no usable {@code /dev/kvm} or no gcc, those that need them; the
- * test prints every command it ran or skipped, and why.
+ * above it wrote) that holds {@code ./guesttrace} (a link to the launcher), {@code bin/} and the
+ * modules of {@link #LINKED_MODULES}, with the repository's folder on the {@code PATH} (README.md's
+ * {@code export PATH="$PWD:$PATH"}) and no {@code JAVA_HOME}: the {@code java} on that {@code PATH}
+ * is the machine's default, 17 on the build machine, so the launcher has to find a JDK 25 by
+ * itself. Paths under {@code /tmp/} are moved into the document's folder. Each command must exit 0.
+ * Those {@link DocCommands#SKIPS} names are not run, nor, where there is no usable {@code /dev/kvm}
+ * or no gcc, those that need them; the test prints every command it ran or skipped, and why.
  *
  * <p>Runs in {@code verify} (failsafe), after the jar is built: the launcher then runs it as is.
  */
 class DocCommandsIT {
   @TempDir Path tmp;
+
+  /**
+   * The modules a command reads from, linked into each document's folder as {@code bin/} is:
+   * docs/embedding.md runs its example VMM from its source in trace-host-collector against
+   * trace-cli's jar. Commands only read them (a command that wrote into them would write into the
+   * checkout).
+   */
+  static final List<String> LINKED_MODULES = List.of("trace-cli", "trace-host-collector");
 
   /**
    * The environment of a reader's shell: the launcher on the PATH, the default java, no JDK set.
@@ -76,6 +84,9 @@ class DocCommandsIT {
       Files.createDirectories(dir.resolve("tmp"));
       Files.createSymbolicLink(dir.resolve("guesttrace"), DocCommands.ROOT.resolve("guesttrace"));
       Files.createSymbolicLink(dir.resolve("bin"), DocCommands.ROOT.resolve("bin"));
+      for (String module : LINKED_MODULES) {
+        Files.createSymbolicLink(dir.resolve(module), DocCommands.ROOT.resolve(module));
+      }
       for (DocCommands.Command c : DocCommands.commands(doc)) {
         DocCommands.Skip skip = DocCommands.skip(c);
         boolean needsKvm = c.text().contains(".elf") || c.text().contains("--backend kvm");
