@@ -2,6 +2,7 @@ package dev.guesttrace.cli;
 
 import dev.guesttrace.abi.CallCodec;
 import dev.guesttrace.abi.CallCodec.FunctionCall;
+import dev.guesttrace.abi.ExitPorts;
 import dev.guesttrace.abi.GuestLayout;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.collect.TraceSink;
@@ -294,6 +295,12 @@ final class RunCommand implements Callable<Integer> {
     }
     p.close();
     reportLosses(data, treeDiagnostics, err, "run");
+    if (!result.failed() && !config.modeName().equals("off") && untraced(config, data)) {
+      err.println(
+          "guesttrace run: the guest registered no trace region, so it wrote no records: a native"
+              + " guest traces through the C SDK (gtguest.h, guest.mk: 'guesttrace init c' writes"
+              + " them; docs/guests.md)");
+    }
     if (common.verbose) {
       printCallResults(err, config.call().name(), result);
     }
@@ -360,6 +367,17 @@ final class RunCommand implements Callable<Integer> {
               + " (see 'guesttrace info')");
     }
     err.flush();
+  }
+
+  /**
+   * Whether a native guest ran without registering a trace region: no OUT on the trace port at all
+   * (one built without the SDK), where the user would otherwise see a tree of host spans only and
+   * wonder why.
+   */
+  static boolean untraced(RunConfig config, TraceData data) {
+    return config.source() instanceof GuestSource.Elf
+        && !data.exitProfile().isEmpty()
+        && data.exitProfile().stream().noneMatch(r -> r.port() == ExitPorts.TRACE);
   }
 
   /** What GUEST named, resolved before anything runs. */

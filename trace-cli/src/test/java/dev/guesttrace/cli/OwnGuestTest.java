@@ -282,6 +282,28 @@ class OwnGuestTest {
   }
 
   @Test
+  void runCallTheGuestDoesNotHave_failsTheRunInOneLine_noMoreCalls() {
+    // A misspelt function: the guest answers with an error string; exit 0 with a tree without
+    // the guest's spans would leave the user guessing.
+    Outcome o = run("run", "hello", "--call", "printOutput(\"hi\")", "--calls", "3");
+    assertThat(o.status()).isEqualTo(1);
+    assertThat(o.err())
+        .isEqualTo(
+            "guesttrace run: guest call printOutput returned error: unknown guest function:"
+                + " printOutput\n");
+    assertThat(lines(o.out()))
+        .containsOnlyOnce("  > [host] printOutput")
+        .contains(
+            "  !! guest call printOutput returned error: unknown guest function: printOutput");
+    Outcome verbose = run("run", "hello", "--call", "printOutput(\"hi\")", "--quiet", "--verbose");
+    assertThat(verbose.status()).isEqualTo(1);
+    assertThat(verbose.err())
+        .startsWith(
+            "guesttrace run: printOutput call 1 returned error: unknown guest function:"
+                + " printOutput\n");
+  }
+
+  @Test
   void runElf_onEmulated_isUsageErrorSayingWhy() throws IOException {
     Path elf = dir.resolve("tiny.elf");
     Files.write(elf, elf(KVM_IMAGE_BASE, 4096));
@@ -331,6 +353,23 @@ class OwnGuestTest {
         .isEqualTo(
             "guesttrace run: --calls 3: a native guest has no default call: say which with"
                 + " --call 'NAME(ARGS)'\n");
+  }
+
+  @Test
+  void runElf_withoutTheSdk_onKvm_saysItRegisteredNoTraceRegion() throws IOException {
+    String reason = new KvmBackend().unavailableReason().orElse(null);
+    assumeTrue(reason == null, "skipped: " + reason);
+    // A guest of one HLT, as one built without gtguest.h would be: it runs and halts, untraced.
+    Path elf = dir.resolve("bare.elf");
+    Files.write(elf, elf(KVM_IMAGE_BASE, 4096));
+    Outcome o = run("run", elf.toString());
+    assertThat(o.status()).isZero();
+    assertThat(o.err())
+        .isEqualTo(
+            "guesttrace run: the guest registered no trace region, so it wrote no records: a"
+                + " native guest traces through the C SDK (gtguest.h, guest.mk: 'guesttrace init"
+                + " c' writes them; docs/guests.md)\n");
+    assertThat(lines(o.out())).hasSize(2).startsWith("> [host] run bare");
   }
 
   @Test

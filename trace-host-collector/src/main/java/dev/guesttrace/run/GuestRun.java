@@ -10,6 +10,7 @@ import dev.guesttrace.host.GuestTracer;
 import dev.guesttrace.host.TraceMode;
 import dev.guesttrace.host.VcpuTracer;
 import dev.guesttrace.host.internal.HostInternals;
+import dev.guesttrace.render.Printable;
 import dev.guesttrace.vm.ExitDispatcher;
 import dev.guesttrace.vm.ExitHandler;
 import dev.guesttrace.vm.GuestMemoryLayout;
@@ -83,7 +84,8 @@ public final class GuestRun {
    *     calibration pairs if the run was built with {@link Builder#setKeepRecords
    *     setKeepRecords(false)}
    * @param outcome one line: {@code halted}, or the first failure
-   * @param failed whether a vCPU aborted, faulted or timed out, or a call failed
+   * @param failed whether a vCPU aborted, faulted or timed out, or a call failed or returned an
+   *     error ({@link #CALL_ERROR_PREFIX})
    * @param firstCallResults the results of the first {@link #KEPT_CALL_RESULTS} calls that
    *     returned, in call order (a call that failed or never ran has none)
    * @param callsReturned how many calls returned a result, of every vCPU
@@ -113,6 +115,24 @@ public final class GuestRun {
    * result can be 16 KiB of text, so only the first ones are kept and the rest are counted.
    */
   public static final int KEPT_CALL_RESULTS = 16;
+
+  /**
+   * How a guest call's STRING result says the call failed ({@code error: unknown guest function:
+   * Nope}, as the guest libraries' unknown-function reply and the starter guests write it): the run
+   * stops that vCPU's calls and fails with the text (docs/guests.md, "Guest calls").
+   */
+  public static final String CALL_ERROR_PREFIX = "error: ";
+
+  /** Most characters of a guest's error text in the run's one-line outcome. */
+  static final int MAX_ERROR_CHARS = 300;
+
+  /** A guest's error text on one line, cut to {@link #MAX_ERROR_CHARS}. */
+  static String errorLine(String text) {
+    String line = Printable.of(text);
+    return line.length() <= MAX_ERROR_CHARS
+        ? line
+        : line.substring(0, MAX_ERROR_CHARS) + "... (" + text.length() + " characters)";
+  }
 
   /**
    * Runs the guest to the end.
@@ -334,6 +354,12 @@ public final class GuestRun {
             firstResults[c] = String.valueOf(result.value());
           }
           callsReturned++;
+          if (result.value() instanceof String text && text.startsWith(CALL_ERROR_PREFIX)) {
+            // A guest's way to say the call failed (an unknown function, a bad argument): the
+            // run failed, in one line, rather than a result that only --verbose would show.
+            failure = "guest call " + config.call().name() + " returned " + errorLine(text);
+            return;
+          }
         }
       } catch (RuntimeException e) {
         // A host-side bug must not lose the trace: report it as this vCPU's failure.
