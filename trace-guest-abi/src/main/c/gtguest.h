@@ -514,9 +514,17 @@ static inline struct gt_value gt_unknown_function(const struct gt_call *call, ch
 
 /* ---- boot and dispatch ----------------------------------------------------------------------- */
 
-static inline __attribute__((noreturn)) void gt_bad_boot(void) {
-  /* No boot info means no call buffers to put a message in: fault, the host reports registers. */
-  __asm__ volatile("ud2");
+/* RAX at the fault of a guest that refused the boot info (BootInfoDescriptor.REFUSED_MARKER). */
+#define GT_BOOT_REFUSED_MARKER 0x46524247u /* "GBRF" */
+
+static inline __attribute__((noreturn)) void gt_bad_boot(volatile struct gt_boot_info *boot) {
+  /* No boot info to trust means no call buffers to put a message in: fault with the marker, the
+   * guest's ABI version, the magic and the version it found in RAX, RBX, RCX and RDX, from which
+   * the host names the cause (docs/guests.md, "A guest that refuses to run"). */
+  __asm__ volatile("ud2"
+                   :
+                   : "a"(GT_BOOT_REFUSED_MARKER), "b"((uint32_t)GT_ABI_VERSION),
+                     "c"(boot->magic), "d"(boot->abi_version));
   gt_hlt();
 }
 
@@ -527,7 +535,7 @@ static inline struct gt_runtime *gt_runtime_for(uint32_t vcpu) {
   volatile struct gt_boot_info *boot = (volatile struct gt_boot_info *)(uintptr_t)GT_BOOT_INFO_ADDRESS;
   if (boot->magic != GT_BOOT_MAGIC || (boot->abi_version >> 16) != GT_ABI_MAJOR ||
       boot->vcpu_count == 0 || boot->vcpu_count > GT_MAX_VCPUS || vcpu >= boot->vcpu_count) {
-    gt_bad_boot();
+    gt_bad_boot(boot);
   }
   struct gt_runtime *rt = &gt_runtimes[vcpu];
   if (rt->ready) {
@@ -568,9 +576,27 @@ static inline struct gt_runtime *gt_runtime_for(uint32_t vcpu) {
     int refused = gt_tracer_register(&rt->tracer, &gt_shared_names,
                                      regions_address + region_stride * vcpu, capacity, mode, vcpu);
     if (refused > 0) {
-      /* The host will not read this vCPU's ring: the tracer is off; say so once. */
-      gt_log(rt, GT_LOG_WARN,
-             "trace region refused by the host (REGISTER status in RAX): tracing off on this vCPU");
+      /* The host will not read this vCPU's ring: the tracer is off; say so once, with the status
+       * (abi.md, "REGISTER status"): a number of up to 10 digits. */
+      static const char head[] = "trace region refused by the host (REGISTER status ";
+      static const char tail[] = "): tracing off on this vCPU";
+      char text[sizeof head + 10 + sizeof tail];
+      char digits[10];
+      size_t n = 0, d = 0;
+      uint32_t status = (uint32_t)refused;
+      do {
+        digits[d++] = (char)('0' + status % 10);
+        status /= 10;
+      } while (status != 0 && d < sizeof digits);
+      gt_memcpy(text, head, sizeof head - 1);
+      n = sizeof head - 1;
+      while (d > 0) {
+        text[n++] = digits[--d];
+      }
+      gt_memcpy(text + n, tail, sizeof tail - 1);
+      n += sizeof tail - 1;
+      text[n] = 0;
+      gt_log(rt, GT_LOG_WARN, text);
     }
   }
   struct gt_tracer *t = &rt->tracer;

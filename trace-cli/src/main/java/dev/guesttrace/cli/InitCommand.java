@@ -17,6 +17,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Properties;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -26,6 +27,8 @@ import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 import java.util.jar.JarOutputStream;
 import java.util.jar.Manifest;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -99,7 +102,7 @@ final class InitCommand implements Callable<Integer> {
         out.println("  make");
         out.println("  guesttrace run " + name + ".elf --call 'Work(3)'");
       } else {
-        out.println("  mvn -q package");
+        out.println("  " + mavenCommand(defaultJavaMajor(System.getenv("PATH"))));
         out.println(
             "  guesttrace run "
                 + name
@@ -114,6 +117,63 @@ final class InitCommand implements Callable<Integer> {
     } catch (UncheckedIOException e) {
       throw CliException.badData("cannot write " + dir + ": " + Errors.cause(e.getCause()), e);
     }
+  }
+
+  /** A JDK's release file line naming its version: {@code JAVA_VERSION="17.0.15"}. */
+  private static final Pattern JAVA_VERSION =
+      Pattern.compile("^JAVA_VERSION=\"(?:1\\.)?([0-9]{1,4})");
+
+  /**
+   * The build command for the Java starter: {@code mvn -q package} where the default {@code java}
+   * is a JDK 25 or newer; else, or when it cannot tell, with {@code JAVA_HOME} set to the JDK 25
+   * this command runs on (Maven on an older JDK fails with "release version 25 not supported").
+   */
+  static String mavenCommand(OptionalInt defaultJavaMajor) {
+    if (defaultJavaMajor.isPresent() && defaultJavaMajor.getAsInt() >= 25) {
+      return "mvn -q package";
+    }
+    String home = System.getProperty("java.home");
+    String quoted =
+        home.matches("[A-Za-z0-9_./+-]+") ? home : "'" + home.replace("'", "'\\''") + "'";
+    return "JAVA_HOME="
+        + quoted
+        + " mvn -q package   (Maven needs a JDK 25; the default java is "
+        + (defaultJavaMajor.isPresent() ? String.valueOf(defaultJavaMajor.getAsInt()) : "unknown")
+        + ")";
+  }
+
+  /**
+   * The feature version of the first {@code java} on {@code path}, from its JDK's {@code release}
+   * file (no JVM started), or empty if there is none or it cannot tell.
+   */
+  static OptionalInt defaultJavaMajor(String path) {
+    if (path == null) {
+      return OptionalInt.empty();
+    }
+    for (String entry : path.split(java.io.File.pathSeparator)) {
+      try {
+        Path java = Path.of(entry.isEmpty() ? "." : entry, "java");
+        if (!Files.isExecutable(java)) {
+          continue;
+        }
+        Path bin = java.toRealPath().getParent();
+        Path release =
+            bin == null || bin.getParent() == null ? null : bin.getParent().resolve("release");
+        if (release == null || !Files.isRegularFile(release) || Files.size(release) > 64 * 1024) {
+          return OptionalInt.empty();
+        }
+        for (String line : Files.readAllLines(release, StandardCharsets.UTF_8)) {
+          Matcher m = JAVA_VERSION.matcher(line);
+          if (m.find()) {
+            return OptionalInt.of(Integer.parseInt(m.group(1)));
+          }
+        }
+        return OptionalInt.empty();
+      } catch (IOException | java.nio.file.InvalidPathException | java.io.UncheckedIOException e) {
+        return OptionalInt.empty();
+      }
+    }
+    return OptionalInt.empty();
   }
 
   /**

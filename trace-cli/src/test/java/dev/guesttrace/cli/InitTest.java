@@ -211,6 +211,84 @@ class InitTest {
         .contains("guest: 1 error: unknown host function: NoSuchHostFunction");
   }
 
+  /**
+   * Builds the C starter in {@code dir} with its SDK header's {@code from} replaced by {@code to}.
+   */
+  private static void makeWithHeaderEdit(Path dir, String from, String to) throws Exception {
+    assertThat(run("init", "c", dir.toString()).status()).isZero();
+    Path header = dir.resolve("sdk/guesttrace.h");
+    String text = Files.readString(header);
+    assertThat(text).contains(from);
+    Files.writeString(header, text.replace(from, to));
+    Process make =
+        new ProcessBuilder("make", "-s").directory(dir.toFile()).redirectErrorStream(true).start();
+    String log = new String(make.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(make.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(make.exitValue()).as("make: %s", log).isZero();
+  }
+
+  @Test
+  void cGuestOfAnotherAbiVersion_onKvm_saysWhichInOneLine() throws Exception {
+    assumeTrue(onPath("make") && onPath("gcc"), "skipped: no make or gcc to build a C guest");
+    String reason = new KvmBackend().unavailableReason().orElse(null);
+    assumeTrue(reason == null, "skipped: " + reason);
+    // An SDK of another major version: the guest refuses the boot info (it faults on purpose,
+    // since it cannot trust the call buffers), and the host names the cause from its registers.
+    Path major = tmp.resolve("major");
+    makeWithHeaderEdit(major, "#define GT_ABI_MAJOR 1\n", "#define GT_ABI_MAJOR 2\n");
+    Outcome refused = run("run", major.resolve("major.elf").toString(), "--quiet");
+    assertThat(refused.status()).isEqualTo(1);
+    assertThat(refused.err())
+        .isEqualTo(
+            "guesttrace run: guest fault on vCPU 0 during boot: the guest refused the boot info:"
+                + " trace ABI not compatible: host=1.0.0 guest=2.0.0 (build the guest with this"
+                + " guesttrace's C SDK: 'guesttrace init c' writes it)\n");
+    // A newer minor version: the host refuses the trace region, the guest says so with the
+    // status and runs untraced.
+    Path minor = tmp.resolve("minor");
+    makeWithHeaderEdit(minor, "#define GT_ABI_MINOR 0\n", "#define GT_ABI_MINOR 9\n");
+    Outcome untraced = run("run", minor.resolve("minor.elf").toString(), "--call", "Work(1)");
+    assertThat(untraced.status()).as(untraced.err()).isZero();
+    assertThat(untraced.err())
+        .contains(
+            "guest log [warn] vCPU 0: trace region refused by the host (REGISTER status 5):"
+                + " tracing off on this vCPU\n");
+  }
+
+  @Test
+  void javaNextStep_setsJavaHomeWhereTheDefaultJavaIsOlderThan25() throws IOException {
+    Path jdk17 = fakeJdk("jdk17", "17.0.15");
+    Path jdk25 = fakeJdk("jdk25", "25.0.3");
+    Path jdk8 = fakeJdk("jdk8", "1.8.0_392");
+    Path none = Files.createDirectories(tmp.resolve("empty"));
+    assertThat(InitCommand.defaultJavaMajor(none + ":" + jdk17 + "/bin:" + jdk25 + "/bin"))
+        .hasValue(17);
+    assertThat(InitCommand.defaultJavaMajor(jdk25 + "/bin:" + jdk17 + "/bin")).hasValue(25);
+    assertThat(InitCommand.defaultJavaMajor(jdk8 + "/bin")).hasValue(8);
+    assertThat(InitCommand.defaultJavaMajor(none.toString())).isEmpty();
+
+    assertThat(InitCommand.mavenCommand(java.util.OptionalInt.of(25))).isEqualTo("mvn -q package");
+    assertThat(InitCommand.mavenCommand(java.util.OptionalInt.of(17)))
+        .isEqualTo(
+            "JAVA_HOME="
+                + System.getProperty("java.home")
+                + " mvn -q package   (Maven needs a JDK 25; the default java is 17)");
+    assertThat(InitCommand.mavenCommand(java.util.OptionalInt.empty()))
+        .startsWith("JAVA_HOME=")
+        .endsWith("the default java is unknown)");
+  }
+
+  /** A folder that looks like a JDK to {@link InitCommand#defaultJavaMajor}: bin/java, release. */
+  private Path fakeJdk(String name, String version) throws IOException {
+    Path home = Files.createDirectories(tmp.resolve(name));
+    Path java = Files.createDirectories(home.resolve("bin")).resolve("java");
+    Files.writeString(java, "#!/bin/sh\n");
+    assertThat(java.toFile().setExecutable(true)).isTrue();
+    Files.writeString(
+        home.resolve("release"), "IMPLEMENTOR=\"x\"\nJAVA_VERSION=\"" + version + "\"\n");
+    return home;
+  }
+
   @Test
   void init_intoAFolderThatHasFiles_isRefused() throws IOException {
     Files.writeString(tmp.resolve("keep.txt"), "mine");

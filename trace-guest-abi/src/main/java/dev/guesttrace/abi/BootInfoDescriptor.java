@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The boot-info page at {@link GuestLayout#BOOT_INFO_ADDRESS}: the host writes it before the
@@ -34,6 +35,42 @@ public final class BootInfoDescriptor {
 
   /** Bytes of the boot-info page. */
   public static final int PAGE_LENGTH = 4096;
+
+  /**
+   * RAX at the fault of a C guest that refused the boot info ({@code gt_bad_boot} in gtguest.h,
+   * "GBRF"): RBX then holds the guest's ABI version, RCX the magic and RDX the version it read.
+   */
+  public static final int REFUSED_MARKER = 0x46524247;
+
+  /**
+   * Why a C guest refused the boot info, in one line, from the registers it faulted with, or empty
+   * if {@code rax} is not {@link #REFUSED_MARKER} (another fault).
+   *
+   * @param rax RAX at the fault
+   * @param rbx RBX: the guest's ABI version, packed
+   * @param rcx RCX: the boot info's magic as the guest read it
+   * @param rdx RDX: the boot info's ABI version (the host's) as the guest read it
+   */
+  public static Optional<String> refusal(long rax, long rbx, long rcx, long rdx) {
+    if ((int) rax != REFUSED_MARKER) {
+      return Optional.empty();
+    }
+    String why;
+    AbiVersion guest = AbiVersion.fromPacked((int) rbx);
+    AbiVersion host = AbiVersion.fromPacked((int) rdx);
+    if ((int) rcx != GuestLayout.BOOT_MAGIC) {
+      why =
+          String.format(
+              "boot info magic: expected 0x%08x, found 0x%08x", GuestLayout.BOOT_MAGIC, (int) rcx);
+    } else if (guest.major() != host.major()) {
+      why =
+          host.incompatibilityMessage(guest)
+              + " (build the guest with this guesttrace's C SDK: 'guesttrace init c' writes it)";
+    } else {
+      why = "the vCPU count or this vCPU's id is more than the guest library supports";
+    }
+    return Optional.of("the guest refused the boot info: " + why);
+  }
 
   private BootInfoDescriptor() {}
 

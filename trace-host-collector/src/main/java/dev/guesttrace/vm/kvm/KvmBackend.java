@@ -46,6 +46,37 @@ public final class KvmBackend implements Backend {
     return NAME;
   }
 
+  /** {@code EPERM} and {@code EACCES}: the device's mode or group keeps this user out. */
+  private static final int EPERM = 1;
+
+  private static final int EACCES = 13;
+
+  /**
+   * Why {@code device} did not open, in one line; for a permission error also what to do: the user
+   * needs read and write access, usually through the device's group.
+   */
+  static String openFailure(Path device, int errno, String error) {
+    String line = "cannot open " + device + ": " + error;
+    if (errno != EPERM && errno != EACCES) {
+      return line;
+    }
+    String group;
+    try {
+      group =
+          Files.readAttributes(device, java.nio.file.attribute.PosixFileAttributes.class)
+              .group()
+              .getName();
+    } catch (IOException | UnsupportedOperationException | SecurityException e) {
+      group = null;
+    }
+    return line
+        + " (this user needs read and write access to it: "
+        + (group == null || group.equals("root")
+            ? "ask the machine's administrator for it, often through a group 'kvm'"
+            : "add the user to group '" + group + "' and log in again")
+        + ")";
+  }
+
   @Override
   public Optional<String> unavailableReason() {
     String os = System.getProperty("os.name", "?");
@@ -67,7 +98,7 @@ public final class KvmBackend implements Backend {
       }
       return Optional.empty();
     } catch (Native.NativeException e) {
-      return Optional.of("cannot open " + device + ": " + Native.strerror(e.errno));
+      return Optional.of(openFailure(device, e.errno, Native.strerror(e.errno)));
     } catch (LinkageError e) {
       return Optional.of("cannot call libc through the FFM API: " + e.getMessage());
     } finally {

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
+import dev.guesttrace.abi.BootInfoDescriptor;
 import dev.guesttrace.abi.Register;
 import dev.guesttrace.vm.ExitHandler;
 import dev.guesttrace.vm.RunOutcome;
@@ -526,9 +527,22 @@ public final class KvmVm implements Vm {
                 registersOrEmpty());
           }
           case Kvm.EXIT_SHUTDOWN -> {
+            long[] registers = registersOrEmpty();
+            // A C guest that refused the boot info faults on purpose, saying why in registers.
+            String refusal =
+                registers.length == 0
+                    ? null
+                    : BootInfoDescriptor.refusal(
+                            registers[Register.RAX.ordinal()],
+                            registers[Register.RBX.ordinal()],
+                            registers[Register.RCX.ordinal()],
+                            registers[Register.RDX.ordinal()])
+                        .orElse(null);
             return new RunOutcome.Faulted(
-                "guest triple fault (KVM_EXIT_SHUTDOWN): an exception with no handler",
-                registersOrEmpty());
+                refusal != null
+                    ? refusal
+                    : "guest triple fault (KVM_EXIT_SHUTDOWN): an exception with no handler",
+                registers);
           }
           case Kvm.EXIT_FAIL_ENTRY -> {
             long code = run.get(JAVA_LONG, Kvm.RUN_FAIL_ENTRY_REASON);

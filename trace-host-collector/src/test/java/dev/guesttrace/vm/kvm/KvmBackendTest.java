@@ -40,6 +40,27 @@ class KvmBackendTest {
   }
 
   @Test
+  void openFailure_permissionDenied_saysWhatTheUserNeeds() throws Exception {
+    // Tests run as root here, where no mode keeps the device shut: the message alone is checked.
+    Path file = Files.writeString(dir.resolve("kvm"), "");
+    String group =
+        Files.readAttributes(file, java.nio.file.attribute.PosixFileAttributes.class)
+            .group()
+            .getName();
+    String denied = KvmBackend.openFailure(file, 13, "Permission denied");
+    assertThat(denied)
+        .startsWith("cannot open " + file + ": Permission denied (this user needs read and write")
+        .doesNotContain("\n")
+        .contains(
+            group.equals("root")
+                ? "ask the machine's administrator for it, often through a group 'kvm'"
+                : "add the user to group '" + group + "' and log in again");
+    assertThat(KvmBackend.openFailure(file, 1, "Operation not permitted")).contains("this user");
+    assertThat(KvmBackend.openFailure(file, 2, "No such file or directory"))
+        .isEqualTo("cannot open " + file + ": No such file or directory");
+  }
+
+  @Test
   void hypervisorModule_readsSysModule() throws Exception {
     Path sys = Files.createDirectories(dir.resolve("module"));
     assertThat(KvmBackend.hypervisorModule(sys)).isEmpty();
