@@ -53,6 +53,12 @@ public final class Diagnostics {
   /** Lossy mode: the collector fell behind and dropped the oldest copies of a vCPU (counted). */
   public static final String COLLECTOR_BEHIND = "collector_behind";
 
+  /**
+   * The collector failed (its thread died or never started, or a sink or the decoder threw): the
+   * copies it had not decoded are counted as lost, and the run fails.
+   */
+  public static final String COLLECTOR_FAILED = "collector_failed";
+
   /** A FLUSH from a vCPU that registered no valid region, or naming another region. */
   public static final String UNREGISTERED_FLUSH = "unregistered_flush";
 

@@ -7,6 +7,7 @@ import java.util.Queue;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -74,6 +75,15 @@ final class SinkSide implements RingReader.Output {
 
   private volatile Throwable failure;
 
+  /** Makes the collector thread; null: a daemon platform thread (tests pass one that fails). */
+  private final ThreadFactory threadFactory;
+
+  /**
+   * Copied slots never decoded because the collector failed (its thread died, or a sink or decoder
+   * threw): counted as {@code quotaDropped} and named in {@link #finish}'s error. Under this lock.
+   */
+  private long notDecodedSlots;
+
   /** Collector thread only. */
   private MergedFlush[] pendingFlush;
 
@@ -94,8 +104,15 @@ final class SinkSide implements RingReader.Output {
    */
   private AtomicReferenceArray<CopyArea> readyAreas;
 
-  SinkSide(TraceSink sink, boolean threaded, boolean lossy, int queueSlots, boolean copyAreas) {
+  SinkSide(
+      TraceSink sink,
+      boolean threaded,
+      boolean lossy,
+      int queueSlots,
+      boolean copyAreas,
+      ThreadFactory threadFactory) {
     this.sink = sink;
+    this.threadFactory = threadFactory;
     this.threaded = threaded;
     this.lossy = lossy;
     this.queueSlots = queueSlots;
@@ -108,7 +125,7 @@ final class SinkSide implements RingReader.Output {
     this.report = report;
     this.lanes = new Lane[vcpus];
     for (int v = 0; v < vcpus; v++) {
-      lanes[v] = new Lane();
+      lanes[v] = lossy ? new LockedLane() : new SpscLane();
     }
     this.pendingFlush = new MergedFlush[vcpus];
     sink.onHeader(header);
@@ -116,9 +133,39 @@ final class SinkSide implements RingReader.Output {
       readyAreas = new AtomicReferenceArray<>(vcpus);
     }
     if (threaded) {
-      thread = Thread.ofPlatform().daemon().name("guesttrace-collector").unstarted(this::loop);
-      thread.start();
+      Runnable body = this::run;
+      Thread t =
+          threadFactory == null
+              ? Thread.ofPlatform().daemon().name("guesttrace-collector").unstarted(body)
+              : threadFactory.newThread(body);
+      // An Error that ends the thread is the run's failure, reported by finish in one line, not a
+      // stack trace on stderr.
+      t.setUncaughtExceptionHandler((dead, e) -> failed(e));
+      thread = t;
+      try {
+        t.start();
+      } catch (Throwable e) { // OutOfMemoryError: unable to create native thread
+        failed(e);
+      }
     }
+  }
+
+  private void failed(Throwable e) {
+    if (failure == null) {
+      failure = e;
+    }
+  }
+
+  /**
+   * Whether the collector thread is gone for good before {@link #finish} (it died or never
+   * started): nothing will make room in a lane any more, so a waiting exit must stop waiting.
+   */
+  private boolean collectorGone() {
+    if (thread.isAlive() || inline || stopping) {
+      return false;
+    }
+    failed(new IllegalStateException("the collector thread ended before the trace did"));
+    return true;
   }
 
   // ---- producers: exit paths (one thread per vCPU) ----
@@ -240,17 +287,48 @@ final class SinkSide implements RingReader.Output {
       joinUninterruptibly(thread);
       inline = true;
     }
+    long lost;
     synchronized (this) {
-      applyAll(); // nothing is left unless the thread died; applied here, in order
-      for (int v = 0; v < pendingFlush.length; v++) {
-        emitPendingFlush(v);
+      applyAll(); // nothing is left unless the thread died; applied (or counted) here, in order
+      lost = notDecodedSlots;
+      Throwable f = failure;
+      try {
+        for (int v = 0; v < pendingFlush.length; v++) {
+          emitPendingFlush(v);
+        }
+        if (f != null) {
+          report.report(
+              Diagnostics.COLLECTOR_FAILED,
+              -1,
+              "the trace collector failed, copied slots not decoded (counted as quotaDropped): slots="
+                  + lost
+                  + " cause="
+                  + oneLine(f));
+        }
+        sink.onFinish(end.get());
+      } catch (RuntimeException | Error e) {
+        if (f == null) {
+          throw e;
+        }
+        f.addSuppressed(e); // the sink that failed before fails again: the first failure counts
       }
-      sink.onFinish(end.get());
     }
     Throwable f = failure;
     if (f != null) {
-      throw new IllegalStateException("trace collector failed: " + f, f);
+      throw new IllegalStateException(
+          "trace collector failed: "
+              + oneLine(f)
+              + "; "
+              + lost
+              + " copied records not decoded (counted as lost)",
+          f);
     }
+  }
+
+  private static String oneLine(Throwable e) {
+    String s = String.valueOf(e);
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
   }
 
   // ---- the queues ----
@@ -269,8 +347,15 @@ final class SinkSide implements RingReader.Output {
       return;
     }
     Lane lane = lanes[vcpu];
-    lane.counts.submitted();
-    lane.put(event);
+    Object orphan = lane.put(event);
+    if (orphan != null) {
+      // The collector thread is gone and the lane full: nobody will take the event. Counted now
+      // (its slots as not decoded); finish reports the failure.
+      synchronized (this) {
+        applyCounted(orphan);
+      }
+      return;
+    }
     if (parked && lane.worthWaking(event)) {
       LockSupport.unpark(thread);
     }
@@ -290,7 +375,7 @@ final class SinkSide implements RingReader.Output {
     }
     long[] targets = new long[lanes.length];
     for (int v = 0; v < lanes.length; v++) {
-      targets[v] = lanes[v].counts.submittedSoFar();
+      targets[v] = lanes[v].submittedSoFar();
     }
     long sharedTarget = sharedCounts.submittedSoFar();
     while (!caughtUp(targets, sharedTarget) && thread.isAlive()) {
@@ -301,11 +386,20 @@ final class SinkSide implements RingReader.Output {
 
   private boolean caughtUp(long[] targets, long sharedTarget) {
     for (int v = 0; v < lanes.length; v++) {
-      if (!lanes[v].counts.doneUpTo(targets[v])) {
+      if (!lanes[v].doneUpTo(targets[v])) {
         return false;
       }
     }
     return sharedCounts.doneUpTo(sharedTarget);
+  }
+
+  /** The collector thread's body: whatever ends it early is the run's failure. */
+  private void run() {
+    try {
+      loop();
+    } catch (Throwable e) {
+      failed(e);
+    }
   }
 
   private void loop() {
@@ -345,7 +439,7 @@ final class SinkSide implements RingReader.Output {
       return true;
     }
     for (Lane lane : lanes) {
-      if (!lane.queue.isEmpty()) {
+      if (!lane.isEmpty()) {
         return true;
       }
     }
@@ -370,7 +464,7 @@ final class SinkSide implements RingReader.Output {
       // A bounded helping per lane, so that a busy vCPU does not starve the others; one lock
       // round trip for the lot, so that the vCPU, which keeps queueing, rarely meets the
       // collector on the queue's lock.
-      lane.queue.drainTo(taken, 256);
+      lane.drainTo(taken, 256);
       if (taken.isEmpty()) {
         continue;
       }
@@ -383,11 +477,9 @@ final class SinkSide implements RingReader.Output {
         }
         applyCounted(t);
       }
-      lane.counts.applied(taken.size()); // once per round: the vCPU reads it, the collector writes
+      // Once per round: the vCPU reads it, the collector writes.
+      lane.applied(taken.size(), permits);
       taken.clear();
-      if (permits > 0) {
-        lane.slots.release(permits);
-      }
     }
     return any;
   }
@@ -398,13 +490,34 @@ final class SinkSide implements RingReader.Output {
    */
   private void applyCounted(Object event) {
     if (failure != null) {
+      notDecoded(event);
       releaseArea(event); // taken all the same: its place in the copy area is free
       return;
     }
     try {
       apply(event);
     } catch (Throwable e) {
-      failure = e;
+      failed(e);
+      // The copy whose decoding failed: its records may not all have reached the sink.
+      notDecoded(event);
+    }
+  }
+
+  /** Counts the slots {@code event} carries as lost: the collector failed before decoding them. */
+  private void notDecoded(Object event) {
+    long slots =
+        switch (event) {
+          case SlotCopy copy -> copy.count();
+          case Dropped d -> d.slots(); // lossy drops not counted yet: counted here, as lost
+          case AfterDrop a -> {
+            notDecoded(a.event());
+            yield a.dropped().slots();
+          }
+          default -> 0;
+        };
+    if (slots > 0) {
+      notDecodedSlots = Reporter.saturatedAdd(notDecodedSlots, slots);
+      decoder.dropped(slots);
     }
   }
 
@@ -587,12 +700,13 @@ final class SinkSide implements RingReader.Output {
     }
   }
 
-  /** One vCPU's queue: bounded in events and in copied slots. */
-  private final class Lane {
-    final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(QUEUE_EVENTS);
-    final Semaphore slots = new Semaphore(queueSlots);
-    final Counts counts = new Counts();
-
+  /**
+   * One vCPU's queue to the collector thread: bounded in events ({@link #QUEUE_EVENTS}) and in
+   * copied slots ({@code queueSlots}). One producer at a time (the vCPU's exit path: the host API
+   * takes a vCPU's calls one at a time), one consumer (the collector thread, or {@link #finish}'s
+   * thread once the collector thread has stopped).
+   */
+  private abstract class Lane {
     /** Copied slots queued before the vCPU wakes a sleeping collector thread. */
     final int wakeSlots = Math.max(1, queueSlots / 4);
 
@@ -606,8 +720,33 @@ final class SinkSide implements RingReader.Output {
 
     private long slotsSinceWake;
 
+    /**
+     * Queues {@code event}, waiting for room while the collector thread lives (stream mode).
+     *
+     * @return null if queued; else what was not queued because the collector thread is gone and the
+     *     lane full (the event, in lossy mode with the drops it carries), for the caller to count
+     */
+    abstract Object put(Object event);
+
+    /** Consumer: moves up to {@code max} queued events, oldest first, into {@code into}. */
+    abstract void drainTo(ArrayList<Object> into, int max);
+
+    /**
+     * Consumer: the {@code events} last drained are applied, and {@code permits} copied slots of
+     * them left the lane.
+     */
+    abstract void applied(int events, int permits);
+
+    abstract boolean isEmpty();
+
+    /** Events put so far (for {@link #sync}). */
+    abstract long submittedSoFar();
+
+    /** Whether every event up to the {@code target}-th is applied (or dropped). */
+    abstract boolean doneUpTo(long target);
+
     /** Counts {@code event} and says whether the queue is big enough to wake the collector. */
-    boolean worthWaking(Object event) {
+    final boolean worthWaking(Object event) {
       boolean wakeNow = false;
       if (event instanceof SlotCopy copy) {
         slotsSinceWake += copy.count();
@@ -624,60 +763,182 @@ final class SinkSide implements RingReader.Output {
     }
 
     /** A copy larger than the whole budget waits for an empty queue, then goes alone. */
-    int permits(SlotCopy copy) {
+    final int permits(SlotCopy copy) {
       return (int) Math.min(copy.count(), queueSlots);
     }
 
-    void put(Object queued) {
+    /**
+     * Waits a moment for the collector thread (which the caller found behind): wakes it, then
+     * sleeps briefly. Returns false if the collector thread is gone: nobody will ever make room.
+     */
+    final boolean awaitCollector() {
+      if (collectorGone()) {
+        return false;
+      }
+      wake(); // the collector must not sleep while this vCPU waits for it
+      LockSupport.parkNanos(WAIT_NANOS);
+      return true;
+    }
+  }
+
+  /**
+   * How long a vCPU waiting for room in its lane sleeps between looks; it also looks whether the
+   * collector thread is still alive, so that a dead collector never leaves a guest waiting.
+   */
+  static final long WAIT_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
+
+  /**
+   * Stream and flight mode: a single-producer ring of events. The exit path stores an event and
+   * publishes it with one release store of its tail; no lock, no atomic read-modify-write. The
+   * collector publishes what it applied (its head, and the copied slots that left) with a release
+   * store per round. Each cursor sits on its own cache line.
+   */
+  private final class SpscLane extends Lane {
+    private static final int MASK = QUEUE_EVENTS - 1;
+    private static final int TAIL = 8; // 64 bytes apart in cursors
+    private static final int HEAD = 16;
+    private static final int SLOTS_OUT = 24;
+
+    private final Object[] ring = new Object[QUEUE_EVENTS];
+
+    /** TAIL: events put (producer); HEAD: events applied (consumer); SLOTS_OUT: slots applied. */
+    private final AtomicLongArray cursors = new AtomicLongArray(32);
+
+    // Producer only.
+    private long tail;
+    private long slotsIn;
+    private long headSeen;
+    private long slotsOutSeen;
+
+    // Consumer only.
+    private long taken;
+    private long slotsOut;
+
+    @Override
+    Object put(Object event) {
+      long t = tail;
+      int permits = event instanceof SlotCopy copy ? permits(copy) : 0;
+      while (t - headSeen >= QUEUE_EVENTS || slotsIn + permits - slotsOutSeen > queueSlots) {
+        // Full as far as this producer knows: look at what the collector applied since.
+        headSeen = cursors.getAcquire(HEAD);
+        slotsOutSeen = cursors.getAcquire(SLOTS_OUT);
+        if (t - headSeen < QUEUE_EVENTS && slotsIn + permits - slotsOutSeen <= queueSlots) {
+          break;
+        }
+        if (!awaitCollector()) {
+          return event;
+        }
+      }
+      ring[(int) t & MASK] = event;
+      slotsIn += permits;
+      tail = t + 1;
+      cursors.setRelease(TAIL, t + 1); // publishes the event stored above
+      return null;
+    }
+
+    @Override
+    void drainTo(ArrayList<Object> into, int max) {
+      long end = Math.min(cursors.getAcquire(TAIL), taken + max);
+      for (long i = taken; i < end; i++) {
+        int at = (int) i & MASK;
+        into.add(ring[at]);
+        ring[at] = null; // before HEAD moves past it: the producer may reuse the place then
+      }
+      taken = Math.max(taken, end);
+    }
+
+    @Override
+    void applied(int events, int permits) {
+      slotsOut += permits;
+      cursors.setRelease(SLOTS_OUT, slotsOut);
+      cursors.setRelease(HEAD, cursors.getPlain(HEAD) + events);
+    }
+
+    @Override
+    boolean isEmpty() {
+      return cursors.getAcquire(TAIL) == taken;
+    }
+
+    @Override
+    long submittedSoFar() {
+      return cursors.getAcquire(TAIL);
+    }
+
+    @Override
+    boolean doneUpTo(long target) {
+      return cursors.getAcquire(HEAD) >= target;
+    }
+  }
+
+  /**
+   * Lossy mode: a locked queue, because making room takes the oldest queued copy out of the middle
+   * of the queue, which only a lock shared with the collector allows.
+   */
+  private final class LockedLane extends Lane {
+    final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(QUEUE_EVENTS);
+    final Semaphore slots = new Semaphore(queueSlots);
+    final Counts counts = new Counts();
+
+    @Override
+    void drainTo(ArrayList<Object> into, int max) {
+      queue.drainTo(into, max);
+    }
+
+    @Override
+    void applied(int events, int permits) {
+      counts.applied(events);
+      if (permits > 0) {
+        slots.release(permits);
+      }
+    }
+
+    @Override
+    boolean isEmpty() {
+      return queue.isEmpty();
+    }
+
+    @Override
+    long submittedSoFar() {
+      return counts.submittedSoFar();
+    }
+
+    @Override
+    boolean doneUpTo(long target) {
+      return counts.doneUpTo(target);
+    }
+
+    @Override
+    Object put(Object queued) {
       Object event = queued;
-      Dropped carried = null; // lossy mode: copies dropped to make room, counted with the event
+      Dropped carried = null; // copies dropped to make room, counted with the event
       if (event instanceof SlotCopy copy) {
         int permits = permits(copy);
-        if (lossy) {
-          while (!slots.tryAcquire(permits)) {
-            Dropped d = dropOldestCopy();
-            if (d == null) {
-              // No older copy waits (the collector holds it): this one is the oldest not decoded.
-              event = Dropped.of(copy);
-              break;
-            }
-            carried = Dropped.plus(carried, d);
+        while (!slots.tryAcquire(permits)) {
+          Dropped d = dropOldestCopy();
+          if (d == null) {
+            // No older copy waits (the collector holds it): this one is the oldest not decoded.
+            event = Dropped.of(copy);
+            break;
           }
-        } else if (!slots.tryAcquire(permits)) {
-          wake(); // full: the collector must not sleep while this vCPU waits for it
-          slots.acquireUninterruptibly(permits);
+          carried = Dropped.plus(carried, d);
         }
       }
-      boolean interrupted = false;
-      while (true) {
-        Object withDrops = withDrops(carried, event);
-        try {
-          if (lossy) {
-            // A queue full of events, not of slots (many small copies): the event takes the place
-            // of the oldest queued copy, whose count it carries. A queued Dropped would take that
-            // place itself, and the next copy would drop the next one, down to the last.
-            while (!queue.offer(withDrops)) {
-              Dropped d = dropOldestCopy();
-              if (d == null) {
-                wake();
-                queue.put(withDrops); // the queue is full of other events: wait for one
-                break;
-              }
-              carried = Dropped.plus(carried, d);
-              withDrops = withDrops(carried, event);
-            }
-          } else if (!queue.offer(event)) {
-            wake();
-            queue.put(event);
-          }
-          break;
-        } catch (InterruptedException e) {
-          interrupted = true;
+      Object withDrops = withDrops(carried, event);
+      // A queue full of events, not of slots (many small copies): the event takes the place of the
+      // oldest queued copy, whose count it carries. A queued Dropped would take that place itself,
+      // and the next copy would drop the next one, down to the last.
+      counts.submitted();
+      while (!queue.offer(withDrops)) {
+        Dropped d = dropOldestCopy();
+        if (d != null) {
+          carried = Dropped.plus(carried, d);
+          withDrops = withDrops(carried, event);
+        } else if (!awaitCollector()) {
+          counts.dropped(); // never applied: the caller counts what it carries
+          return withDrops; // the queue is full of other events and nobody will take them
         }
       }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      return null;
     }
 
     /** {@code event}, after the copies {@code carried} dropped (null: none). */

@@ -73,7 +73,13 @@ public final class TraceCollector {
     this.batchRecords = b.batchRecords;
     this.clock = b.clock;
     this.sinkSide =
-        new SinkSide(b.sink, b.collectorThread, b.dropWhenBehind, b.queueSlots, b.copyAreas);
+        new SinkSide(
+            b.sink,
+            b.collectorThread,
+            b.dropWhenBehind,
+            b.queueSlots,
+            b.copyAreas,
+            b.threadFactory);
     this.report = new Reporter(sinkSide::diagnostic, sinkSide::defer);
   }
 
@@ -443,6 +449,7 @@ public final class TraceCollector {
     private boolean dropWhenBehind;
     private int queueSlots = SinkSide.QUEUE_SLOTS;
     private boolean copyAreas = true;
+    private java.util.concurrent.ThreadFactory threadFactory;
 
     private Builder(TraceSink sink) {
       this.sink = Objects.requireNonNull(sink, "sink");
@@ -514,6 +521,15 @@ public final class TraceCollector {
         throw new IllegalArgumentException("queueSlots must be >= 1: queueSlots=" + queueSlots);
       }
       this.queueSlots = queueSlots;
+      return this;
+    }
+
+    /**
+     * Makes the collector thread (tests: one that dies or never starts); by default a daemon
+     * platform thread.
+     */
+    Builder setCollectorThreadFactory(java.util.concurrent.ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;
     }
 
