@@ -794,23 +794,28 @@ final class SinkSide implements RingReader.Output {
 
     /**
      * Waits a moment for the collector thread (which the caller found behind): wakes it, then
-     * sleeps briefly. Returns false if the collector thread is gone: nobody will ever make room.
+     * sleeps {@code waitNanos}. Returns false if the collector thread is gone: nobody will ever
+     * make room.
      */
-    final boolean awaitCollector() {
+    final boolean awaitCollector(long waitNanos) {
       if (collectorGone()) {
         return false;
       }
       wake(); // the collector must not sleep while this vCPU waits for it
-      LockSupport.parkNanos(WAIT_NANOS);
+      LockSupport.parkNanos(waitNanos);
       return true;
     }
   }
 
   /**
-   * How long a vCPU waiting for room in its lane sleeps between looks; it also looks whether the
+   * How long a vCPU waiting for room in its lane first sleeps between looks, doubling up to {@link
+   * #MAX_WAIT_NANOS}: a full lane holds up to 32 MiB of copies, so the collector is busy for a
+   * while, and a waiting vCPU should not take the core it needs. Each look also asks whether the
    * collector thread is still alive, so that a dead collector never leaves a guest waiting.
    */
   static final long WAIT_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
+
+  static final long MAX_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
   /**
    * Stream and flight mode: a single-producer ring of events. The exit path stores an event and
@@ -843,6 +848,7 @@ final class SinkSide implements RingReader.Output {
     Object put(Object event) {
       long t = tail;
       int permits = event instanceof SlotCopy copy ? permits(copy) : 0;
+      long waitNanos = WAIT_NANOS;
       while (t - headSeen >= QUEUE_EVENTS || slotsIn + permits - slotsOutSeen > queueSlots) {
         // Full as far as this producer knows: look at what the collector applied since.
         headSeen = cursors.getAcquire(HEAD);
@@ -850,9 +856,10 @@ final class SinkSide implements RingReader.Output {
         if (t - headSeen < QUEUE_EVENTS && slotsIn + permits - slotsOutSeen <= queueSlots) {
           break;
         }
-        if (!awaitCollector()) {
+        if (!awaitCollector(waitNanos)) {
           return event;
         }
+        waitNanos = Math.min(2 * waitNanos, MAX_WAIT_NANOS);
       }
       ring[(int) t & MASK] = event;
       slotsIn += permits;
@@ -953,14 +960,17 @@ final class SinkSide implements RingReader.Output {
       // oldest queued copy, whose count it carries. A queued Dropped would take that place itself,
       // and the next copy would drop the next one, down to the last.
       counts.submitted();
+      long waitNanos = WAIT_NANOS;
       while (!queue.offer(withDrops)) {
         Dropped d = dropOldestCopy();
         if (d != null) {
           carried = Dropped.plus(carried, d);
           withDrops = withDrops(carried, event);
-        } else if (!awaitCollector()) {
+        } else if (!awaitCollector(waitNanos)) {
           counts.dropped(); // never applied: the caller counts what it carries
           return withDrops; // the queue is full of other events and nobody will take them
+        } else {
+          waitNanos = Math.min(2 * waitNanos, MAX_WAIT_NANOS);
         }
       }
       return null;
