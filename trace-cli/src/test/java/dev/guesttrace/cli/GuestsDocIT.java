@@ -23,9 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
  * after a command is compared with what the command printed, times, durations and heap addresses
  * left out. Runs in {@code verify} (failsafe), after the jar the launcher runs is built.
  *
- * <p>{@code mvn -q package} is replaced by a javac build against the guest library jar the project
- * holds (see {@link InitTest}): a Maven build here would write the library into the shared local
- * repository. The doc says so.
+ * <p>{@code mvn -q package} runs Maven as written, on a fresh local repository whose plugins come
+ * from the shared one ({@link #maven}): the guest library never reaches the shared one, and no
+ * network is needed. The doc says so.
  */
 class GuestsDocIT {
   static final Path DOC = Path.of("../docs/guests.md");
@@ -100,13 +100,7 @@ class GuestsDocIT {
         case "make" -> output = process(dir, words);
         case "mvn" -> {
           assertThat(words).isEqualTo(List.of("mvn", "-q", "package"));
-          String version = InitCommand.publishedVersion(InitCommand.libraryClasses());
-          InitTest.buildWithJavac(
-              dir,
-              dir.resolve(
-                  "lib/repo/dev/guesttrace/trace-guest-abi/%s/trace-guest-abi-%s.jar"
-                      .formatted(version, version)));
-          output = "";
+          output = maven(dir);
         }
         case "guesttrace" -> {
           String[] r = DocCommandsIT.run(dir, step.command());
@@ -126,12 +120,84 @@ class GuestsDocIT {
     }
   }
 
+  /** The plugins the starter's pom pins, as the shared local repository must hold them. */
+  static final List<String> STARTER_PLUGINS =
+      List.of(
+          "maven-resources-plugin/3.3.1",
+          "maven-compiler-plugin/3.16.0",
+          "maven-surefire-plugin/3.6.1",
+          "maven-jar-plugin/3.4.2");
+
+  /**
+   * {@code mvn -q package} in {@code dir} as the doc says it: Maven on a JDK 25 ({@code JAVA_HOME}
+   * set to the one this test runs on, as the doc tells a reader whose default java is older). Its
+   * local repository is a fresh one in the test's folder, so the guest library from {@code
+   * lib/repo} never reaches the shared one, and its plugins come from the shared local repository
+   * (where this build's own plugins of the same versions are) through a {@code file://} mirror: no
+   * network. Where Maven or those plugins are missing, builds with javac against {@code lib/repo}'s
+   * jar instead ({@link InitTest#buildWithJavac}) and says so.
+   */
+  private String maven(Path dir) throws Exception {
+    Path shared = Path.of(System.getProperty("user.home"), ".m2", "repository");
+    String missing =
+        !InitTest.onPath("mvn")
+            ? "no mvn on the PATH"
+            : STARTER_PLUGINS.stream()
+                .filter(
+                    p -> !Files.isDirectory(shared.resolve("org/apache/maven/plugins").resolve(p)))
+                .findFirst()
+                .map(p -> "the shared local repository " + shared + " has no " + p)
+                .orElse(null);
+    if (missing != null) {
+      System.out.println("GuestsDocIT: mvn -q package built with javac instead: " + missing);
+      String version = InitCommand.publishedVersion(InitCommand.libraryClasses());
+      InitTest.buildWithJavac(
+          dir,
+          dir.resolve(
+              "lib/repo/dev/guesttrace/trace-guest-abi/%s/trace-guest-abi-%s.jar"
+                  .formatted(version, version)));
+      return "";
+    }
+    Path settings = tmp.resolve("maven-settings.xml");
+    Files.writeString(
+        settings,
+        """
+        <settings>
+          <mirrors>
+            <mirror>
+              <id>shared-local-repository</id>
+              <mirrorOf>*,!guesttrace-guest-library</mirrorOf>
+              <url>%s</url>
+            </mirror>
+          </mirrors>
+        </settings>
+        """
+            .formatted(shared.toUri()));
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            "mvn",
+            "-q",
+            "-s",
+            settings.toString(),
+            "-Dmaven.repo.local=" + tmp.resolve("m2"),
+            "package");
+    pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+    String out = process(dir, pb);
+    assertThat(dir.resolve("target/" + InitCommand.guestName(dir) + "-1.0.jar")).isRegularFile();
+    return out;
+  }
+
   /** Runs {@code command} in {@code dir}; it must exit 0. Returns its standard output. */
   private static String process(Path dir, List<String> command) throws Exception {
+    return process(dir, new ProcessBuilder(command));
+  }
+
+  /** Runs {@code pb} in {@code dir}; it must exit 0. Returns its standard output. */
+  private static String process(Path dir, ProcessBuilder pb) throws Exception {
+    List<String> command = pb.command();
     Path err = Files.createTempFile("guests-doc", ".err");
     try {
-      Process p =
-          new ProcessBuilder(command).directory(dir.toFile()).redirectError(err.toFile()).start();
+      Process p = pb.directory(dir.toFile()).redirectError(err.toFile()).start();
       p.getOutputStream().close();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("%s finished", command).isTrue();

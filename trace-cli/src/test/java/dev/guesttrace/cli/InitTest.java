@@ -28,8 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>The Java starter is compiled here with javac against the guest library jar init wrote (the
  * only class path), not with {@code mvn package}: a Maven build in a test would write the library
- * into the shared local repository. The Maven route is checked by hand with an empty local
- * repository (docs/guests.md says how).
+ * into the shared local repository. {@link GuestsDocIT} runs the Maven route, on a local repository
+ * of its own.
  */
 class InitTest {
   @TempDir Path tmp;
