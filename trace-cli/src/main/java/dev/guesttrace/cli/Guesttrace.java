@@ -73,7 +73,7 @@ public final class Guesttrace implements Callable<Integer> {
         guesttrace run hello --backend kvm              the C twin under real KVM
         guesttrace init c work && make -C work          a starter C guest and the C SDK
         guesttrace run work/work.elf --call 'Work(3)'   your own native guest, on KVM
-        guesttrace init java wj && (cd wj && mvn -q package)    a starter Java guest
+        guesttrace init java wj && (cd wj && mvn -q package)    a Java guest, mvn on JDK 25
         guesttrace run wj --guest-jar wj/target/wj-1.0.jar      your own Java guest, from its jar
         guesttrace guests --guest-jar wj/target/wj-1.0.jar      the guests a jar registers
         guesttrace run fib --mode flight --quiet --dump-memory fib.mem

@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,6 +30,26 @@ class EmbeddingExampleTest {
     int start = doc.indexOf("```java\n", at) + "```java\n".length();
     int end = doc.indexOf("```", start);
     assertThat(doc.substring(start, end)).isEqualTo(Files.readString(SOURCE));
+  }
+
+  @Test
+  void exampleUsesOnlyTheHostApiAndTheGuestLibrary() throws Exception {
+    // The doc's promise: a VMM needs dev.guesttrace.host (and, for this emulator, the guest
+    // library and the ABI), nothing of collect, vm or run.
+    List<String> imports =
+        Files.readAllLines(SOURCE).stream()
+            .filter(l -> l.startsWith("import dev.guesttrace."))
+            .toList();
+    assertThat(imports)
+        .isNotEmpty()
+        .allMatch(
+            l ->
+                l.startsWith("import dev.guesttrace.host.")
+                    || l.startsWith("import dev.guesttrace.guest.")
+                    || l.startsWith("import dev.guesttrace.abi."),
+            "an import of the host API, the guest library or the ABI");
+    assertThat(Files.readString(SOURCE))
+        .doesNotContainPattern("dev\\.guesttrace\\.(collect|vm|run)\\.");
   }
 
   @Test
