@@ -98,13 +98,16 @@ final class InitCommand implements Callable<Integer> {
       PrintWriter out = spec.commandLine().getOut();
       out.println("guesttrace init: wrote " + written.size() + " files into " + dir);
       out.println("next, in " + dir + ":");
+      String guesttrace = launcher(System.getenv("PATH"), launcherBesideJar());
       if (language.equals("c")) {
         out.println("  make");
-        out.println("  guesttrace run " + name + ".elf --call 'Work(3)'");
+        out.println("  " + guesttrace + " run " + name + ".elf --call 'Work(3)'");
       } else {
         out.println("  " + mavenCommand(defaultJavaMajor(System.getenv("PATH"))));
         out.println(
-            "  guesttrace run "
+            "  "
+                + guesttrace
+                + " run "
                 + name
                 + " --guest-jar target/"
                 + name
@@ -116,6 +119,44 @@ final class InitCommand implements Callable<Integer> {
       throw CliException.badData("cannot write " + dir + ": " + Errors.cause(e), e);
     } catch (UncheckedIOException e) {
       throw CliException.badData("cannot write " + dir + ": " + Errors.cause(e.getCause()), e);
+    }
+  }
+
+  /**
+   * How the next steps name the launcher: {@code guesttrace} where one is on {@code path} (README's
+   * {@code export PATH}), else the full path of the launcher this jar belongs to, so that a reader
+   * who ran {@code ./guesttrace init} from the checkout can paste the step in the new folder.
+   */
+  static String launcher(String path, Path besideJar) {
+    if (path != null) {
+      for (String entry : path.split(java.io.File.pathSeparator)) {
+        if (!entry.isEmpty() && Files.isExecutable(Path.of(entry, "guesttrace"))) {
+          return "guesttrace";
+        }
+      }
+    }
+    if (besideJar == null) {
+      return "guesttrace";
+    }
+    String full = besideJar.toString();
+    return full.matches("[A-Za-z0-9_./+-]+") ? full : "'" + full.replace("'", "'\\''") + "'";
+  }
+
+  /** The launcher of this checkout ({@code trace-cli/target/guesttrace.jar}'s), or null. */
+  private static Path launcherBesideJar() {
+    try {
+      Path jar =
+          Path.of(InitCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      Path root = jar.toAbsolutePath().getParent();
+      for (int up = 0; up < 2 && root != null; up++) {
+        root = root.getParent();
+      }
+      Path launcher = root == null ? null : root.resolve("guesttrace");
+      return launcher != null && Files.isExecutable(launcher) && Files.isRegularFile(launcher)
+          ? launcher
+          : null;
+    } catch (URISyntaxException | RuntimeException e) {
+      return null;
     }
   }
 

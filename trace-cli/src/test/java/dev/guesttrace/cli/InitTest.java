@@ -91,7 +91,10 @@ class InitTest {
                 + dir
                 + "\nnext, in "
                 + dir
-                + ":\n  make\n  guesttrace run my-guest.elf --call 'Work(3)'\n");
+                + ":\n  make\n  "
+                + InitCommand.launcher(
+                    System.getenv("PATH"), DocCommands.ROOT.resolve("guesttrace"))
+                + " run my-guest.elf --call 'Work(3)'\n");
     try (Stream<Path> files = Files.walk(dir)) {
       assertThat(files.filter(Files::isRegularFile).map(f -> dir.relativize(f).toString()).sorted())
           .containsExactly(
@@ -276,6 +279,19 @@ class InitTest {
     assertThat(InitCommand.mavenCommand(java.util.OptionalInt.empty()))
         .startsWith("JAVA_HOME=")
         .endsWith("the default java is unknown)");
+  }
+
+  @Test
+  void nextSteps_nameTheLauncherAsTheReaderCanTypeIt() throws IOException {
+    Path onPath = Files.createDirectories(tmp.resolve("on-path"));
+    Path launcher = Files.writeString(onPath.resolve("guesttrace"), "#!/bin/sh\n");
+    assertThat(launcher.toFile().setExecutable(true)).isTrue();
+    Path elsewhere = Path.of("/opt/gt/guesttrace");
+    assertThat(InitCommand.launcher("/nowhere:" + onPath, elsewhere)).isEqualTo("guesttrace");
+    assertThat(InitCommand.launcher("/nowhere", elsewhere)).isEqualTo("/opt/gt/guesttrace");
+    assertThat(InitCommand.launcher(null, Path.of("/my gt/guesttrace")))
+        .isEqualTo("'/my gt/guesttrace'");
+    assertThat(InitCommand.launcher("/nowhere", null)).isEqualTo("guesttrace");
   }
 
   /** A folder that looks like a JDK to {@link InitCommand#defaultJavaMajor}: bin/java, release. */
