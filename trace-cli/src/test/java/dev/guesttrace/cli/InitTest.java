@@ -124,6 +124,22 @@ class InitTest {
     // The log line: on stderr as it runs, and in the tree where the guest logged it.
     assertThat(o.err()).startsWith("guest log [info] vCPU 0: my-guest booted\n");
     assertThat(o.out()).contains("]       [info] my-guest booted\n");
+    assertWrongArgumentsFailInOneLine(dir.resolve("my-guest.elf").toString());
+  }
+
+  /** The starter's Work refuses what is not one integer 0..1000: the run fails, saying so. */
+  private static void assertWrongArgumentsFailInOneLine(String guest, String... jar) {
+    for (String call : List.of("Work(\"3\")", "Work(1, 2)", "Work(5000)")) {
+      List<String> args = new ArrayList<>(List.of("run", guest, "--call", call, "--quiet"));
+      args.addAll(List.of(jar));
+      Outcome o = run(args.toArray(String[]::new));
+      assertThat(o.status()).as(call).isEqualTo(1);
+      assertThat(o.err())
+          .as(call)
+          .isEqualTo(
+              "guesttrace run: guest call Work returned error: Work expects one integer, 0..1000"
+                  + " steps\n");
+    }
   }
 
   @Test
@@ -168,6 +184,7 @@ class InitTest {
     assertThat(withoutAddresses(workLines(o.out()))).isEqualTo(WORK_3);
     assertThat(o.err()).startsWith("guest log [info] vCPU 0: myguest booted\n");
     assertThat(o.out()).contains("]       [info] myguest booted\n");
+    assertWrongArgumentsFailInOneLine("myguest", "--guest-jar", jar.toString());
   }
 
   static final String HOST_CALL_ERROR_C =

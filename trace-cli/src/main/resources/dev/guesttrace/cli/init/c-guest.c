@@ -28,9 +28,11 @@ void guest_call(struct gt_runtime *rt, const struct gt_call *call, struct gt_val
     *result = gt_unknown_function(call, error, sizeof error);
     return;
   }
+  /* Work() is Work(1); anything but one integer 0..1000 is an error the host reports. */
   int64_t steps = gt_long_arg(call, 0, 1);
-  if (steps < 0 || steps > 1000) {
-    *result = gt_string("error: Work expects 0..1000 steps");
+  if (call->argc > 1 || (call->argc == 1 && call->args[0].type != GT_CALL_TYPE_LONG) || steps < 0 ||
+      steps > 1000) {
+    *result = gt_string("error: Work expects one integer, 0..1000 steps");
     return;
   }
   struct gt_tracer *t = &rt->tracer;

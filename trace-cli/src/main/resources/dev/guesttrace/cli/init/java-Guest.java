@@ -54,9 +54,13 @@ public final class @CLASS@ implements GuestProgram {
     if (!call.name().equals("Work")) {
       return "error: unknown guest function: " + call.name();
     }
+    // Work() is Work(1); anything but one integer 0..1000 is an error the host reports.
     long steps = call.longArg(0, 1);
-    if (steps < 0 || steps > 1000) {
-      return "error: Work expects 0..1000 steps";
+    if (call.args().size() > 1
+        || (call.args().size() == 1 && !(call.args().getFirst() instanceof Long))
+        || steps < 0
+        || steps > 1000) {
+      return "error: Work expects one integer, 0..1000 steps";
     }
     Tracer t = runtime.tracer();
     long buffer = runtime.heapAddress(); // this vCPU's share of the guest heap
