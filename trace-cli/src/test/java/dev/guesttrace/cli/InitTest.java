@@ -323,6 +323,36 @@ class InitTest {
   }
 
   @Test
+  void guestsDocSnippets_areTheStartersOwnLines_inOrder() throws IOException {
+    // docs/guests.md quotes the starters' guest code; a template change must show there too.
+    String doc = Files.readString(GuestsDocIT.DOC);
+    for (String[] pair :
+        List.of(
+            new String[] {"c", "init/c-guest.c"}, new String[] {"java", "init/java-Guest.java"})) {
+      int open = doc.indexOf("```" + pair[0] + "\n");
+      assertThat(open).as("a %s block in %s", pair[0], GuestsDocIT.DOC).isNotNegative();
+      int from = open + pair[0].length() + 4;
+      List<String> quoted =
+          doc.substring(from, doc.indexOf("```", from))
+              .lines()
+              .map(l -> l.replaceFirst("\\s*//.*$", "").strip())
+              .filter(l -> !l.isEmpty())
+              .toList();
+      List<String> template;
+      try (var in = InitCommand.class.getResourceAsStream(pair[1])) {
+        assertThat(in).as(pair[1]).isNotNull();
+        template =
+            new String(in.readAllBytes(), StandardCharsets.UTF_8)
+                .lines()
+                .map(String::strip)
+                .toList();
+      }
+      assertThat(quoted).as("guests.md's %s block", pair[0]).hasSizeGreaterThan(5);
+      assertThat(template).as(pair[1]).containsSubsequence(quoted);
+    }
+  }
+
+  @Test
   void init_intoAFolderThatHasFiles_isRefused() throws IOException {
     Files.writeString(tmp.resolve("keep.txt"), "mine");
     Outcome o = run("init", "c", tmp.toString());
