@@ -69,10 +69,6 @@ final class DocCommands {
               "^/usr/bin/time |GUESTTRACE_JAVA_OPTS=",
               "a memory measurement of a 1.5 GB run (docs/performance.md)"),
           new Skip(
-              "--guest-jar /tmp/work-java|init java /tmp/work-java",
-              "builds a guest project with Maven (plugins from Maven Central); GuestsDocIT builds"
-                  + " the same starter project with javac and runs it"),
-          new Skip(
               "hostile-never-halts|/tmp/full/",
               "needs a full file system (docs/robustness.md mounts a tiny tmpfs)"),
           new Skip(

@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,30 +31,58 @@ class DocCommandsIT {
   @TempDir Path tmp;
 
   /**
-   * The modules a command reads from, linked into each document's folder as {@code bin/} is:
-   * docs/embedding.md runs its example VMM from its source in trace-host-collector against
-   * trace-cli's jar. Commands only read them (a command that wrote into them would write into the
-   * checkout).
+   * What commands read from the checkout besides the launcher, linked into each document's folder
+   * as {@code bin/} is (those that exist): docs/embedding.md runs its example VMM from its source
+   * in trace-host-collector against trace-cli's jar; README.md builds the Java starter with {@code
+   * ./build -f} (Maven, or the wrapper). Commands only read them (a command that wrote into them
+   * would write into the checkout).
    */
-  static final List<String> LINKED_MODULES = List.of("trace-cli", "trace-host-collector");
+  static final List<String> LINKED_MODULES =
+      List.of("trace-cli", "trace-host-collector", "build", "mvnw", ".mvn");
 
   /**
    * The environment of a reader's shell: the launcher on the PATH, the default java, no JDK set.
    */
-  static ProcessBuilder shell(Path dir, String command) {
+  static ProcessBuilder shell(Path dir, String command, Map<String, String> env) {
     ProcessBuilder pb = new ProcessBuilder("bash", "-c", command).directory(dir.toFile());
     pb.environment().remove("JAVA_HOME");
     pb.environment().put("PATH", DocCommands.ROOT + ":/usr/local/bin:/usr/bin:/bin");
+    pb.environment().putAll(env);
     return pb;
+  }
+
+  /**
+   * The environment of a doc command that builds a guest project with Maven ({@code ./build -f
+   * .../pom.xml}, README.md's Java route): Maven's home folder ({@code user.home}) is a fresh one
+   * in the test's folder, whose settings mirror every repository but the project's own {@code
+   * lib/repo} to the shared local repository ({@code file://}): the plugins come from there, with
+   * no network, and the guest library never reaches it. Empty (the command is skipped) where that
+   * repository lacks the starter's plugins ({@link GuestsDocIT#STARTER_PLUGINS}).
+   */
+  private Optional<Map<String, String>> isolatedMaven() throws Exception {
+    Path shared = Path.of(System.getProperty("user.home"), ".m2", "repository");
+    if (!GuestsDocIT.STARTER_PLUGINS.stream()
+        .allMatch(p -> Files.isDirectory(shared.resolve("org/apache/maven/plugins").resolve(p)))) {
+      return Optional.empty();
+    }
+    Path home = tmp.resolve("maven-home");
+    Files.createDirectories(home.resolve(".m2"));
+    Files.writeString(home.resolve(".m2/settings.xml"), GuestsDocIT.mirrorSettings(shared));
+    return Optional.of(Map.of("MAVEN_OPTS", "-Duser.home=" + home));
   }
 
   /** Runs {@code command} in {@code dir}; returns exit status, stdout and stderr. */
   static String[] run(Path dir, String command) throws Exception {
+    return run(dir, command, Map.of());
+  }
+
+  /** As {@link #run(Path, String)}, with {@code env} added to the shell's environment. */
+  static String[] run(Path dir, String command, Map<String, String> env) throws Exception {
     Path out = Files.createTempFile("doc-command", ".out");
     Path err = Files.createTempFile("doc-command", ".err");
     try {
       Process p =
-          shell(dir, command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+          shell(dir, command, env).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
       p.getOutputStream().close();
       if (!p.waitFor(300, TimeUnit.SECONDS)) {
         p.destroyForcibly();
@@ -78,6 +108,7 @@ class DocCommandsIT {
     String kvm = new KvmBackend().unavailableReason().orElse(null);
     boolean gcc = InitTest.onPath("gcc") && InitTest.onPath("make");
     List<String> report = new ArrayList<>();
+    var maven = isolatedMaven();
     int ran = 0;
     for (Path doc : DocCommands.docs()) {
       Path dir = Files.createDirectories(tmp.resolve(doc.getFileName().toString()));
@@ -85,7 +116,9 @@ class DocCommandsIT {
       Files.createSymbolicLink(dir.resolve("guesttrace"), DocCommands.ROOT.resolve("guesttrace"));
       Files.createSymbolicLink(dir.resolve("bin"), DocCommands.ROOT.resolve("bin"));
       for (String module : LINKED_MODULES) {
-        Files.createSymbolicLink(dir.resolve(module), DocCommands.ROOT.resolve(module));
+        if (Files.exists(DocCommands.ROOT.resolve(module))) {
+          Files.createSymbolicLink(dir.resolve(module), DocCommands.ROOT.resolve(module));
+        }
       }
       for (DocCommands.Command c : DocCommands.commands(doc)) {
         DocCommands.Skip skip = DocCommands.skip(c);
@@ -101,9 +134,20 @@ class DocCommandsIT {
           report.add("skipped " + c + "  [" + why + "]");
           continue;
         }
+        Map<String, String> env = Map.of();
+        if (c.text().contains("pom.xml") || c.text().contains("--guest-jar /tmp/")) {
+          if (maven.isEmpty()) {
+            report.add(
+                "skipped "
+                    + c
+                    + "  [here: the shared local repository lacks the starter's plugins]");
+            continue;
+          }
+          env = maven.get();
+        }
         String command = c.text().replace("/tmp/", dir.resolve("tmp") + "/");
         long start = System.nanoTime();
-        String[] r = run(dir, command);
+        String[] r = run(dir, command, env);
         report.add("ran     %s  (%.1f s)".formatted(c, (System.nanoTime() - start) / 1e9));
         assertThat(r[0])
             .as("%s%nstdout: %s%nstderr: %s", c, tail(r[1]), tail(r[2]))

@@ -159,20 +159,7 @@ class GuestsDocIT {
       return "";
     }
     Path settings = tmp.resolve("maven-settings.xml");
-    Files.writeString(
-        settings,
-        """
-        <settings>
-          <mirrors>
-            <mirror>
-              <id>shared-local-repository</id>
-              <mirrorOf>*,!guesttrace-guest-library</mirrorOf>
-              <url>%s</url>
-            </mirror>
-          </mirrors>
-        </settings>
-        """
-            .formatted(shared.toUri()));
+    Files.writeString(settings, mirrorSettings(shared));
     ProcessBuilder pb =
         new ProcessBuilder(
             "mvn",
@@ -185,6 +172,25 @@ class GuestsDocIT {
     String out = process(dir, pb);
     assertThat(dir.resolve("target/" + InitCommand.guestName(dir) + "-1.0.jar")).isRegularFile();
     return out;
+  }
+
+  /**
+   * Maven settings that take every repository but a starter's own {@code lib/repo} ({@code
+   * guesttrace-guest-library}) from {@code repository}, a local repository used as a remote one.
+   */
+  static String mirrorSettings(Path repository) {
+    return """
+        <settings>
+          <mirrors>
+            <mirror>
+              <id>shared-local-repository</id>
+              <mirrorOf>*,!guesttrace-guest-library</mirrorOf>
+              <url>%s</url>
+            </mirror>
+          </mirrors>
+        </settings>
+        """
+        .formatted(repository.toUri());
   }
 
   /** Runs {@code command} in {@code dir}; it must exit 0. Returns its standard output. */
