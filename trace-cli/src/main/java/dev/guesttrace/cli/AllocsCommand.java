@@ -42,7 +42,7 @@ final class AllocsCommand implements Callable<Integer> {
         progress.start(spec, "allocs", format.format == dev.guesttrace.render.OutputFormat.TEXT)) {
       data = TraceFiles.load(file, err, "allocs", p, readLimit);
       p.phase("building spans");
-      built = SpanTreeBuilder.buildWithDetails(data);
+      built = SpanTreeBuilder.buildWithDetails(data, true);
       p.phase("replaying allocations");
       report = AllocsRenderer.compute(built.tree());
     }

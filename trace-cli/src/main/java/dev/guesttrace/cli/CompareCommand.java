@@ -109,7 +109,9 @@ final class CompareCommand implements Callable<Integer> {
     for (Path f : files) {
       TraceData data = TraceFiles.load(f, err, "compare", p, readLimit);
       p.phase("building spans of " + Progress.name(f));
-      runs.add(new Comparison.Run(f.getFileName().toString(), SpanTreeBuilder.build(data)));
+      runs.add(
+          new Comparison.Run(
+              f.getFileName().toString(), SpanTreeBuilder.buildWithDetails(data, true).tree()));
     }
     return runs;
   }

@@ -43,7 +43,11 @@ final class ExportCommand implements Callable<Integer> {
       data = TraceFiles.load(file, spec.commandLine().getErr(), "export", p, readLimit);
       p.phase("building spans");
       otlpOptions.export(
-          SpanTreeBuilder.build(data), endpoint, spec.commandLine().getErr(), "export", p);
+          SpanTreeBuilder.buildWithDetails(data, true).tree(),
+          endpoint,
+          spec.commandLine().getErr(),
+          "export",
+          p);
     }
     RunCommand.reportLosses(data, spec.commandLine().getErr(), "export");
     return Errors.OK;

@@ -53,7 +53,7 @@ final class FlameCommand implements Callable<Integer> {
     try (Progress p = progress.start(spec, "flame", svg != null)) {
       data = TraceFiles.load(file, spec.commandLine().getErr(), "flame", p, readLimit);
       p.phase("building spans");
-      TraceTree built = SpanTreeBuilder.build(data);
+      TraceTree built = SpanTreeBuilder.buildWithDetails(data, true).tree();
       tree = excludeTracing ? TracingTime.withoutTracing(built) : built;
     }
     try {

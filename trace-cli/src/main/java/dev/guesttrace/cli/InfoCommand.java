@@ -40,7 +40,7 @@ final class InfoCommand implements Callable<Integer> {
     try (Progress p = progress.start(spec, "info", format.format == OutputFormat.TEXT)) {
       read = TraceFiles.loadWithReport(file, spec.commandLine().getErr(), "info", p, readLimit);
       p.phase("building spans");
-      built = SpanTreeBuilder.buildWithDetails(read.data());
+      built = SpanTreeBuilder.buildWithDetails(read.data(), true);
       tracing = TracingTime.overhead(built.tree());
     }
     TraceData data = read.data();

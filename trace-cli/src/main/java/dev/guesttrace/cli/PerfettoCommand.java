@@ -100,7 +100,7 @@ final class PerfettoCommand implements Callable<Integer> {
     try (Progress p = progress.start(spec, "perfetto", true)) {
       data = TraceFiles.load(file, spec.commandLine().getErr(), "perfetto", p, readLimit);
       p.phase("building spans");
-      TraceTree tree = SpanTreeBuilder.build(data);
+      TraceTree tree = SpanTreeBuilder.buildWithDetails(data, true).tree();
       p.phase("writing " + Progress.name(output));
       try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(output), 1 << 16)) {
         if (chosen == Format.proto) {

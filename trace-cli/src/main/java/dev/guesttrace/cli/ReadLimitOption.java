@@ -11,10 +11,12 @@ import picocli.CommandLine.Option;
  */
 final class ReadLimitOption {
   /**
-   * Heap a view needs per record, about: every view read a 10.2 M-record file at {@code -Xmx1250m}
-   * and none at {@code -Xmx1200m} (docs/performance.md, "Peak host memory").
+   * Heap a view needs per record, about: {@code info} read a 10.2 M-record file (fib, a span per
+   * two records) at {@code -Xmx450m}; it needed {@code -Xmx1250m} before the span tree was
+   * compacted and the records freed as the tree takes them (docs/performance.md, "Reading big
+   * files"). A message costs its text on top.
    */
-  static final int HEAP_BYTES_PER_RECORD = 130;
+  static final int HEAP_BYTES_PER_RECORD = 50;
 
   @Option(
       names = "--max-records",

@@ -83,7 +83,7 @@ final class StatsCommand implements Callable<Integer> {
             "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);
       }
       p.phase("building spans");
-      built = SpanTreeBuilder.buildWithDetails(data);
+      built = SpanTreeBuilder.buildWithDetails(data, true);
       p.phase("computing statistics");
       report = StatsRenderer.compute(built.tree(), options);
     }

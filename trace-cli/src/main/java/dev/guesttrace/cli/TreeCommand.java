@@ -53,7 +53,7 @@ final class TreeCommand implements Callable<Integer> {
             "--vcpu: expected 0.." + (data.vcpuCount() - 1) + " for this trace, found " + vcpu);
       }
       p.phase("building spans");
-      built = SpanTreeBuilder.buildWithDetails(data);
+      built = SpanTreeBuilder.buildWithDetails(data, true);
     }
     if (format.format == OutputFormat.TEXT) {
       renderer = TextTreeRenderer.failureOf(data).map(renderer::failure).orElse(renderer);

@@ -35,7 +35,7 @@ class FileVerbsTest {
                   + ": "
                   + hello
                   + ": holds more than 5 records, this reader's limit: --max-records N reads more"
-                  + " (about 130 B of heap per record)\n");
+                  + " (about 50 B of heap per record)\n");
       CliTest.Outcome zero = CliTest.run(verb, hello.toString(), "--max-records", "0");
       assertThat(zero.status()).as(verb).isEqualTo(2);
       assertThat(zero.err()).as(verb).contains("--max-records: expected 1 or more, found 0");

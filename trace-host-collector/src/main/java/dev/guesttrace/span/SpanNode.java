@@ -1,34 +1,61 @@
 package dev.guesttrace.span;
 
+import java.util.AbstractList;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Collections;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.RandomAccess;
 
 /**
  * One span of a span tree, with calibrated host times in nanoseconds since the run started. Built
  * once by the tree builder and then read-only to renderers and exporters.
+ *
+ * <p>A file of 10 M records makes 5 M of these, so a span is kept to 64 bytes (with compressed
+ * references; it was 72 plus two lists of 24 each and their arrays): children and events in plain
+ * arrays (none allocated for a leaf without events, trimmed to their size once the tree is built),
+ * the kind, the unclosed flag and the vCPU in one int, the events' count not stored (their array is
+ * null after the last one while it grows).
  */
 public final class SpanNode {
+  private static final SpanNode[] NO_CHILDREN = new SpanNode[0];
+  private static final SpanEvent[] NO_EVENTS = new SpanEvent[0];
+  private static final SpanKind[] KINDS = SpanKind.values();
+  private static final int KIND_MASK = 0x7;
+  private static final int UNCLOSED = 0x8;
+  private static final int VCPU_SHIFT = 4;
+
+  static {
+    if (KINDS.length > KIND_MASK + 1) {
+      throw new ExceptionInInitializerError("SpanKind has more kinds than SpanNode's bits hold");
+    }
+  }
+
+  /** Lowest vCPU number a span can carry (the vCPU shares an int with the kind and a flag). */
+  public static final int MIN_VCPU = Integer.MIN_VALUE >> VCPU_SHIFT;
+
+  /** Highest vCPU number a span can carry. */
+  public static final int MAX_VCPU = Integer.MAX_VALUE >> VCPU_SHIFT;
+
   private final String name;
-  private final SpanKind kind;
-  private final int vcpu;
-  private final long startNanos;
+  private long startNanos;
   private long endNanos;
   private final long arg0;
   private final long arg1;
-  private boolean unclosed;
-  // Capacity 0: most spans have no events and few children; a deep chain has one child each.
-  private final List<SpanNode> children = new ArrayList<>(0);
-  private final List<SpanEvent> events = new ArrayList<>(0);
+  private SpanNode[] children = NO_CHILDREN;
+  private int childCount;
+  // Null after the last event while it grows; exact once trimmed.
+  private SpanEvent[] events = NO_EVENTS;
+  // vcpu << VCPU_SHIFT | UNCLOSED if unclosed | kind ordinal
+  private int bits;
 
   /**
    * Creates a span; the builder adds children and events and sets the end.
    *
    * @param name the span's name
    * @param kind guest or host
-   * @param vcpu the vCPU it ran on
+   * @param vcpu the vCPU it ran on, {@link #MIN_VCPU} to {@link #MAX_VCPU}
    * @param startNanos start, ns since the run started
    * @param endNanos end, ns since the run started
    * @param arg0 first user argument of the begin record (0 for host spans)
@@ -37,8 +64,12 @@ public final class SpanNode {
   public SpanNode(
       String name, SpanKind kind, int vcpu, long startNanos, long endNanos, long arg0, long arg1) {
     this.name = Objects.requireNonNull(name, "name");
-    this.kind = Objects.requireNonNull(kind, "kind");
-    this.vcpu = vcpu;
+    Objects.requireNonNull(kind, "kind");
+    if (vcpu < MIN_VCPU || vcpu > MAX_VCPU) {
+      throw new IllegalArgumentException(
+          "vcpu out of range " + MIN_VCPU + ".." + MAX_VCPU + ": vcpu=" + vcpu);
+    }
+    this.bits = vcpu << VCPU_SHIFT | kind.ordinal();
     this.startNanos = startNanos;
     this.endNanos = endNanos;
     this.arg0 = arg0;
@@ -50,11 +81,11 @@ public final class SpanNode {
   }
 
   public SpanKind kind() {
-    return kind;
+    return KINDS[bits & KIND_MASK];
   }
 
   public int vcpu() {
-    return vcpu;
+    return bits >> VCPU_SHIFT;
   }
 
   /** Start, nanoseconds since the run started (calibrated host time). */
@@ -75,8 +106,8 @@ public final class SpanNode {
   /** Duration minus the children's durations, never negative. */
   public long selfNanos() {
     long self = durationNanos();
-    for (SpanNode child : children) {
-      self -= child.durationNanos();
+    for (int i = 0; i < childCount; i++) {
+      self -= children[i].durationNanos();
     }
     return Math.max(0, self);
   }
@@ -93,33 +124,120 @@ public final class SpanNode {
    * Whether the guest never ended this span: it was closed where its guest call or the run ended.
    */
   public boolean unclosed() {
-    return unclosed;
+    return (bits & UNCLOSED) != 0;
   }
 
-  /** Child spans in start order. */
+  /** Child spans in start order (a read-only view). */
   public List<SpanNode> children() {
-    return Collections.unmodifiableList(children);
+    return childCount == 0 ? List.of() : new View<>(children, childCount);
   }
 
-  /** Point events in time order. */
+  /** Number of child spans. */
+  public int childCount() {
+    return childCount;
+  }
+
+  /** Point events in time order (a read-only view). */
   public List<SpanEvent> events() {
-    return Collections.unmodifiableList(events);
+    int n = eventCount();
+    return n == 0 ? List.of() : new View<>(events, n);
+  }
+
+  /** Events in the array: its length once trimmed, else the index of the first null. */
+  private int eventCount() {
+    SpanEvent[] e = events;
+    int hi = e.length;
+    if (hi == 0 || e[hi - 1] != null) {
+      return hi;
+    }
+    int lo = 0;
+    hi--; // e[hi] is null: find the first null in [lo, hi]
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (e[mid] == null) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
   }
 
   /** Builder use: appends a child. */
   public void addChild(SpanNode child) {
-    children.add(child);
+    Objects.requireNonNull(child, "child");
+    if (childCount == children.length) {
+      children = Arrays.copyOf(children, Math.max(2, childCount + (childCount >> 1) + 1));
+    }
+    children[childCount++] = child;
   }
 
   /** Builder use: appends an event. */
   public void addEvent(SpanEvent event) {
-    events.add(event);
+    Objects.requireNonNull(event, "event");
+    int n = eventCount();
+    if (n == events.length) {
+      events = Arrays.copyOf(events, Math.max(2, n + (n >> 1) + 1));
+    }
+    events[n] = event;
   }
 
   /** Builder use: sets the end. */
   public void end(long endNanos, boolean unclosed) {
     this.endNanos = endNanos;
-    this.unclosed = unclosed;
+    this.bits = unclosed ? bits | UNCLOSED : bits & ~UNCLOSED;
+  }
+
+  /** Builder use (clamping into the parent): sets start and end. */
+  void place(long startNanos, long endNanos) {
+    this.startNanos = startNanos;
+    this.endNanos = endNanos;
+  }
+
+  /** Builder use: child {@code i}. */
+  SpanNode child(int i) {
+    Objects.checkIndex(i, childCount);
+    return children[i];
+  }
+
+  /** Builder use: inserts {@code child} at {@code index}, the children from there one further. */
+  void insertChild(int index, SpanNode child) {
+    Objects.checkIndex(index, childCount + 1);
+    addChild(child);
+    System.arraycopy(children, index, children, index + 1, childCount - 1 - index);
+    children[index] = child;
+  }
+
+  /** Builder use: moves children {@code [from, to)} to the end of {@code to}'s, in order. */
+  void moveChildren(int from, int to, SpanNode target) {
+    Objects.checkFromToIndex(from, to, childCount);
+    for (int i = from; i < to; i++) {
+      target.addChild(children[i]);
+    }
+    System.arraycopy(children, to, children, from, childCount - to);
+    Arrays.fill(children, childCount - (to - from), childCount, null);
+    childCount -= to - from;
+  }
+
+  /** Builder use: sorts the children by start, stable (as {@code List.sort}). */
+  void sortChildren(Comparator<SpanNode> order) {
+    Arrays.sort(children, 0, childCount, order);
+  }
+
+  /** Builder use: sorts the events by time, stable. */
+  void sortEvents() {
+    Arrays.sort(events, 0, eventCount(), Comparator.comparingLong(SpanEvent::timeNanos));
+  }
+
+  /** Builder use: drops the spare room of the arrays, once the tree is built. */
+  void trim() {
+    if (children.length != childCount) {
+      children = childCount == 0 ? NO_CHILDREN : Arrays.copyOf(children, childCount);
+    }
+    int n = eventCount();
+    if (events.length != n) {
+      events = n == 0 ? NO_EVENTS : Arrays.copyOf(events, n);
+    }
   }
 
   /** Number of spans in this subtree, this one included. */
@@ -131,8 +249,8 @@ public final class SpanNode {
     while (!work.isEmpty()) {
       SpanNode node = work.pop();
       n++;
-      for (SpanNode child : node.children) {
-        work.push(child);
+      for (int i = 0; i < node.childCount; i++) {
+        work.push(node.children[i]);
       }
     }
     return n;
@@ -146,8 +264,8 @@ public final class SpanNode {
     while (!work.isEmpty()) {
       SpanNode node = work.pop();
       self += node.selfNanos();
-      for (SpanNode child : node.children) {
-        work.push(child);
+      for (int i = 0; i < node.childCount; i++) {
+        work.push(node.children[i]);
       }
     }
     return self;
@@ -155,6 +273,28 @@ public final class SpanNode {
 
   @Override
   public String toString() {
-    return kind + " " + name + " vcpu=" + vcpu + " [" + startNanos + ", " + endNanos + "]";
+    return kind() + " " + name + " vcpu=" + vcpu() + " [" + startNanos + ", " + endNanos + "]";
+  }
+
+  /** A read-only view of the first {@code size} elements of an array. */
+  private static final class View<T> extends AbstractList<T> implements RandomAccess {
+    private final T[] elements;
+    private final int size;
+
+    View(T[] elements, int size) {
+      this.elements = elements;
+      this.size = size;
+    }
+
+    @Override
+    public T get(int index) {
+      Objects.checkIndex(index, size);
+      return elements[index];
+    }
+
+    @Override
+    public int size() {
+      return size;
+    }
   }
 }

@@ -58,8 +58,19 @@ public final class SpanTreeBuilder {
 
   /** The trees of {@code data}, with the calibration used and the repairs made. */
   public static Result buildWithDetails(TraceData data) {
+    return buildWithDetails(data, false);
+  }
+
+  /**
+   * The trees of {@code data}, with the calibration used and the repairs made; with {@code
+   * releaseRecords}, each vCPU's records are freed as the tree takes them ({@link
+   * VcpuRecords#releaseBefore}), so that the records and the tree are not both whole in memory at
+   * once: for a view that reads a file once and needs only the tree and the data's other parts
+   * (header, end, losses, counts) afterwards.
+   */
+  public static Result buildWithDetails(TraceData data, boolean releaseRecords) {
     Objects.requireNonNull(data, "data");
-    return new Run(data).build();
+    return new Run(data, releaseRecords).build();
   }
 
   /**
@@ -82,10 +93,12 @@ public final class SpanTreeBuilder {
     final TraceHeader header;
     final long start;
     final Diagnostics diagnostics = new Diagnostics();
+    final boolean releaseRecords;
     TscCalibration calibration;
 
-    Run(TraceData data) {
+    Run(TraceData data, boolean releaseRecords) {
       this.data = data;
+      this.releaseRecords = releaseRecords;
       this.header = data.header();
       this.start = header.startMonotonicNanos();
     }
@@ -172,7 +185,7 @@ public final class SpanTreeBuilder {
     private TraceTree.VcpuTree vcpuTree(int vcpu, List<HostSpan> vcpuHostSpans, long runEnd) {
       VcpuRecords r = data.records(vcpu);
       TscClock clock = clock(vcpu, r);
-      List<Node> roots = new ArrayList<>();
+      List<SpanNode> roots = new ArrayList<>();
       OpenSpans stack = new OpenSpans();
       List<SpanEvent> loose = new ArrayList<>();
       // Work done during one exit (host calls, trace exits) knows where it happened among the
@@ -187,6 +200,9 @@ public final class SpanTreeBuilder {
       int nextPositioned = 0;
       long last = 0;
       for (int i = 0; i < r.size(); i++) {
+        if (releaseRecords && i > 0 && i % VcpuRecords.BLOCK_RECORDS == 0) {
+          r.releaseBefore(i);
+        }
         while (nextPositioned < positioned.size()
             && positioned.get(nextPositioned).recordPosition() <= i) {
           attach(hostNode(positioned.get(nextPositioned++), vcpu), stack, roots);
@@ -196,22 +212,15 @@ public final class SpanTreeBuilder {
         last = Math.max(last, t);
         switch (kind) {
           case RecordKind.SPAN_BEGIN -> {
-            Node n =
-                new Node(
-                    name(r, r.nameId(i)),
-                    r.nameId(i),
-                    SpanKind.GUEST,
-                    vcpu,
-                    t,
-                    t,
-                    r.arg0(i),
-                    r.arg1(i));
+            SpanNode n =
+                new SpanNode(
+                    name(r, r.nameId(i)), SpanKind.GUEST, vcpu, t, t, r.arg0(i), r.arg1(i));
             if (stack.isEmpty()) {
               roots.add(n);
             } else {
-              stack.top().children.add(n);
+              stack.top().addChild(n);
             }
-            stack.push(n);
+            stack.push(n, r.nameId(i));
           }
           case RecordKind.SPAN_END -> end(stack, r, i, vcpu, t);
           case RecordKind.MESSAGE ->
@@ -230,46 +239,47 @@ public final class SpanTreeBuilder {
           }
         }
       }
+      if (releaseRecords) {
+        r.releaseBefore(r.size());
+      }
       while (nextPositioned < positioned.size()) {
         attach(hostNode(positioned.get(nextPositioned++), vcpu), stack, roots);
       }
       if (!stack.isEmpty()) {
         closeUnclosed(stack, vcpu, vcpuHostSpans, Math.max(runEnd, last));
       }
-      List<Node> hosts = new ArrayList<>();
+      List<SpanNode> hosts = new ArrayList<>();
       for (HostSpan h : vcpuHostSpans) {
         if (!isPositioned(h)) {
           hosts.add(hostNode(h, vcpu));
         }
       }
       hosts.sort(
-          Comparator.comparingLong((Node n) -> n.start)
-              .thenComparing(Comparator.comparingLong((Node n) -> n.end).reversed())
-              .thenComparingInt(n -> n.kind.ordinal()));
+          Comparator.comparingLong(SpanNode::startNanos)
+              .thenComparing(Comparator.comparingLong(SpanNode::endNanos).reversed())
+              .thenComparingInt(n -> n.kind().ordinal()));
       // Guest timestamps that went backwards can leave a list out of order; insertion needs order.
       sortByStart(roots);
-      ArrayDeque<Node> finger = new ArrayDeque<>();
-      for (Node h : hosts) {
+      ArrayDeque<SpanNode> finger = new ArrayDeque<>();
+      for (SpanNode h : hosts) {
         insert(roots, h, finger);
       }
       for (SpanEvent e : loose) {
-        Node at = deepest(roots, e.timeNanos());
+        SpanNode at = deepest(roots, e.timeNanos());
         if (at == null) {
           // Outside every span: the span just before it in time keeps it, else the first one.
-          int before = lastStartingAtOrBefore(roots, e.timeNanos());
+          int before = lastStartingAtOrBefore(roots, null, e.timeNanos());
           at = roots.isEmpty() ? null : roots.get(Math.max(0, before));
         }
         if (at != null) {
-          at.events.add(e);
+          at.addEvent(e);
         }
       }
-      roots.sort(Comparator.comparingLong(n -> n.start));
-      List<SpanNode> out = new ArrayList<>(roots.size());
-      for (Node n : roots) {
-        out.add(toSpanNode(n));
+      roots.sort(BY_START);
+      for (SpanNode n : roots) {
+        finish(n);
       }
-      roots.clear();
-      return new TraceTree.VcpuTree(vcpu, out);
+      return new TraceTree.VcpuTree(vcpu, roots);
     }
 
     /**
@@ -285,7 +295,7 @@ public final class SpanTreeBuilder {
           vcpu,
           stack.size(),
           "span never ended, closed where its call or the run ended: "
-              + stack.top().name
+              + stack.top().name()
               + " on vCPU "
               + vcpu);
       List<long[]> calls = new ArrayList<>();
@@ -295,19 +305,18 @@ public final class SpanTreeBuilder {
         }
       }
       calls.sort(Comparator.comparingLong(c -> c[0]));
-      Node[] open = stack.toArray();
-      Arrays.sort(open, Comparator.comparingLong(n -> n.start));
+      SpanNode[] open = stack.toArray();
+      Arrays.sort(open, BY_START);
       PriorityQueue<Long> ends = new PriorityQueue<>();
       int next = 0;
-      for (Node n : open) {
-        while (next < calls.size() && calls.get(next)[0] <= n.start) {
+      for (SpanNode n : open) {
+        while (next < calls.size() && calls.get(next)[0] <= n.startNanos()) {
           ends.add(calls.get(next++)[1]);
         }
-        while (!ends.isEmpty() && ends.peek() < n.start) {
+        while (!ends.isEmpty() && ends.peek() < n.startNanos()) {
           ends.poll(); // ended before this span began: before every later one too
         }
-        n.end = Math.max(n.start, ends.isEmpty() ? end : ends.peek());
-        n.unclosed = true;
+        n.end(Math.max(n.startNanos(), ends.isEmpty() ? end : ends.peek()), true);
       }
     }
 
@@ -316,16 +325,16 @@ public final class SpanTreeBuilder {
           && (h.kind() == SpanKind.HOST_CALL || h.kind() == SpanKind.HOST_EXIT);
     }
 
-    private Node hostNode(HostSpan h, int vcpu) {
-      return new Node(
-          h.name(), 0, h.kind(), vcpu, h.startHostNanos() - start, h.endHostNanos() - start, 0, 0);
+    private SpanNode hostNode(HostSpan h, int vcpu) {
+      return new SpanNode(
+          h.name(), h.kind(), vcpu, h.startHostNanos() - start, h.endHostNanos() - start, 0, 0);
     }
 
-    private static void attach(Node host, OpenSpans stack, List<Node> roots) {
+    private static void attach(SpanNode host, OpenSpans stack, List<SpanNode> roots) {
       if (stack.isEmpty()) {
         roots.add(host);
       } else {
-        stack.top().children.add(host);
+        stack.top().addChild(host);
       }
     }
 
@@ -340,9 +349,9 @@ public final class SpanTreeBuilder {
         }
         return;
       }
-      Node top = stack.top();
-      Node match = top;
-      if (nameId != 0 && top.nameId != nameId) {
+      SpanNode top = stack.top();
+      SpanNode match = top;
+      if (nameId != 0 && stack.topNameId() != nameId) {
         match = stack.innermostNamed(nameId);
         if (!diagnostics.countIfSeen(Diagnostics.SPAN_END_MISMATCH)) {
           diagnostics.count(
@@ -351,7 +360,7 @@ public final class SpanTreeBuilder {
               "span end names "
                   + name(r, nameId)
                   + " but the innermost open span is "
-                  + top.name
+                  + top.name()
                   + " on vCPU "
                   + vcpu
                   + " record "
@@ -361,11 +370,10 @@ public final class SpanTreeBuilder {
           match = top; // it names nothing open: take it as the end of the innermost span
         }
       }
-      Node n;
+      SpanNode n;
       do {
         n = stack.pop();
-        n.end = Math.max(n.start, t);
-        n.unclosed = n != match;
+        n.end(Math.max(n.startNanos(), t), n != match);
       } while (n != match);
     }
 
@@ -373,7 +381,7 @@ public final class SpanTreeBuilder {
       if (stack.isEmpty()) {
         loose.add(e);
       } else {
-        stack.top().events.add(e);
+        stack.top().addEvent(e);
       }
     }
 
@@ -397,34 +405,47 @@ public final class SpanTreeBuilder {
      * {@code h}, not at the root, and host spans nested ten thousand deep cost a step each, not a
      * walk down from the root each.
      */
-    private static void insert(List<Node> roots, Node h, ArrayDeque<Node> finger) {
+    private static void insert(List<SpanNode> roots, SpanNode h, ArrayDeque<SpanNode> finger) {
       while (!finger.isEmpty() && !holds(finger.peek(), h)) {
         finger.pop();
       }
-      List<Node> siblings = finger.isEmpty() ? roots : finger.peek().children;
+      // The siblings: the roots if parent is null, else parent's children.
+      SpanNode parent = finger.isEmpty() ? null : finger.peek();
       descend:
       while (true) {
-        int i = lastStartingAtOrBefore(siblings, h.start);
-        for (int k = Math.max(0, i); k <= i + 1 && k < siblings.size(); k++) {
-          Node s = siblings.get(k);
+        int size = parent == null ? roots.size() : parent.childCount();
+        int i = lastStartingAtOrBefore(roots, parent, h.startNanos());
+        for (int k = Math.max(0, i); k <= i + 1 && k < size; k++) {
+          SpanNode s = sibling(roots, parent, k);
           if (holds(s, h)) {
             finger.push(s);
-            siblings = s.children;
+            parent = s;
             continue descend;
           }
         }
-        int from = i >= 0 && holds(h, siblings.get(i)) ? i : i + 1;
+        int from = i >= 0 && holds(h, sibling(roots, parent, i)) ? i : i + 1;
         int to = from;
-        while (to < siblings.size() && holds(h, siblings.get(to))) {
+        while (to < size && holds(h, sibling(roots, parent, to))) {
           to++;
         }
-        List<Node> adopted = siblings.subList(from, to);
-        h.children.addAll(adopted);
-        adopted.clear();
-        siblings.add(from, h);
+        if (parent == null) {
+          List<SpanNode> adopted = roots.subList(from, to);
+          for (SpanNode a : adopted) {
+            h.addChild(a);
+          }
+          adopted.clear();
+          roots.add(from, h);
+        } else {
+          parent.moveChildren(from, to, h);
+          parent.insertChild(from, h);
+        }
         finger.push(h);
         return;
       }
+    }
+
+    private static SpanNode sibling(List<SpanNode> roots, SpanNode parent, int i) {
+      return parent == null ? roots.get(i) : parent.child(i);
     }
 
     /**
@@ -432,21 +453,41 @@ public final class SpanTreeBuilder {
      * thousands of identical zero-length host spans) are siblings, not a chain as deep as their
      * number.
      */
-    private static boolean holds(Node outer, Node inner) {
-      if (outer.kind == inner.kind && outer.start == inner.start && outer.end == inner.end) {
+    private static boolean holds(SpanNode outer, SpanNode inner) {
+      if (outer.kind() == inner.kind()
+          && outer.startNanos() == inner.startNanos()
+          && outer.endNanos() == inner.endNanos()) {
         return false;
       }
-      return outer.contains(inner) || (!inner.contains(outer) && outer.holdsMiddleOf(inner));
+      return contains(outer, inner) || (!contains(inner, outer) && holdsMiddleOf(outer, inner));
     }
 
-    /** Index of the last node starting at or before {@code t}, -1 if none (sorted by start). */
-    private static int lastStartingAtOrBefore(List<Node> nodes, long t) {
+    private static boolean contains(SpanNode outer, SpanNode o) {
+      return outer.startNanos() <= o.startNanos() && o.endNanos() <= outer.endNanos();
+    }
+
+    /**
+     * Whether {@code o}, shorter than {@code outer}, has its middle inside it: how a span that
+     * sticks out by a calibration error (or was closed at the run's end) still finds its parent.
+     */
+    private static boolean holdsMiddleOf(SpanNode outer, SpanNode o) {
+      long middle = o.startNanos() + (o.endNanos() - o.startNanos()) / 2;
+      return o.endNanos() - o.startNanos() < outer.endNanos() - outer.startNanos()
+          && outer.startNanos() <= middle
+          && middle <= outer.endNanos();
+    }
+
+    /**
+     * Index of the last of the siblings (the roots if {@code parent} is null, else its children)
+     * starting at or before {@code t}, -1 if none (sorted by start).
+     */
+    private static int lastStartingAtOrBefore(List<SpanNode> roots, SpanNode parent, long t) {
       int lo = 0;
-      int hi = nodes.size() - 1;
+      int hi = (parent == null ? roots.size() : parent.childCount()) - 1;
       int found = -1;
       while (lo <= hi) {
         int mid = (lo + hi) >>> 1;
-        if (nodes.get(mid).start <= t) {
+        if (sibling(roots, parent, mid).startNanos() <= t) {
           found = mid;
           lo = mid + 1;
         } else {
@@ -456,69 +497,63 @@ public final class SpanTreeBuilder {
       return found;
     }
 
-    /** The innermost node around {@code t}, or null if no node of {@code nodes} holds it. */
-    private static Node deepest(List<Node> nodes, long t) {
-      Node found = null;
-      List<Node> level = nodes;
+    /** The innermost node around {@code t}, or null if no node of {@code roots} holds it. */
+    private static SpanNode deepest(List<SpanNode> roots, long t) {
+      SpanNode found = null;
       while (true) {
-        int i = lastStartingAtOrBefore(level, t);
-        if (i < 0 || level.get(i).end < t) {
+        int i = lastStartingAtOrBefore(roots, found, t);
+        if (i < 0 || sibling(roots, found, i).endNanos() < t) {
           return found;
         }
-        found = level.get(i);
-        level = found.children;
+        found = sibling(roots, found, i);
       }
     }
 
-    private static void sortByStart(List<Node> roots) {
-      ArrayDeque<List<Node>> work = new ArrayDeque<>();
-      work.push(roots);
+    private static void sortByStart(List<SpanNode> roots) {
+      roots.sort(BY_START);
+      ArrayDeque<SpanNode> work = new ArrayDeque<>(roots);
       while (!work.isEmpty()) {
-        List<Node> nodes = work.pop();
-        nodes.sort(Comparator.comparingLong(n -> n.start));
-        for (Node n : nodes) {
-          if (!n.children.isEmpty()) {
-            work.push(n.children);
+        SpanNode n = work.pop();
+        if (n.childCount() > 0) {
+          n.sortChildren(BY_START);
+          for (int i = 0; i < n.childCount(); i++) {
+            work.push(n.child(i));
           }
         }
       }
     }
 
     /**
-     * The finished span of {@code root} and everything under it, top down with an explicit stack. A
-     * child that sticks out of its parent (a calibration error the fit could not remove, a span
-     * closed at the run's end) is clamped into the parent's final times and counted with its size:
-     * the tree never shows a child outside its parent. The builder's nodes are released as they are
-     * converted, so a deep tree is not held twice.
+     * Finishes the span of {@code root} and everything under it, top down with an explicit stack,
+     * in place: children sorted by start, events by time, arrays trimmed. A child that sticks out
+     * of its parent (a calibration error the fit could not remove, a span closed at the run's end)
+     * is clamped into the parent's final times and counted with its size: the tree never shows a
+     * child outside its parent.
      */
-    private SpanNode toSpanNode(Node root) {
-      record Pending(Node node, SpanNode span) {}
-      SpanNode top = root.finish(root.start, root.end);
+    private void finish(SpanNode root) {
+      // The times a node had before it was clamped: what the diagnostic names.
+      record Pending(SpanNode node, long start, long end) {}
       ArrayDeque<Pending> work = new ArrayDeque<>();
-      work.push(new Pending(root, top));
+      work.push(new Pending(root, root.startNanos(), root.endNanos()));
       while (!work.isEmpty()) {
         Pending p = work.pop();
-        Node node = p.node();
-        SpanNode span = p.span();
-        node.children.sort(Comparator.comparingLong(c -> c.start));
-        for (Node c : node.children) {
-          long s = Math.min(Math.max(c.start, span.startNanos()), span.endNanos());
-          long e = Math.max(Math.min(c.end, span.endNanos()), s);
-          if (s != c.start || e != c.end) {
-            clamped(c, node, Math.max(s - c.start, c.end - e));
+        SpanNode span = p.node();
+        span.sortChildren(BY_START);
+        for (int k = 0; k < span.childCount(); k++) {
+          SpanNode c = span.child(k);
+          long cs = c.startNanos();
+          long ce = c.endNanos();
+          long s = Math.min(Math.max(cs, span.startNanos()), span.endNanos());
+          long e = Math.max(Math.min(ce, span.endNanos()), s);
+          if (s != cs || e != ce) {
+            clamped(c, cs, ce, span, p.start(), p.end(), Math.max(s - cs, ce - e));
           }
-          SpanNode child = c.finish(s, e);
-          span.addChild(child);
-          work.push(new Pending(c, child));
+          c.place(s, e);
+          work.push(new Pending(c, cs, ce));
         }
-        node.children.clear();
-        node.events.sort(Comparator.comparingLong(SpanEvent::timeNanos));
-        for (SpanEvent e : node.events) {
-          span.addEvent(e);
-        }
-        node.events.clear();
+        span.sortEvents();
+        span.trim();
       }
-      return top;
     }
 
     private long clampedCount;
@@ -526,24 +561,31 @@ public final class SpanTreeBuilder {
     private String clampedFirst;
     private int clampedFirstVcpu;
 
-    private void clamped(Node child, Node parent, long overhangNanos) {
+    private void clamped(
+        SpanNode child,
+        long childStart,
+        long childEnd,
+        SpanNode parent,
+        long parentStart,
+        long parentEnd,
+        long overhangNanos) {
       if (clampedCount++ == 0) {
         clampedFirst =
-            child.name
+            child.name()
                 + " ["
-                + child.start
+                + childStart
                 + ", "
-                + child.end
+                + childEnd
                 + "] outside "
-                + parent.name
+                + parent.name()
                 + " ["
-                + parent.start
+                + parentStart
                 + ", "
-                + parent.end
+                + parentEnd
                 + "] by "
                 + overhangNanos
                 + " ns";
-        clampedFirstVcpu = child.vcpu;
+        clampedFirstVcpu = child.vcpu();
       }
       clampedWorstNanos = Math.max(clampedWorstNanos, overhangNanos);
     }
@@ -562,105 +604,71 @@ public final class SpanTreeBuilder {
     }
   }
 
+  private static final Comparator<SpanNode> BY_START =
+      Comparator.comparingLong(SpanNode::startNanos);
+
   /**
-   * The spans open on one vCPU, innermost on top, with the innermost open span of each name found
-   * in constant time (each node links to the next one of its name below it): an end naming a span
-   * far down does not scan the stack, however deep the guest nests.
+   * The spans open on one vCPU, innermost on top, with their name ids, and the innermost open span
+   * of each name found in constant time (each entry links to the next one of its name below it): an
+   * end naming a span far down does not scan the stack, however deep the guest nests.
    */
   private static final class OpenSpans {
-    private final ArrayList<Node> stack = new ArrayList<>();
-    private final HashMap<Integer, Node> innermostByName = new HashMap<>();
+    private SpanNode[] nodes = new SpanNode[16];
+    private int[] nameIds = new int[16];
+    // The index of the next open span of the same name below each entry, -1 if none.
+    private int[] sameNameBelow = new int[16];
+    private int size;
+    private final HashMap<Integer, Integer> innermostByName = new HashMap<>();
 
     boolean isEmpty() {
-      return stack.isEmpty();
+      return size == 0;
     }
 
     int size() {
-      return stack.size();
+      return size;
     }
 
-    Node top() {
-      return stack.getLast();
+    SpanNode top() {
+      return nodes[size - 1];
     }
 
-    void push(Node n) {
-      n.sameNameBelow = innermostByName.put(n.nameId, n);
-      stack.add(n);
+    int topNameId() {
+      return nameIds[size - 1];
     }
 
-    Node pop() {
-      Node n = stack.removeLast();
-      if (n.sameNameBelow == null) {
-        innermostByName.remove(n.nameId);
-      } else {
-        innermostByName.put(n.nameId, n.sameNameBelow);
+    void push(SpanNode n, int nameId) {
+      if (size == nodes.length) {
+        int capacity = size * 2;
+        nodes = Arrays.copyOf(nodes, capacity);
+        nameIds = Arrays.copyOf(nameIds, capacity);
+        sameNameBelow = Arrays.copyOf(sameNameBelow, capacity);
       }
-      n.sameNameBelow = null;
+      Integer below = innermostByName.put(nameId, size);
+      nodes[size] = n;
+      nameIds[size] = nameId;
+      sameNameBelow[size] = below == null ? -1 : below;
+      size++;
+    }
+
+    SpanNode pop() {
+      size--;
+      SpanNode n = nodes[size];
+      nodes[size] = null;
+      if (sameNameBelow[size] < 0) {
+        innermostByName.remove(nameIds[size]);
+      } else {
+        innermostByName.put(nameIds[size], sameNameBelow[size]);
+      }
       return n;
     }
 
-    Node innermostNamed(int nameId) {
-      return innermostByName.get(nameId);
+    SpanNode innermostNamed(int nameId) {
+      Integer i = innermostByName.get(nameId);
+      return i == null ? null : nodes[i];
     }
 
-    Node[] toArray() {
-      return stack.toArray(new Node[0]);
-    }
-  }
-
-  /** A span under construction: children can still move (host spans adopt guest spans). */
-  private static final class Node {
-    final String name;
-    final int nameId;
-    final SpanKind kind;
-    final int vcpu;
-    final long start;
-    long end;
-    final long arg0;
-    final long arg1;
-    boolean unclosed;
-    Node sameNameBelow;
-    // Capacity 0: a deep chain has one child per node, and default lists reserve ten.
-    final List<Node> children = new ArrayList<>(0);
-    final List<SpanEvent> events = new ArrayList<>(0);
-
-    Node(
-        String name,
-        int nameId,
-        SpanKind kind,
-        int vcpu,
-        long start,
-        long end,
-        long arg0,
-        long arg1) {
-      this.name = name;
-      this.nameId = nameId;
-      this.kind = kind;
-      this.vcpu = vcpu;
-      this.start = start;
-      this.end = end;
-      this.arg0 = arg0;
-      this.arg1 = arg1;
-    }
-
-    boolean contains(Node o) {
-      return start <= o.start && o.end <= end;
-    }
-
-    /**
-     * Whether {@code o}, shorter than this, has its middle inside this: how a span that sticks out
-     * by a calibration error (or was closed at the run's end) still finds its parent.
-     */
-    boolean holdsMiddleOf(Node o) {
-      long middle = o.start + (o.end - o.start) / 2;
-      return o.end - o.start < end - start && start <= middle && middle <= end;
-    }
-
-    /** The finished span of this node alone, with its (clamped) times. */
-    SpanNode finish(long startNanos, long endNanos) {
-      SpanNode n = new SpanNode(name, kind, vcpu, startNanos, endNanos, arg0, arg1);
-      n.end(endNanos, unclosed);
-      return n;
+    SpanNode[] toArray() {
+      return Arrays.copyOf(nodes, size);
     }
   }
 }
