@@ -53,9 +53,9 @@ import java.util.function.Consumer;
  */
 public final class TraceFileReader {
   /**
-   * Records kept from one file unless told otherwise: about 1.2 GB of record columns, and about 2 GB
-   * of heap for a view's span tree of them (fib-shaped: a span per two records); a larger file is
-   * refused in one line rather than exhausting the heap. (16 M before the views' tree took 46 B
+   * Records kept from one file unless told otherwise: about 1.2 GB of record columns, and about 2
+   * GB of heap for a view's span tree of them (fib-shaped: a span per two records); a larger file
+   * is refused in one line rather than exhausting the heap. (16 M before the views' tree took 46 B
    * of heap per record instead of 125.)
    */
   public static final long DEFAULT_MAX_RECORDS = 40_000_000;
