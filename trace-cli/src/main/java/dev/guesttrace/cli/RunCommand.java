@@ -281,7 +281,9 @@ final class RunCommand implements Callable<Integer> {
     List<dev.guesttrace.collect.Diagnostic> treeDiagnostics = List.of();
     if (!quiet || otlp != null) {
       p.phase("building spans");
-      SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data);
+      // The records are freed as the tree takes them: only the counts, losses and exit profile of
+      // data are read after this.
+      SpanTreeBuilder.Result built = SpanTreeBuilder.buildWithDetails(data, true);
       p.close();
       treeDiagnostics = built.diagnostics();
       if (!quiet) {
