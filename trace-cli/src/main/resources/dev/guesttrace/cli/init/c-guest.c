@@ -1,8 +1,9 @@
 /*
  * @NAME@: a native guesttrace guest (written by `guesttrace init c`; docs/guests.md explains it).
  *
- *   make                                        # builds @NAME@.elf
- *   guesttrace run @NAME@.elf --call 'Work(3)'  # runs it on KVM and prints its span tree
+ * Build it (@NAME@.elf) and run it on KVM, printing its span tree:
+ *   make
+ *   guesttrace run @NAME@.elf --call 'Work(3)'
  *
  * The guest library (sdk/gtguest.h) boots the vCPU, sets up tracing, decodes each guest call and
  * traces its own plumbing (entrypoint, dispatch_function, ...); this file adds the guest's own
