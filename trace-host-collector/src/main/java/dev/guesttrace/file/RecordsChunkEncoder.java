@@ -51,7 +51,54 @@ final class RecordsChunkEncoder {
    * #frameBytes()}{@code [0, }{@link #frameLength()}{@code )}, valid until the next call.
    */
   void encode(RecordBatch batch, long recordsBefore) {
-    int n = batch.size();
+    encode(batch, 0, batch.size(), recordsBefore);
+  }
+
+  /**
+   * Most bytes the records {@code [from, to)} of {@code batch} may take in a chunk's body, framing
+   * aside: an upper bound computed without encoding (a varint at its longest, a message's text at 3
+   * bytes per UTF-16 unit).
+   */
+  static long boundBytes(RecordBatch batch, int from, int to) {
+    long bytes = 0;
+    for (int i = from; i < to; i++) {
+      bytes += batch.kind(i) == RecordKind.MESSAGE ? 17 + 3L * batch.message(i).length() : 36;
+    }
+    return bytes;
+  }
+
+  /**
+   * How many records of {@code batch} from {@code from} on (at least one) one chunk holds without
+   * its body passing {@code limitBytes} by {@link #boundBytes}: a writer's batch can be larger than
+   * the chunk size a reader accepts ({@link TraceFileFormat#MAX_CHUNK_BYTES}), e.g. a collector
+   * with a large {@code setBatchRecords} and long non-ASCII messages.
+   */
+  static int recordsFitting(RecordBatch batch, int from, long limitBytes) {
+    long bytes = CHUNK_OVERHEAD_BYTES;
+    int i = from;
+    while (i < batch.size()) {
+      bytes += boundBytes(batch, i, i + 1);
+      if (bytes > limitBytes && i > from) {
+        break;
+      }
+      i++;
+    }
+    return i - from;
+  }
+
+  /**
+   * Most bytes of a records chunk's body that are not its records' own: tags and lengths of its
+   * fields, the vCPU, the first TSC, {@code records_before}, the framing.
+   */
+  static final int CHUNK_OVERHEAD_BYTES = 128;
+
+  /**
+   * As {@link #encode(RecordBatch, long)}, for the records {@code [from, to)} of {@code batch}
+   * only.
+   */
+  void encode(RecordBatch batch, int from, int to, long recordsBefore) {
+    java.util.Objects.checkFromToIndex(from, to, batch.size());
+    int n = to - from;
     if (n == 0) {
       throw new IllegalArgumentException("an empty batch has no chunk");
     }
@@ -67,11 +114,11 @@ final class RecordsChunkEncoder {
     tscDeltas.ensure(10 * n);
     args.ensure(20 * n);
     byte[] flagBytes = flags.bytes;
-    long previous = batch.tscTicks(0);
-    for (int i = 0; i < n; i++) {
+    long previous = batch.tscTicks(from);
+    for (int i = from; i < to; i++) {
       int kind = batch.kind(i);
       int f = kind;
-      if (i > 0) {
+      if (i > from) {
         long tsc = batch.tscTicks(i);
         tscDeltas.varintUnchecked(zigZag(tsc - previous));
         previous = tsc;
@@ -98,10 +145,10 @@ final class RecordsChunkEncoder {
           args.varintUnchecked(zigZag(arg1));
         }
       }
-      flagBytes[i] = (byte) f;
+      flagBytes[i - from] = (byte) f;
     }
     flags.length = n;
-    long firstTsc = batch.tscTicks(0);
+    long firstTsc = batch.tscTicks(from);
     int vcpu = batch.vcpu();
 
     int recordsLength =

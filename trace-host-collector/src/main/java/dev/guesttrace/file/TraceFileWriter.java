@@ -207,10 +207,29 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
       return;
     }
     writePending();
+    // One chunk per batch, unless the batch is too big for a chunk a reader accepts (a large
+    // batch of long non-ASCII messages): then as many chunks as it takes.
+    // Encoded whole first: the bound is only worked out for a batch that turned out too big.
     recordsEncoder.encode(batch, records);
-    records += n;
-    writeFramed(recordsEncoder.frameBytes(), recordsEncoder.frameLength(), true);
+    for (int from = 0; from < n; ) {
+      int count = n - from;
+      if (from > 0 || recordsEncoder.frameLength() > TraceFileFormat.MAX_CHUNK_BYTES) {
+        count = RecordsChunkEncoder.recordsFitting(batch, from, MAX_RECORDS_BODY_BYTES);
+        recordsEncoder.encode(batch, from, from + count, records);
+      }
+      records += count;
+      from += count;
+      writeFramed(recordsEncoder.frameBytes(), recordsEncoder.frameLength(), true);
+    }
   }
+
+  /**
+   * Most bytes of records (by {@link RecordsChunkEncoder#boundBytes}) in each chunk of a batch too
+   * big for one: inside what a reader accepts ({@link TraceFileFormat#MAX_CHUNK_BYTES}). A default
+   * batch (4,096 records of at most 4,096-byte messages) always fits in one.
+   */
+  static final long MAX_RECORDS_BODY_BYTES =
+      TraceFileFormat.MAX_CHUNK_BYTES - RecordsChunkEncoder.CHUNK_OVERHEAD_BYTES;
 
   @Override
   public synchronized void onCalibration(CalibrationPair pair) {

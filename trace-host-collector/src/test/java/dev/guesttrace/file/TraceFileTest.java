@@ -9,7 +9,10 @@ import dev.guesttrace.abi.TraceRegionDescriptor;
 import dev.guesttrace.collect.ExitProfileRow;
 import dev.guesttrace.collect.FakeGuestAccess;
 import dev.guesttrace.collect.HostSpan;
+import dev.guesttrace.collect.LossCounters;
+import dev.guesttrace.collect.RecordBatch;
 import dev.guesttrace.collect.TraceData;
+import dev.guesttrace.collect.TraceEnd;
 import dev.guesttrace.collect.TraceHeader;
 import dev.guesttrace.collect.TraceSinks;
 import dev.guesttrace.collect.VcpuRecords;
@@ -66,6 +69,44 @@ class TraceFileTest {
       throw new AssertionError(e);
     }
     return bytes.toByteArray();
+  }
+
+  /**
+   * A batch bigger than a chunk a reader accepts (an embedder's collector with a large {@code
+   * setBatchRecords}, messages of 4,096 bytes the decoder turned into U+FFFD, 3 bytes each in
+   * UTF-8): the writer made one 69 MB chunk, and the reader refused the whole file as corrupt.
+   */
+  @Test
+  void batchTooBigForOneChunk_writtenAsSeveral_everyRecordReadBack() throws Exception {
+    int n = 5_600;
+    String text = "\uFFFD".repeat(4096);
+    RecordBatch batch = new RecordBatch(n);
+    batch.reset(0);
+    for (int i = 0; i < n; i++) {
+      batch.addMessage(1_000 + i, text);
+    }
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    TraceFileWriter file = new TraceFileWriter(bytes, "guesttrace test");
+    file.onHeader(SpanTreeBuilderTest.header(1));
+    file.onRecords(batch);
+    file.onFinish(
+        new TraceEnd(
+            "halted", false, START + 1, new LossCounters(0, 0, 0, 0, 0), List.of(), List.of()));
+    file.close();
+    assertThat(bytes.size()).isGreaterThan(TraceFileFormat.MAX_CHUNK_BYTES);
+
+    List<String> warnings = new ArrayList<>();
+    TraceData data = read(bytes.toByteArray(), warnings);
+
+    assertThat(warnings).isEmpty();
+    assertThat(data.losses().total()).isZero();
+    VcpuRecords r = data.records(0);
+    assertThat(r.size()).isEqualTo(n);
+    for (int i = 0; i < n; i += 1_111) {
+      assertThat(r.tscTicks(i)).isEqualTo(1_000 + i);
+      assertThat(r.message(i)).isEqualTo(text);
+    }
+    assertThat(r.tscTicks(n - 1)).isEqualTo(1_000 + n - 1);
   }
 
   private static TraceData read(byte[] bytes, List<String> warnings)
