@@ -264,8 +264,14 @@ public final class SpanTreeBuilder {
       for (SpanNode h : hosts) {
         insert(roots, h, finger);
       }
+      // In time order, so that each one's innermost span is found from the last one's path down
+      // the tree, which only moves forward (Deepest): from the roots each time, events a guest
+      // placed back in time inside a deep chain of spans cost the depth each (quadratic).
+      // finish() sorts each span's events by time (stably): the same order as before.
+      loose.sort(Comparator.comparingLong(SpanEvent::timeNanos));
+      Deepest deepest = new Deepest(roots);
       for (SpanEvent e : loose) {
-        SpanNode at = deepest(roots, e.timeNanos());
+        SpanNode at = deepest.at(e.timeNanos());
         if (at == null) {
           // Outside every span: the span just before it in time keeps it, else the first one.
           int before = lastStartingAtOrBefore(roots, null, e.timeNanos());
@@ -497,15 +503,63 @@ public final class SpanTreeBuilder {
       return found;
     }
 
-    /** The innermost node around {@code t}, or null if no node of {@code roots} holds it. */
-    private static SpanNode deepest(List<SpanNode> roots, long t) {
-      SpanNode found = null;
-      while (true) {
-        int i = lastStartingAtOrBefore(roots, found, t);
-        if (i < 0 || sibling(roots, found, i).endNanos() < t) {
-          return found;
+    /**
+     * The innermost node around a time, for times asked in non-decreasing order: at each level the
+     * last node starting at or before the time, while it has not ended before it; null if no root
+     * holds it. The path found last is kept with, for each level, the first time it no longer holds
+     * for (its node ended, or a later sibling started); a later time keeps the path's levels that
+     * still hold (found by binary search: those times never grow down the path) and descends from
+     * there. A node left behind is never on the path again, so all the times together cost the
+     * nodes of the tree once, not the depth each.
+     */
+    private static final class Deepest {
+      private final List<SpanNode> roots;
+      private SpanNode[] path = new SpanNode[16];
+
+      /** Level {@code j} of the path, and every level above it, hold for times below this. */
+      private long[] holdsBelow = new long[16];
+
+      private int size;
+
+      Deepest(List<SpanNode> roots) {
+        this.roots = roots;
+      }
+
+      SpanNode at(long t) {
+        int lo = 0;
+        int hi = size;
+        while (lo < hi) {
+          int mid = (lo + hi) >>> 1;
+          if (holdsBelow[mid] <= t) {
+            hi = mid;
+          } else {
+            lo = mid + 1;
+          }
         }
-        found = sibling(roots, found, i);
+        Arrays.fill(path, lo, size, null);
+        size = lo;
+        SpanNode found = size == 0 ? null : path[size - 1];
+        while (true) {
+          int i = lastStartingAtOrBefore(roots, found, t);
+          if (i < 0 || sibling(roots, found, i).endNanos() < t) {
+            return found;
+          }
+          SpanNode next = sibling(roots, found, i);
+          long until = next.endNanos() == Long.MAX_VALUE ? Long.MAX_VALUE : next.endNanos() + 1;
+          if (i + 1 < (found == null ? roots.size() : found.childCount())) {
+            until = Math.min(until, sibling(roots, found, i + 1).startNanos());
+          }
+          if (size > 0) {
+            until = Math.min(until, holdsBelow[size - 1]);
+          }
+          if (size == path.length) {
+            path = Arrays.copyOf(path, 2 * size);
+            holdsBelow = Arrays.copyOf(holdsBelow, 2 * size);
+          }
+          path[size] = next;
+          holdsBelow[size++] = until;
+          found = next;
+        }
       }
     }
 

@@ -172,6 +172,67 @@ class DeepNestingTest {
     assertThat(folded).containsExactly(Map.entry("run", 1_000L));
   }
 
+  /**
+   * A guest that nests {@code d} spans, ends them all, then writes {@code d} allocations whose TSC
+   * went back inside the chain, in no order: each is hung on the innermost span around its time.
+   * That search went from the roots for each one, the depth each: 40,000 of each took 8 s, so a
+   * file of a few MB of them kept a view busy for hours. Here 150,000 of each, in well under the
+   * bound below (52 s before, on a 2-vCPU VM shared with other work; 0.3 s after).
+   */
+  @Test
+  void eventsBackInTimeInsideADeepChain_eachOnItsInnermostSpan_notQuadratic() {
+    int d = 150_000;
+    TraceData.Builder b = TraceData.builder();
+    b.onHeader(SpanTreeBuilderTest.header(1));
+    b.onName(0, 1, "f");
+    b.onCalibration(new CalibrationPair(0, 0, START));
+    b.onCalibration(new CalibrationPair(0, 2L * d + 2, START + 2L * d + 2));
+    RecordBatch batch = new RecordBatch(4096);
+    batch.reset(0);
+    long[] times = new long[d];
+    for (int r = 0; r < 3 * d; r++) {
+      if (r < d) {
+        batch.add(RecordKind.SPAN_BEGIN, 1, r + 1, 0, 0); // span r: [r + 1, 2d - r + 1]
+      } else if (r < 2 * d) {
+        int i = 2 * d - 1 - r;
+        batch.add(RecordKind.SPAN_END, 1, 2L * d - i + 1, 0, 0);
+      } else {
+        int j = r - 2 * d;
+        times[j] = 1 + (j * 7_919L) % (2L * d);
+        batch.add(RecordKind.ALLOC, 0, times[j], 0x1000 + j, 16);
+      }
+      if (batch.isFull()) {
+        b.onRecords(batch);
+        batch.reset(0);
+      }
+    }
+    b.onRecords(batch);
+    b.onFinish(
+        new TraceEnd("halted", false, START + 2L * d + 2, LossCounters.NONE, List.of(), List.of()));
+    TraceData data = b.build();
+
+    long t0 = System.nanoTime();
+    TraceTree tree = SpanTreeBuilder.build(data);
+    long millis = (System.nanoTime() - t0) / 1_000_000;
+
+    // The innermost span around time t is span min(t - 1, 2d + 1 - t).
+    long[] expected = new long[d];
+    for (long t : times) {
+      expected[(int) Math.min(t - 1, 2L * d + 1 - t)]++;
+    }
+    SpanNode n = tree.vcpus().get(0).roots().getFirst();
+    for (int i = 0; i < d; i++) {
+      if (n.events().size() != expected[i]) {
+        assertThat(n.events()).as("events of span " + i).hasSize((int) expected[i]);
+      }
+      if (i < d - 1) {
+        n = n.children().getFirst();
+      }
+    }
+    assertThat(n.childCount()).isZero();
+    assertThat(millis).as("build time, ms").isLessThan(10_000);
+  }
+
   /** Counts what is written, keeps nothing. */
   static final class CountingWriter extends Writer {
     long chars;
