@@ -208,15 +208,26 @@ public final class SpanNode {
     children[index] = child;
   }
 
-  /** Builder use: moves children {@code [from, to)} to the end of {@code to}'s, in order. */
-  void moveChildren(int from, int to, SpanNode target) {
+  /**
+   * Builder use: moves children {@code [from, to)} to the end of {@code target}'s, in order, and
+   * puts {@code target} in their place. Replacing one child moves no other.
+   */
+  void replaceChildren(int from, int to, SpanNode target) {
     Objects.checkFromToIndex(from, to, childCount);
+    if (from == to) {
+      insertChild(from, target);
+      return;
+    }
     for (int i = from; i < to; i++) {
       target.addChild(children[i]);
     }
-    System.arraycopy(children, to, children, from, childCount - to);
-    Arrays.fill(children, childCount - (to - from), childCount, null);
-    childCount -= to - from;
+    children[from] = target;
+    int removed = to - from - 1;
+    if (removed > 0) {
+      System.arraycopy(children, to, children, from + 1, childCount - to);
+      Arrays.fill(children, childCount - removed, childCount, null);
+      childCount -= removed;
+    }
   }
 
   /** Builder use: sorts the children by start, stable (as {@code List.sort}). */

@@ -434,16 +434,21 @@ public final class SpanTreeBuilder {
         while (to < size && holds(h, sibling(roots, parent, to))) {
           to++;
         }
+        // h takes the place of the first sibling it adopts: adopting one (a guest call around its
+        // call's one root span) moves nothing else, where taking them out and putting h in moved
+        // every later sibling twice, for each of a run's guest calls (quadratic in the calls).
         if (parent == null) {
-          List<SpanNode> adopted = roots.subList(from, to);
-          for (SpanNode a : adopted) {
-            h.addChild(a);
+          for (int k = from; k < to; k++) {
+            h.addChild(roots.get(k));
           }
-          adopted.clear();
-          roots.add(from, h);
+          if (to > from) {
+            roots.set(from, h);
+            roots.subList(from + 1, to).clear();
+          } else {
+            roots.add(from, h);
+          }
         } else {
-          parent.moveChildren(from, to, h);
-          parent.insertChild(from, h);
+          parent.replaceChildren(from, to, h);
         }
         finger.push(h);
         return;
