@@ -200,34 +200,39 @@ public final class SpanNode {
     return children[i];
   }
 
-  /** Builder use: inserts {@code child} at {@code index}, the children from there one further. */
-  void insertChild(int index, SpanNode child) {
-    Objects.checkIndex(index, childCount + 1);
-    addChild(child);
-    System.arraycopy(children, index, children, index + 1, childCount - 1 - index);
-    children[index] = child;
+  /**
+   * Builder use: makes {@code n} empty places at {@code at} (null children), moving the children
+   * from there on; the builder fills them or takes them out with {@link #closeGap}.
+   */
+  void openGap(int at, int n) {
+    Objects.checkIndex(at, childCount + 1);
+    if (childCount + n > children.length) {
+      children = Arrays.copyOf(children, Math.max(childCount + n, childCount + (childCount >> 1)));
+    }
+    System.arraycopy(children, at, children, at + n, childCount - at);
+    Arrays.fill(children, at, at + n, null);
+    childCount += n;
   }
 
-  /**
-   * Builder use: moves children {@code [from, to)} to the end of {@code target}'s, in order, and
-   * puts {@code target} in their place. Replacing one child moves no other.
-   */
-  void replaceChildren(int from, int to, SpanNode target) {
-    Objects.checkFromToIndex(from, to, childCount);
-    if (from == to) {
-      insertChild(from, target);
-      return;
-    }
-    for (int i = from; i < to; i++) {
-      target.addChild(children[i]);
-    }
-    children[from] = target;
-    int removed = to - from - 1;
-    if (removed > 0) {
-      System.arraycopy(children, to, children, from + 1, childCount - to);
-      Arrays.fill(children, childCount - removed, childCount, null);
-      childCount -= removed;
-    }
+  /** Builder use: sets child {@code i} (a place of a gap, or one the builder moved). */
+  void setChild(int i, SpanNode child) {
+    Objects.checkIndex(i, childCount);
+    children[i] = child;
+  }
+
+  /** Builder use: moves {@code n} children from {@code from} to {@code to} (may overlap). */
+  void moveChildrenWithin(int from, int to, int n) {
+    Objects.checkFromIndexSize(from, n, childCount);
+    Objects.checkFromIndexSize(to, n, childCount);
+    System.arraycopy(children, from, children, to, n);
+  }
+
+  /** Builder use: takes out the {@code n} places from {@code at}, moving the children after. */
+  void closeGap(int at, int n) {
+    Objects.checkFromIndexSize(at, n, childCount);
+    System.arraycopy(children, at + n, children, at, childCount - at - n);
+    Arrays.fill(children, childCount - n, childCount, null);
+    childCount -= n;
   }
 
   /** Builder use: sorts the children by start, stable (as {@code List.sort}). */

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.PriorityQueue;
@@ -260,9 +261,22 @@ public final class SpanTreeBuilder {
               .thenComparingInt(n -> n.kind().ordinal()));
       // Guest timestamps that went backwards can leave a list out of order; insertion needs order.
       sortByStart(roots);
-      ArrayDeque<SpanNode> finger = new ArrayDeque<>();
-      for (SpanNode h : hosts) {
-        insert(roots, h, finger);
+      if (!hosts.isEmpty()) {
+        // The roots as the children of a node of their own while host spans go in: every level
+        // is then a node's children, with a gap where the last insertion left it (Gaps).
+        SpanNode top =
+            new SpanNode("", SpanKind.HOST_RUN, vcpu, Long.MIN_VALUE, Long.MAX_VALUE, 0, 0);
+        for (SpanNode root : roots) {
+          top.addChild(root);
+        }
+        Gaps gaps = new Gaps();
+        ArrayDeque<SpanNode> finger = new ArrayDeque<>();
+        for (SpanNode h : hosts) {
+          insert(top, h, finger, gaps);
+        }
+        gaps.closeAll();
+        roots.clear();
+        roots.addAll(top.children());
       }
       // In time order, so that each one's innermost span is found from the last one's path down
       // the tree, which only moves forward (Deepest): from the roots each time, events a guest
@@ -411,47 +425,127 @@ public final class SpanTreeBuilder {
      * {@code h}, not at the root, and host spans nested ten thousand deep cost a step each, not a
      * walk down from the root each.
      */
-    private static void insert(List<SpanNode> roots, SpanNode h, ArrayDeque<SpanNode> finger) {
+    private static void insert(SpanNode top, SpanNode h, ArrayDeque<SpanNode> finger, Gaps gaps) {
       while (!finger.isEmpty() && !holds(finger.peek(), h)) {
         finger.pop();
       }
-      // The siblings: the roots if parent is null, else parent's children.
-      SpanNode parent = finger.isEmpty() ? null : finger.peek();
+      // The siblings: the children of parent (top's are the roots).
+      SpanNode parent = finger.isEmpty() ? top : finger.peek();
       descend:
       while (true) {
-        int size = parent == null ? roots.size() : parent.childCount();
-        int i = lastStartingAtOrBefore(roots, parent, h.startNanos());
+        int size = gaps.size(parent);
+        int i = gaps.lastStartingAtOrBefore(parent, h.startNanos());
         for (int k = Math.max(0, i); k <= i + 1 && k < size; k++) {
-          SpanNode s = sibling(roots, parent, k);
+          SpanNode s = gaps.child(parent, k);
           if (holds(s, h)) {
             finger.push(s);
             parent = s;
             continue descend;
           }
         }
-        int from = i >= 0 && holds(h, sibling(roots, parent, i)) ? i : i + 1;
+        int from = i >= 0 && holds(h, gaps.child(parent, i)) ? i : i + 1;
         int to = from;
-        while (to < size && holds(h, sibling(roots, parent, to))) {
+        while (to < size && holds(h, gaps.child(parent, to))) {
           to++;
         }
-        // h takes the place of the first sibling it adopts: adopting one (a guest call around its
-        // call's one root span) moves nothing else, where taking them out and putting h in moved
-        // every later sibling twice, for each of a run's guest calls (quadratic in the calls).
-        if (parent == null) {
-          for (int k = from; k < to; k++) {
-            h.addChild(roots.get(k));
-          }
-          if (to > from) {
-            roots.set(from, h);
-            roots.subList(from + 1, to).clear();
-          } else {
-            roots.add(from, h);
-          }
-        } else {
-          parent.replaceChildren(from, to, h);
-        }
+        gaps.replace(parent, from, to, h);
         finger.push(h);
         return;
+      }
+    }
+
+    /**
+     * The children of the nodes host spans go into, each with a gap (empty places) where the last
+     * insertion into it left it: a host span that adopts several siblings leaves their places as
+     * gap, one that adopts none takes a place of the gap, and the gap moves only as far as the next
+     * insertion is from the last. Host spans come sorted by start, so insertions move forward
+     * through each list: a run's hundreds of thousands of guest calls, each around its call's
+     * spans, cost their spans once, where closing each place at once moved every later sibling for
+     * each call (quadratic). {@link #closeAll} takes the gaps out at the end.
+     */
+    private static final class Gaps {
+      /** Each node's gap: {start, length}, in places of its children array. */
+      private final IdentityHashMap<SpanNode, int[]> gaps = new IdentityHashMap<>();
+
+      private static final int[] NONE = {0, 0};
+
+      private int[] gap(SpanNode parent) {
+        return gaps.getOrDefault(parent, NONE);
+      }
+
+      int size(SpanNode parent) {
+        return parent.childCount() - gap(parent)[1];
+      }
+
+      SpanNode child(SpanNode parent, int i) {
+        int[] g = gap(parent);
+        return parent.child(i < g[0] ? i : i + g[1]);
+      }
+
+      /** Index of the last child starting at or before {@code t}, -1 if none. */
+      int lastStartingAtOrBefore(SpanNode parent, long t) {
+        int lo = 0;
+        int hi = size(parent) - 1;
+        int found = -1;
+        while (lo <= hi) {
+          int mid = (lo + hi) >>> 1;
+          if (child(parent, mid).startNanos() <= t) {
+            found = mid;
+            lo = mid + 1;
+          } else {
+            hi = mid - 1;
+          }
+        }
+        return found;
+      }
+
+      /**
+       * Moves {@code parent}'s children {@code [from, to)} into {@code h}, and h in their place.
+       */
+      void replace(SpanNode parent, int from, int to, SpanNode h) {
+        int[] g = gaps.get(parent);
+        if (g == null) {
+          g = new int[] {parent.childCount(), 0};
+          gaps.put(parent, g);
+        }
+        // The gap to just before child `from`: children between move across it.
+        if (from < g[0]) {
+          parent.moveChildrenWithin(from, from + g[1], g[0] - from);
+        } else if (from > g[0]) {
+          parent.moveChildrenWithin(g[0] + g[1], g[0], from - g[0]);
+        }
+        g[0] = from; // the gap's places may hold stale children: never read, closeAll drops them
+        if (from == to) {
+          if (g[1] == 0) {
+            int more = Math.max(16, (parent.childCount() >> 3));
+            parent.openGap(from, more);
+            g[1] = more;
+          }
+          parent.setChild(g[0], h);
+          g[0]++;
+          g[1]--;
+          return;
+        }
+        // Children [from, to) now sit right after the gap: h takes the last one's place, the
+        // others' places join the gap.
+        int first = g[0] + g[1];
+        int n = to - from;
+        for (int i = first; i < first + n; i++) {
+          h.addChild(parent.child(i));
+          parent.setChild(i, null);
+        }
+        parent.setChild(first + n - 1, h);
+        g[1] += n - 1;
+      }
+
+      void closeAll() {
+        for (var e : gaps.entrySet()) {
+          int[] g = e.getValue();
+          if (g[1] > 0) {
+            e.getKey().closeGap(g[0], g[1]);
+          }
+        }
+        gaps.clear();
       }
     }
 
