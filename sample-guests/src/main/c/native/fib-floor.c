@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "guesttrace.h"
+#include "native-tracer.h"
 
 #define CAPACITY 2048
 #define ROUNDS 7
@@ -75,19 +75,7 @@ static double best_ns(uint64_t (*fib)(uint64_t), uint64_t n, long reps) {
 }
 
 int main(int argc, char **argv) {
-  gt_names_init(&names, table, sizeof table);
-  /* gt_tracer_register() without its OUT, which only a guest can execute. */
-  volatile struct gt_region_header *h = (volatile struct gt_region_header *)region;
-  h->magic = GT_REGION_MAGIC;
-  h->capacity = CAPACITY;
-  h->mode = GT_MODE_FLIGHT;
-  tracer.region = h;
-  tracer.slots = region + GT_REGION_HEADER_LENGTH;
-  tracer.names = &names;
-  tracer.capacity = CAPACITY;
-  tracer.mask = CAPACITY - 1;
-  tracer.flight = 1;
-  tracer.enabled = 1;
+  native_flight_tracer(&tracer, &names, region, CAPACITY, table, sizeof table);
   fib_name = gt_name(&tracer, "fib");
 
   printf("fib(n) natively, best of %d rounds, CPU ns per call (thread CPU clock); a span per fib call\n",

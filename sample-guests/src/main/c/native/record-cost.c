@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "guesttrace.h"
+#include "native-tracer.h"
 
 #define CAPACITY 2048
 #define SPANS 10000000L
@@ -32,19 +32,7 @@ static uint64_t cpu_ns(void) {
 int main(void) {
   static struct gt_names names;
   static struct gt_tracer t;
-  gt_names_init(&names, table, sizeof table);
-  /* gt_tracer_register() without its OUT, which only a guest can execute. */
-  volatile struct gt_region_header *h = (volatile struct gt_region_header *)region;
-  h->magic = GT_REGION_MAGIC;
-  h->capacity = CAPACITY;
-  h->mode = GT_MODE_FLIGHT;
-  t.region = h;
-  t.slots = region + GT_REGION_HEADER_LENGTH;
-  t.names = &names;
-  t.capacity = CAPACITY;
-  t.mask = CAPACITY - 1;
-  t.flight = 1;
-  t.enabled = 1;
+  native_flight_tracer(&t, &names, region, CAPACITY, table, sizeof table);
   uint32_t name = gt_name(&t, "bench_span");
 
   uint64_t best = UINT64_MAX, best_off = UINT64_MAX;
