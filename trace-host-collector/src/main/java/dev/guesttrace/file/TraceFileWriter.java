@@ -440,9 +440,6 @@ public final class TraceFileWriter implements TraceSink, AutoCloseable {
   }
 
   private void write(Chunk chunk, boolean flush) {
-    if (error != null || closed && flush) {
-      return;
-    }
     byte[] framed = TraceFileFormat.frame(chunk);
     writeFramed(framed, framed.length, flush);
   }
