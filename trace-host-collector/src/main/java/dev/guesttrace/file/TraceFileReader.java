@@ -193,27 +193,30 @@ public final class TraceFileReader {
   /** The kinds of chunk a damaged region can be known to have held (not records, not header). */
   public enum ChunkKind {
     /** Names: records naming them show as undefined names. */
-    NAMES("names", "names", "names"),
+    NAMES(Chunk.NAMES_FIELD_NUMBER, "names", "names", "names"),
     /** Calibration pairs: the stored clock was fitted with them, a refit lacks them. */
-    CALIBRATION("calibration_pairs", "calibration pairs", "pairs"),
+    CALIBRATION(Chunk.CALIBRATION_FIELD_NUMBER, "calibration_pairs", "calibration pairs", "pairs"),
     /** Host spans: the runs, guest calls, host calls and trace exits they held are missing. */
-    HOST_SPANS("host_spans", "host spans", "spans"),
+    HOST_SPANS(Chunk.HOST_SPANS_FIELD_NUMBER, "host_spans", "host spans", "spans"),
     /** A diagnostic's first occurrence (the end chunk repeats the final counts). */
-    DIAGNOSTIC("diagnostics", "diagnostics", "diagnostics"),
+    DIAGNOSTIC(Chunk.DIAGNOSTIC_FIELD_NUMBER, "diagnostics", "diagnostics", "diagnostics"),
     /** The fitted clock: views fit the pairs again. */
-    CLOCK("clock", "clock", "clocks"),
+    CLOCK(Chunk.CLOCK_FIELD_NUMBER, "clock", "clock", "clocks"),
     /** The end: how the run ended, its losses and exit profile are not known. */
-    END("end", "end", "ends"),
+    END(Chunk.END_FIELD_NUMBER, "end", "end", "ends"),
     /** A tag not one of these, or damaged itself. */
-    UNKNOWN("unknown", "unknown kind", "items");
+    UNKNOWN(0, "unknown", "unknown kind", "items");
 
     /** The name in JSON and CSV. */
     public final String key;
 
+    // The Chunk body field (oneof) that holds this kind; 0 for UNKNOWN.
+    final int field;
     final String label;
     final String itemLabel;
 
-    ChunkKind(String key, String label, String itemLabel) {
+    ChunkKind(int field, String key, String label, String itemLabel) {
+      this.field = field;
       this.key = key;
       this.label = label;
       this.itemLabel = itemLabel;
@@ -362,31 +365,21 @@ public final class TraceFileReader {
     /** The damaged chunks other than records, by kind, in the order of {@link ChunkKind}. */
     private List<ChunkLoss> unreadable() {
       List<ChunkLoss> out = new ArrayList<>();
-      // Chunk body fields: 2 names, 4 calibration, 5 host spans, 6 diagnostic, 8 clock, 7 end.
-      int[] fields = {2, 4, 5, 6, 8, 7};
-      ChunkKind[] kinds = {
-        ChunkKind.NAMES,
-        ChunkKind.CALIBRATION,
-        ChunkKind.HOST_SPANS,
-        ChunkKind.DIAGNOSTIC,
-        ChunkKind.CLOCK,
-        ChunkKind.END
-      };
-      for (int i = 0; i < fields.length; i++) {
-        long chunks = damagedByField[fields[i]];
+      for (ChunkKind kind : ChunkKind.values()) {
+        long chunks = kind == ChunkKind.UNKNOWN ? 0 : damagedByField[kind.field];
         if (chunks == 0) {
           continue;
         }
         long items = -1;
-        if (kinds[i] == ChunkKind.CALIBRATION && clockPairsTotal >= 0) {
+        if (kind == ChunkKind.CALIBRATION && clockPairsTotal >= 0) {
           long[] dropped = overLimit.get("calibration pairs");
           long read = calibrationPairs + (dropped == null ? 0 : dropped[1]);
           items = Math.max(0, clockPairsTotal - read);
         }
-        out.add(new ChunkLoss(kinds[i], chunks, items));
+        out.add(new ChunkLoss(kind, chunks, items));
       }
       // A damaged tag (or a header tag after the header): most likely records, if any were lost.
-      long unknown = damagedByField[0] + damagedByField[1];
+      long unknown = damagedByField[0] + damagedByField[Chunk.HEADER_FIELD_NUMBER];
       if (unknown > 0 && damageLost + missingRecords == 0) {
         out.add(new ChunkLoss(ChunkKind.UNKNOWN, unknown, -1));
       }
