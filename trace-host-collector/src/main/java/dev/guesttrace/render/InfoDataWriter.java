@@ -31,50 +31,11 @@ public final class InfoDataWriter {
       TracingTime.Overhead tracing,
       OutputFormat format,
       PrintWriter out) {
-    write(data, calibration, treeDiagnostics, fileNotes, 0, tracing, format, out);
-  }
-
-  /**
-   * Writes the report in {@code format} (JSON or CSV); {@code fileLostRecords} records were in
-   * damaged or missing chunks of the file ({@code lost.in_file}, and in {@code lost.text}).
-   */
-  public static void write(
-      TraceData data,
-      TscCalibration calibration,
-      List<Diagnostic> treeDiagnostics,
-      List<String> fileNotes,
-      long fileLostRecords,
-      TracingTime.Overhead tracing,
-      OutputFormat format,
-      PrintWriter out) {
     write(
         data,
         calibration,
         treeDiagnostics,
-        fileNotes,
-        fileLostRecords,
-        false,
-        tracing,
-        format,
-        out);
-  }
-
-  /** As above; {@code lostEstimated}: {@code fileLostRecords} is an estimate. */
-  public static void write(
-      TraceData data,
-      TscCalibration calibration,
-      List<Diagnostic> treeDiagnostics,
-      List<String> fileNotes,
-      long fileLostRecords,
-      boolean lostEstimated,
-      TracingTime.Overhead tracing,
-      OutputFormat format,
-      PrintWriter out) {
-    write(
-        data,
-        calibration,
-        treeDiagnostics,
-        new TraceFileReader.Report(0, fileNotes, fileLostRecords, lostEstimated),
+        new TraceFileReader.Report(0, fileNotes, 0),
         tracing,
         format,
         out);

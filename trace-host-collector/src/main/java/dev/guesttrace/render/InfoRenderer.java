@@ -47,38 +47,7 @@ public final class InfoRenderer {
       List<Diagnostic> treeDiagnostics,
       List<String> fileNotes,
       PrintWriter out) {
-    render(data, calibration, treeDiagnostics, fileNotes, 0, out);
-  }
-
-  /**
-   * Writes the report; {@code fileLostRecords} records were in damaged or missing chunks of the
-   * file and are counted on the {@code lost} line with the run's own losses.
-   */
-  public static void render(
-      TraceData data,
-      TscCalibration calibration,
-      List<Diagnostic> treeDiagnostics,
-      List<String> fileNotes,
-      long fileLostRecords,
-      PrintWriter out) {
-    render(data, calibration, treeDiagnostics, fileNotes, fileLostRecords, false, out);
-  }
-
-  /** As above; {@code lostEstimated}: {@code fileLostRecords} is an estimate (shown with a ~). */
-  public static void render(
-      TraceData data,
-      TscCalibration calibration,
-      List<Diagnostic> treeDiagnostics,
-      List<String> fileNotes,
-      long fileLostRecords,
-      boolean lostEstimated,
-      PrintWriter out) {
-    render(
-        data,
-        calibration,
-        treeDiagnostics,
-        new TraceFileReader.Report(0, fileNotes, fileLostRecords, lostEstimated),
-        out);
+    render(data, calibration, treeDiagnostics, new TraceFileReader.Report(0, fileNotes, 0), out);
   }
 
   /**
@@ -174,19 +143,6 @@ public final class InfoRenderer {
     }
     exits(data.exitProfile(), out);
     out.flush();
-  }
-
-  /**
-   * The {@code lost} line: the run's own losses ({@link #losses(TraceData)}), after the records
-   * {@code fileLostRecords} the file lost in damaged or missing chunks.
-   */
-  public static String lostLine(TraceData data, long fileLostRecords) {
-    return lostLine(data, fileLostRecords, false);
-  }
-
-  /** As {@link #lostLine(TraceData, long)}; {@code estimated}: the file's count is an estimate. */
-  public static String lostLine(TraceData data, long fileLostRecords, boolean estimated) {
-    return lostLine(data, new TraceFileReader.Report(0, List.of(), fileLostRecords, estimated));
   }
 
   /**
