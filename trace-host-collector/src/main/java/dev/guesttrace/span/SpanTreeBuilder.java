@@ -478,18 +478,22 @@ public final class SpanTreeBuilder {
       }
 
       SpanNode child(SpanNode parent, int i) {
-        int[] g = gap(parent);
+        return child(parent, gap(parent), i);
+      }
+
+      private static SpanNode child(SpanNode parent, int[] g, int i) {
         return parent.child(i < g[0] ? i : i + g[1]);
       }
 
       /** Index of the last child starting at or before {@code t}, -1 if none. */
       int lastStartingAtOrBefore(SpanNode parent, long t) {
+        int[] g = gap(parent); // looked up once, not at each step of the search
         int lo = 0;
-        int hi = size(parent) - 1;
+        int hi = parent.childCount() - g[1] - 1;
         int found = -1;
         while (lo <= hi) {
           int mid = (lo + hi) >>> 1;
-          if (child(parent, mid).startNanos() <= t) {
+          if (child(parent, g, mid).startNanos() <= t) {
             found = mid;
             lo = mid + 1;
           } else {
