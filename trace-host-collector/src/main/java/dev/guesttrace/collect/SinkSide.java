@@ -545,13 +545,7 @@ final class SinkSide implements RingReader.Output {
     // through a bootstrap method: most of this method's time in a profile of small guest calls).
     Class<?> type = event.getClass();
     if (type == SlotCopy.class) {
-      SlotCopy copy = (SlotCopy) event;
-      try {
-        emitPendingFlush(copy.vcpu());
-        decoder.decode(copy);
-      } finally {
-        copy.release(); // decoded: its place in the copy area may be written again
-      }
+      decode((SlotCopy) event);
       return;
     }
     if (type == CalibrationPair.class) {
@@ -566,15 +560,8 @@ final class SinkSide implements RingReader.Output {
       keepHostSpan((HostSpan) event);
       return;
     }
+    // The rest, rarer. (The four above are records, so the class tests took every one of them.)
     switch (event) {
-      case SlotCopy copy -> {
-        try {
-          emitPendingFlush(copy.vcpu());
-          decoder.decode(copy);
-        } finally {
-          copy.release(); // decoded: its place in the copy area may be written again
-        }
-      }
       case Name n -> {
         for (int v : n.vcpus()) {
           sink.onName(v, n.nameId(), n.name());
@@ -582,9 +569,6 @@ final class SinkSide implements RingReader.Output {
       }
       case NewRing r -> decoder.newRing(r.vcpu());
       case AreaWanted a -> a.ring().allocateArea(); // here, not on an exit
-      case CalibrationPair pair -> sink.onCalibration(pair);
-      case AtExit s -> atExit(s);
-      case HostSpan span -> keepHostSpan(span);
       case Report r -> report.count(r.kind(), r.vcpu(), r.detail());
       case Dropped d -> dropped(d);
       case AfterDrop a -> {
@@ -592,6 +576,15 @@ final class SinkSide implements RingReader.Output {
         apply(a.event());
       }
       default -> throw new IllegalStateException("unknown event: " + event);
+    }
+  }
+
+  private void decode(SlotCopy copy) {
+    try {
+      emitPendingFlush(copy.vcpu());
+      decoder.decode(copy);
+    } finally {
+      copy.release(); // decoded: its place in the copy area may be written again
     }
   }
 
