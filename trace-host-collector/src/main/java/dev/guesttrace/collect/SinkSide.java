@@ -416,9 +416,7 @@ final class SinkSide implements RingReader.Output {
       } catch (Throwable e) {
         // A sink or decoder bug: keep taking events (counted as applied) so that no vCPU waits
         // forever on a full queue; finish reports it.
-        if (failure == null) {
-          failure = e;
-        }
+        failed(e);
         any = true;
       }
       if (!any) {
