@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.LongSupplier;
 
@@ -449,7 +450,7 @@ public final class TraceCollector {
     private boolean dropWhenBehind;
     private int queueSlots = SinkSide.QUEUE_SLOTS;
     private boolean copyAreas = true;
-    private java.util.concurrent.ThreadFactory threadFactory;
+    private ThreadFactory threadFactory;
 
     private Builder(TraceSink sink) {
       this.sink = Objects.requireNonNull(sink, "sink");
@@ -528,7 +529,7 @@ public final class TraceCollector {
      * Makes the collector thread (tests: one that dies or never starts); by default a daemon
      * platform thread.
      */
-    Builder setCollectorThreadFactory(java.util.concurrent.ThreadFactory threadFactory) {
+    Builder setCollectorThreadFactory(ThreadFactory threadFactory) {
       this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;
     }

@@ -4,6 +4,7 @@ import dev.guesttrace.abi.BootInfoDescriptor;
 import dev.guesttrace.abi.ExitPorts;
 import dev.guesttrace.collect.TraceData;
 import dev.guesttrace.collect.TraceSink;
+import dev.guesttrace.collect.TraceSinks;
 import dev.guesttrace.guest.BootInfo;
 import dev.guesttrace.host.GuestTrace;
 import dev.guesttrace.host.GuestTracer;
@@ -520,7 +521,7 @@ public final class GuestRun {
    * The parts of a trace whose size does not grow with the run (header, names, diagnostics, the end
    * with its losses), for a run that streams its records elsewhere.
    */
-  private static final class SummarySink extends dev.guesttrace.collect.TraceSinks.Adapter {
+  private static final class SummarySink extends TraceSinks.Adapter {
     private final TraceData.Builder summary;
 
     SummarySink(TraceData.Builder summary) {
