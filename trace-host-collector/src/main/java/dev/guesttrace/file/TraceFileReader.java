@@ -151,18 +151,9 @@ public final class TraceFileReader {
       unreadable = List.copyOf(unreadable);
     }
 
-    /** A report that lost no chunk other than records. */
-    public Report(
-        long bytesRead,
-        List<String> notes,
-        long recordsLostToDamage,
-        boolean recordsLostEstimated) {
-      this(bytesRead, notes, recordsLostToDamage, recordsLostEstimated, List.of());
-    }
-
-    /** A report whose loss count, if any, is exact. */
+    /** A report whose loss count, if any, is exact, and that lost no chunk other than records. */
     public Report(long bytesRead, List<String> notes, long recordsLostToDamage) {
-      this(bytesRead, notes, recordsLostToDamage, false);
+      this(bytesRead, notes, recordsLostToDamage, false, List.of());
     }
   }
 
