@@ -133,13 +133,13 @@ final class SinkSide implements RingReader.Output {
       readyAreas = new AtomicReferenceArray<>(vcpus);
     }
     if (threaded) {
-      Runnable body = this::run;
+      Runnable body = this::loop;
       Thread t =
           threadFactory == null
               ? Thread.ofPlatform().daemon().name("guesttrace-collector").unstarted(body)
               : threadFactory.newThread(body);
-      // An Error that ends the thread is the run's failure, reported by finish in one line, not a
-      // stack trace on stderr.
+      // Whatever ends the thread early (an Error outside the loop's guard) is the run's failure,
+      // reported by finish in one line, not a stack trace on stderr.
       t.setUncaughtExceptionHandler((dead, e) -> failed(e));
       thread = t;
       try {
@@ -391,15 +391,6 @@ final class SinkSide implements RingReader.Output {
       }
     }
     return sharedCounts.doneUpTo(sharedTarget);
-  }
-
-  /** The collector thread's body: whatever ends it early is the run's failure. */
-  private void run() {
-    try {
-      loop();
-    } catch (Throwable e) {
-      failed(e);
-    }
   }
 
   private void loop() {
