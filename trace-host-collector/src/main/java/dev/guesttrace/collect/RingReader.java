@@ -89,7 +89,7 @@ final class RingReader {
     }
   }
 
-  /** The ring's copy area, null before {@link #allocateArea()}. */
+  /** The ring's copy area, null until it is given one ({@link #useArea}, {@link #allocateArea}). */
   CopyArea area() {
     return area;
   }
