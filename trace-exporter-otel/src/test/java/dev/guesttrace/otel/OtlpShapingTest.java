@@ -242,7 +242,9 @@ class OtlpShapingTest {
 
   @Test
   void unknownStatusWithSubMicrosecondSpans_namesTheOption() throws Exception {
-    TraceTree tree = run("hello", 1);
+    // Spans that surely start and end within one microsecond tick (a real run's spans may all be
+    // longer, on a cold or loaded host: this failed a CI proof).
+    TraceTree tree = TestTrees.large(2, 3);
     SpanExporter refusing =
         new SpanExporter() {
           @Override
